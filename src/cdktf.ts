@@ -1,0 +1,6 @@
+/**
+ * The only module that imports from the `cdktf` core. CDK for Terraform is archived upstream;
+ * moving to its community fork is a change of this file alone.
+ */
+export { Annotations, App, Fn, Lazy, LocalBackend, TerraformOutput, TerraformStack, Testing, Token } from 'cdktf';
+export type { AppConfig, IResolvable } from 'cdktf';

@@ -1,0 +1,104 @@
+import { Construct } from 'constructs';
+import { TerraformOutput } from '../cdktf';
+import { HAPROXY_SECRET_VARIABLES, planHaproxyNodes } from '../node-plan/haproxy-plan';
+import { Endpoint, EndpointListener, NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
+import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
+import { PatroniCluster } from './patroni-cluster';
+
+export interface HaproxyFrontendsProps extends Omit<HaproxyFrontendsSpecInput, 'proxyZones'> {
+  readonly platform: Platform;
+  /** The cluster the proxies route to. */
+  readonly cluster: PatroniCluster;
+  /** @default "c6i.large" */
+  readonly instanceType?: string;
+  /**
+   * Prefix of the Terraform output names, for stacks with several clusters.
+   * @default "" (outputs `writer_endpoint`, `reader_endpoint`)
+   */
+  readonly outputPrefix?: string;
+}
+
+/**
+ * HAProxy nodes in front of a Patroni cluster: a read-write port that follows the primary and a
+ * read-only port over the replicas, both from Patroni's REST health checks, behind one address.
+ */
+export class HaproxyFrontends extends Construct {
+  readonly spec: HaproxyFrontendsSpec;
+  readonly proxies: readonly NodePlacement[];
+  readonly nodes: NodeGroup;
+  readonly endpoint: Endpoint;
+  /** Password of the HAProxy stats page (user "admin"). */
+  readonly secret: SecretRef;
+  /** "host:port" of the read-write frontend: always the current primary. */
+  readonly writerEndpoint: string;
+  /** "host:port" of the read-only frontend: replicas within the lag limit, round-robin. */
+  readonly readerEndpoint: string;
+  /** "host:port" of the synchronous-standby frontend, when `syncReplicaPort` is set. */
+  readonly syncReaderEndpoint?: string;
+
+  constructor(scope: Construct, id: string, props: HaproxyFrontendsProps) {
+    super(scope, id);
+    const { platform, cluster, instanceType, outputPrefix = '', ...specInput } = props;
+    const proxyCount = specInput.proxyCount ?? 2;
+    const zones = Number.isInteger(proxyCount) && proxyCount > 0 ? platform.previewZones(proxyCount) : [];
+    this.spec = validateHaproxyFrontendsSpec({
+      ...specInput,
+      proxyZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
+    });
+    const spec = this.spec;
+    const groupName = `${cluster.clusterName}-proxy`;
+    this.proxies = platform.placeNodes(groupName, spec.proxyCount);
+    this.secret = platform.createSecret(this, 'Secret', `${cluster.clusterName}/haproxy`, Object.values(HAPROXY_SECRET_VARIABLES));
+    this.nodes = platform.createNodeGroup(this, 'Nodes', {
+      groupName,
+      description: `HAProxy nodes in front of cluster ${cluster.clusterName}`,
+      placements: this.proxies,
+      secrets: [this.secret],
+      instanceType: instanceType ?? 'c6i.large',
+      plans: () =>
+        planHaproxyNodes({
+          spec,
+          groupName,
+          placements: this.proxies,
+          members: cluster.backendMembers,
+          secretName: this.secret.name,
+          ports: this.nodes.ports,
+        }),
+    });
+    cluster.allowProxies(this.nodes);
+
+    const listeners: EndpointListener[] = [
+      { name: 'ReadWrite', port: spec.readWritePort },
+      { name: 'ReadOnly', port: spec.readOnlyPort },
+      ...(spec.syncReplicaPort !== undefined ? [{ name: 'SyncReadOnly', port: spec.syncReplicaPort }] : []),
+    ];
+    this.endpoint = platform.createEndpoint(this, 'Endpoint', { group: this.nodes, listeners, healthPort: spec.healthPort });
+    for (const cidr of spec.clientCidrs) this.endpoint.allowClient({ cidr });
+
+    this.writerEndpoint = `${this.endpoint.host}:${spec.readWritePort}`;
+    this.readerEndpoint = `${this.endpoint.host}:${spec.readOnlyPort}`;
+    new TerraformOutput(this, 'WriterEndpoint', {
+      staticId: true,
+      value: this.writerEndpoint,
+      description: `Read-write endpoint of cluster ${cluster.clusterName} (host:port): always the primary`,
+    }).overrideLogicalId(`${outputPrefix}writer_endpoint`);
+    new TerraformOutput(this, 'ReaderEndpoint', {
+      staticId: true,
+      value: this.readerEndpoint,
+      description: `Read-only endpoint of cluster ${cluster.clusterName} (host:port): replicas within ${spec.maxReplicaLagBytes} bytes of lag`,
+    }).overrideLogicalId(`${outputPrefix}reader_endpoint`);
+    if (spec.syncReplicaPort !== undefined) {
+      this.syncReaderEndpoint = `${this.endpoint.host}:${spec.syncReplicaPort}`;
+      new TerraformOutput(this, 'SyncReaderEndpoint', {
+        staticId: true,
+        value: this.syncReaderEndpoint,
+        description: `Read-only endpoint of cluster ${cluster.clusterName} over synchronous standbys only`,
+      }).overrideLogicalId(`${outputPrefix}sync_reader_endpoint`);
+    }
+  }
+
+  /** Lets another group of this stack (e.g. application nodes) reach the proxy ports. */
+  allowClientGroup(group: NodeGroup): void {
+    this.endpoint.allowClient({ group: group.groupName });
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The platform-neutral description of one machine. Render functions fill it; platforms
+ * (aws, docker, local) turn it into real things. Nothing here knows about cdktf.
+ */
+
+/** A file written on the node. */
+export interface NodeFile {
+  /** Absolute path on the node. */
+  readonly path: string;
+  readonly content: string;
+  /** Octal permissions, e.g. "0640". */
+  readonly mode: string;
+  /** "user:group". The user exists once the node's packages are installed. */
+  readonly owner: string;
+}
+
+export interface NodeDirectory {
+  readonly path: string;
+  readonly mode: string;
+  readonly owner: string;
+}
+
+/** A long-running service, described once and rendered as a systemd unit or run as a process. */
+export interface NodeService {
+  /** Unit name without ".service", e.g. "pgha-patroni". */
+  readonly name: string;
+  readonly description: string;
+  /** "notify" when the program tells systemd it is ready (etcd does); later units then wait for it. */
+  readonly readiness?: 'simple' | 'notify';
+  readonly user: string;
+  readonly group: string;
+  /** argv of the main process. */
+  readonly command: readonly string[];
+  /** Extra environment (never secrets: those come from `environmentFiles`). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Files of KEY=value lines read at start; secret files are written at boot, mode 0600. */
+  readonly environmentFiles?: readonly string[];
+  /** Other services of this node that must start first. */
+  readonly after?: readonly string[];
+  /** How a stop is signalled: Patroni must stop its postgres too ("mixed"). */
+  readonly killMode?: 'control-group' | 'mixed' | 'process';
+  readonly stopTimeoutSeconds?: number;
+  readonly reloadSignal?: 'HUP' | 'USR2';
+  readonly limitNoFile?: number;
+}
+
+/** Who may reach a port: another group of nodes, or a network. */
+export type Peer = { readonly group: string } | { readonly cidr: string };
+
+export interface NodePort {
+  readonly port: number;
+  /** What listens there, for rule descriptions: "PostgreSQL", "Patroni REST API". */
+  readonly purpose: string;
+  readonly from: readonly Peer[];
+}
+
+/** A secret the node fetches at boot and writes as an environment file. */
+export interface NodeSecret {
+  /** Logical name, unique in the stack, e.g. "main/patroni"; the platform maps it to its store. */
+  readonly name: string;
+  /** Environment file written at boot (0600, owned by `owner`). */
+  readonly environmentFile: string;
+  readonly owner: string;
+  /** Environment variable -> key of the secret's JSON document. */
+  readonly variables: Readonly<Record<string, string>>;
+}
+
+export interface NodeDataVolume {
+  readonly mountPath: string;
+  readonly sizeGiB: number;
+}
+
+export interface NodePlan {
+  /** Host name, unique in the stack: "main-pg-1". */
+  readonly name: string;
+  /** The group of nodes this one belongs to (one security group on AWS). */
+  readonly group: string;
+  readonly address: string;
+  readonly zone?: string;
+  /** Debian 12 packages. */
+  readonly packages: readonly string[];
+  readonly directories: readonly NodeDirectory[];
+  readonly files: readonly NodeFile[];
+  /** Services in start order. */
+  readonly services: readonly NodeService[];
+  /** Debian units that the packages start on install and that our services replace. */
+  readonly replacesServices: readonly string[];
+  readonly ports: readonly NodePort[];
+  readonly secrets: readonly NodeSecret[];
+  readonly dataVolume?: NodeDataVolume;
+}

@@ -1,0 +1,140 @@
+import { PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
+import { renderSystemdUnit, unitPath } from '../render/systemd-unit';
+import { PatroniClusterSpec } from '../spec/patroni-cluster';
+import { NodePlacement } from '../platform/platform';
+import { ETCD_SERVICE, EtcdMemberPlan, planEtcdMember } from './etcd-member';
+import { LAYOUT, postgresDataDir } from './layout';
+import { NodeFile, NodePlan, NodePort, NodeService } from './node-plan';
+
+export interface PatroniClusterPlanInput {
+  readonly spec: PatroniClusterSpec;
+  readonly groupName: string;
+  readonly placements: readonly NodePlacement[];
+  /** The etcd members: a subset of `placements` when colocated, other nodes when dedicated. */
+  readonly etcdPlacements: readonly NodePlacement[];
+  /** Networks allowed in pg_hba: the cluster's own and those of its clients (proxies). */
+  readonly hbaCidrs: readonly string[];
+  readonly secretName: string;
+  readonly dataVolumeSizeGiB: number;
+  readonly ports: readonly NodePort[];
+}
+
+export const PATRONI_SERVICE = 'pgha-patroni';
+
+export const etcdClusterToken = (clusterName: string) => `pgha-${clusterName}`;
+
+export function etcdEndpoints(spec: PatroniClusterSpec, etcdPlacements: readonly NodePlacement[]): string[] {
+  return etcdPlacements.map((p) => `${p.address}:${spec.etcdClientPort}`);
+}
+
+export function unitFile(service: NodeService): NodeFile {
+  return { path: unitPath(service), mode: '0644', owner: 'root:root', content: renderSystemdUnit(service) };
+}
+
+function etcdMemberPlan(spec: PatroniClusterSpec, member: NodePlacement, members: readonly NodePlacement[]): EtcdMemberPlan {
+  return planEtcdMember({
+    member,
+    members,
+    clientPort: spec.etcdClientPort,
+    peerPort: spec.etcdPeerPort,
+    clusterToken: etcdClusterToken(spec.clusterName),
+  });
+}
+
+/** One plan per PostgreSQL node: Patroni (and the node's etcd member when colocated). */
+export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
+  const { spec } = input;
+  const etcdHosts = etcdEndpoints(spec, input.etcdPlacements);
+  return input.placements.map((placement) => {
+    const colocatedEtcd = input.etcdPlacements.find((member) => member.name === placement.name);
+    const etcd = colocatedEtcd ? etcdMemberPlan(spec, placement, input.etcdPlacements) : undefined;
+    const patroni: NodeService = {
+      name: PATRONI_SERVICE,
+      description: `Patroni member ${placement.name} of PostgreSQL cluster ${spec.clusterName}`,
+      user: 'postgres',
+      group: 'postgres',
+      command: ['/usr/bin/patroni', LAYOUT.patroniConfig],
+      environmentFiles: [LAYOUT.patroniSecretsEnv],
+      after: etcd ? [ETCD_SERVICE] : [],
+      // Patroni stops its own postgres on SIGTERM; only what is left after the timeout is killed.
+      killMode: 'mixed',
+      stopTimeoutSeconds: 120,
+      reloadSignal: 'HUP',
+      limitNoFile: 65536,
+    };
+    const services = etcd ? [etcd.service, patroni] : [patroni];
+    const patroniConfig = renderPatroniConfig({
+      spec,
+      nodeName: placement.name,
+      address: placement.address,
+      etcdHosts,
+      hbaCidrs: input.hbaCidrs,
+      dataDir: postgresDataDir(spec.clusterName),
+      socketDir: LAYOUT.postgresSocketDir,
+      binDir: LAYOUT.postgresBinDir,
+    });
+    return {
+      name: placement.name,
+      group: input.groupName,
+      address: placement.address,
+      zone: placement.zone,
+      packages: ['postgresql-15', 'patroni', 'python3-psycopg2', ...(etcd?.packages ?? [])],
+      directories: [
+        { path: `${LAYOUT.dataMount}/postgresql`, mode: '0750', owner: 'postgres:postgres' },
+        { path: `${LAYOUT.dataMount}/postgresql/15`, mode: '0700', owner: 'postgres:postgres' },
+        { path: LAYOUT.patroniConfigDir, mode: '0750', owner: 'postgres:postgres' },
+        { path: LAYOUT.postgresSocketDir, mode: '2775', owner: 'postgres:postgres' },
+        ...(etcd ? [{ path: `${LAYOUT.dataMount}/etcd`, mode: '0750', owner: 'etcd:etcd' }, ...etcd.directories] : []),
+      ],
+      files: [
+        {
+          path: LAYOUT.createClusterDropIn,
+          mode: '0644',
+          owner: 'root:root',
+          content: '# Patroni creates and runs the cluster: no Debian "main" cluster on port 5432.\ncreate_main_cluster = false\n',
+        },
+        { path: LAYOUT.patroniConfig, mode: '0640', owner: 'postgres:postgres', content: patroniConfig },
+        ...(etcd?.files ?? []),
+        ...services.map(unitFile),
+      ],
+      services,
+      replacesServices: ['postgresql', 'patroni', ...(etcd ? ['etcd'] : [])],
+      ports: input.ports,
+      secrets: [
+        {
+          name: input.secretName,
+          environmentFile: LAYOUT.patroniSecretsEnv,
+          owner: 'postgres:postgres',
+          variables: PATRONI_SECRET_VARIABLES,
+        },
+      ],
+      dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: input.dataVolumeSizeGiB },
+    };
+  });
+}
+
+/** Plans for etcd members on nodes of their own (etcdPlacement "dedicated"). */
+export function planDedicatedEtcdNodes(
+  spec: PatroniClusterSpec,
+  groupName: string,
+  placements: readonly NodePlacement[],
+  ports: readonly NodePort[],
+): NodePlan[] {
+  return placements.map((placement) => {
+    const etcd = etcdMemberPlan(spec, placement, placements);
+    return {
+      name: placement.name,
+      group: groupName,
+      address: placement.address,
+      zone: placement.zone,
+      packages: etcd.packages,
+      directories: [{ path: `${LAYOUT.dataMount}/etcd`, mode: '0750', owner: 'etcd:etcd' }, ...etcd.directories],
+      files: [...etcd.files, unitFile(etcd.service)],
+      services: [etcd.service],
+      replacesServices: ['etcd'],
+      ports,
+      secrets: [],
+      dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: 20 },
+    };
+  });
+}

@@ -1,0 +1,168 @@
+import { gzipSync } from 'node:zlib';
+import { Construct } from 'constructs';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
+import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
+import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { Instance } from '@cdktf/provider-aws/lib/instance';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { VolumeAttachment } from '@cdktf/provider-aws/lib/volume-attachment';
+import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { Lazy } from '../../cdktf';
+import { NodeFile, NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
+import { NodeGroup, NodeGroupProps, NodePlacement } from '../platform';
+import { RenderedNode } from '../rendered-node';
+import type { AwsPlatform } from './aws-platform';
+import { BOOT_SCRIPT_PATH, renderBootScript } from './boot-script';
+import { renderCloudConfig } from './cloud-config';
+
+export interface AwsNodeGroupProps extends NodeGroupProps {
+  readonly platform: AwsPlatform;
+}
+
+const DEFAULT_DATA_VOLUME_GIB = 50;
+
+/** A security group, an instance role and one EC2 instance (with its EBS data volume) per placement. */
+export class AwsNodeGroup extends Construct implements NodeGroup {
+  readonly groupName: string;
+  readonly placements: readonly NodePlacement[];
+  readonly securityGroup: SecurityGroup;
+  readonly role: IamRole;
+  readonly instances: Instance[] = [];
+  private readonly granted: NodePort[] = [];
+  private readonly props: AwsNodeGroupProps;
+  private rendered?: RenderedNode[];
+
+  constructor(scope: Construct, id: string, props: AwsNodeGroupProps) {
+    super(scope, id);
+    this.props = props;
+    this.groupName = props.groupName;
+    this.placements = props.placements;
+    const { platform } = props;
+    const tags = { 'pgha:group': props.groupName };
+
+    this.securityGroup = new SecurityGroup(this, 'SecurityGroup', {
+      namePrefix: `${props.groupName}-`,
+      description: props.description,
+      vpcId: platform.vpcId,
+      tags: { ...tags, Name: props.groupName },
+      lifecycle: { createBeforeDestroy: true },
+    });
+    // Outbound: Debian mirrors and the AWS APIs (Secrets Manager) over HTTPS/HTTP, plus peers.
+    new VpcSecurityGroupEgressRule(this, 'EgressAll', {
+      securityGroupId: this.securityGroup.id,
+      ipProtocol: '-1',
+      cidrIpv4: '0.0.0.0/0',
+      description: 'Package mirrors, AWS APIs and cluster peers',
+    });
+
+    const assume = new DataAwsIamPolicyDocument(this, 'AssumeRole', {
+      statement: [{ actions: ['sts:AssumeRole'], principals: [{ type: 'Service', identifiers: ['ec2.amazonaws.com'] }] }],
+    });
+    this.role = new IamRole(this, 'Role', {
+      namePrefix: `${props.groupName}-`,
+      description: `Nodes of ${props.groupName}: read their own secrets, nothing else`,
+      assumeRolePolicy: assume.json,
+      tags,
+    });
+    if (props.secrets.length > 0) {
+      const readSecrets = new DataAwsIamPolicyDocument(this, 'ReadSecrets', {
+        statement: [{ actions: ['secretsmanager:GetSecretValue'], resources: props.secrets.map((s) => s.id) }],
+      });
+      new IamRolePolicy(this, 'ReadSecretsPolicy', { role: this.role.id, policy: readSecrets.json });
+    }
+    const profile = new IamInstanceProfile(this, 'InstanceProfile', { namePrefix: `${props.groupName}-`, role: this.role.name, tags });
+
+    props.placements.forEach((placement, index) => {
+      const subnet = platform.subnetOf(placement);
+      const node = new Construct(this, placement.name);
+      const instance = new Instance(node, 'Instance', {
+        ami: platform.imageId,
+        instanceType: props.instanceType ?? platform.defaultInstanceType,
+        subnetId: subnet.subnetId,
+        privateIp: placement.address,
+        associatePublicIpAddress: false,
+        vpcSecurityGroupIds: [this.securityGroup.id],
+        iamInstanceProfile: profile.name,
+        metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 },
+        rootBlockDevice: { encrypted: true, volumeType: 'gp3', volumeSize: 20, kmsKeyId: platform.kmsKeyArn },
+        userDataBase64: Lazy.stringValue({ produce: () => this.renderedNodes()[index].userDataBase64 }),
+        tags: { ...tags, Name: placement.name },
+        // A newer Debian AMI must not replace every database node at once: roll them by hand.
+        lifecycle: { ignoreChanges: ['ami', 'user_data_base64'] },
+      });
+      this.instances.push(instance);
+      const sizeGiB = props.dataVolumeSizeGiB ?? DEFAULT_DATA_VOLUME_GIB;
+      const volume = new EbsVolume(node, 'DataVolume', {
+        availabilityZone: subnet.availabilityZone,
+        size: sizeGiB,
+        type: 'gp3',
+        encrypted: true,
+        kmsKeyId: platform.kmsKeyArn,
+        tags: { ...tags, Name: `${placement.name}-data` },
+      });
+      new VolumeAttachment(node, 'DataVolumeAttachment', {
+        deviceName: '/dev/sdf',
+        volumeId: volume.id,
+        instanceId: instance.id,
+        stopInstanceBeforeDetaching: true,
+      });
+    });
+  }
+
+  get ports(): readonly NodePort[] {
+    return this.granted;
+  }
+
+  allow(port: number, purpose: string, peer: Peer): void {
+    const key = 'group' in peer ? peer.group : peer.cidr;
+    const id = `Allow-${port}-${key.replace(/[^A-Za-z0-9-]/g, '-')}`;
+    if (this.node.tryFindChild(id)) return;
+    const groupPeer = 'group' in peer ? this.props.platform.groupSecurityGroup(peer.group) : undefined;
+    new VpcSecurityGroupIngressRule(this, id, {
+      securityGroupId: this.securityGroup.id,
+      ipProtocol: 'tcp',
+      fromPort: port,
+      toPort: port,
+      ...(groupPeer ? { referencedSecurityGroupId: groupPeer } : { cidrIpv4: key }),
+      description: `${purpose} from ${key}`,
+    });
+    const existing = this.granted.find((p) => p.port === port);
+    if (existing) {
+      (existing.from as Peer[]).push(peer);
+    } else {
+      this.granted.push({ port, purpose, from: [peer] });
+    }
+  }
+
+  allowGroup(port: number, purpose: string, other: NodeGroup): void {
+    this.allow(port, purpose, { group: other.groupName });
+  }
+
+  /** Each node's files as cloud-init writes them, its cloud-config and user data. Computed once, at synth. */
+  renderedNodes(): RenderedNode[] {
+    if (!this.rendered) {
+      const platform = this.props.platform;
+      this.rendered = this.props.plans().map((plan: NodePlan) => {
+        const withPorts: NodePlan = { ...plan, ports: this.granted };
+        const bootScript: NodeFile = {
+          path: BOOT_SCRIPT_PATH,
+          mode: '0755',
+          owner: 'root:root',
+          content: renderBootScript(withPorts, (name) => platform.secretStoreName(name)),
+        };
+        const files = [...plan.files, bootScript];
+        const cloudConfig = renderCloudConfig(withPorts, files, BOOT_SCRIPT_PATH);
+        return {
+          plan: withPorts,
+          files: [...files, { path: '/var/lib/cloud/instance/user-data.txt', mode: '0600', owner: 'root:root', content: cloudConfig }],
+          // gzip at synth: user data is static text (no Terraform references), and EC2 caps it at 16 KiB.
+          userDataBase64: gzipSync(cloudConfig, { level: 9 }).toString('base64'),
+        };
+      });
+    }
+    return this.rendered;
+  }
+}

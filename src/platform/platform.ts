@@ -1,0 +1,82 @@
+import { Construct } from 'constructs';
+import { NodePlan, NodePort, Peer } from '../node-plan/node-plan';
+
+/** Where a node will be, known before any resource exists so that configs can name their peers. */
+export interface NodePlacement {
+  readonly name: string;
+  readonly address: string;
+  /** Availability zone, when the platform knows it at synth time. */
+  readonly zone?: string;
+  /** The network the node's address is in (its subnet), for pg_hba and client rules. */
+  readonly network: string;
+}
+
+/** Machine size and disk for a group of nodes; each platform reads what applies to it. */
+export interface NodeSize {
+  /** @default - the platform's default for the group's role */
+  readonly instanceType?: string;
+  /** Size of the persistent data volume, when the plans have one. */
+  readonly dataVolumeSizeGiB?: number;
+}
+
+export interface NodeGroupProps extends NodeSize {
+  /** Stack-unique group name, e.g. "main-pg"; one security group on AWS. */
+  readonly groupName: string;
+  readonly description: string;
+  readonly placements: readonly NodePlacement[];
+  /**
+   * Produces the plans at synth time, when every construct of the stack has had its say
+   * (proxies added after the cluster still reach its pg_hba).
+   */
+  readonly plans: () => readonly NodePlan[];
+  /** Secrets the nodes read at boot. */
+  readonly secrets: readonly SecretRef[];
+}
+
+/** A secret in the platform's store, created with random values for the given JSON keys. */
+export interface SecretRef {
+  readonly name: string;
+  /** Platform handle (an ARN on AWS). */
+  readonly id: string;
+}
+
+/** A group of nodes created from plans; ports open only to the peers allowed here. */
+export interface NodeGroup {
+  readonly groupName: string;
+  readonly placements: readonly NodePlacement[];
+  /** Every port rule granted so far (the plans report them as their `ports`). */
+  readonly ports: readonly NodePort[];
+  /** Opens `port` on every node of the group to `peer`. */
+  allow(port: number, purpose: string, peer: Peer): void;
+  /** Opens `port` to the nodes of `other`. */
+  allowGroup(port: number, purpose: string, other: NodeGroup): void;
+}
+
+export interface EndpointListener {
+  readonly name: string;
+  readonly port: number;
+}
+
+/** One stable address in front of a node group (an internal load balancer on AWS). */
+export interface Endpoint {
+  readonly host: string;
+  /** Opens the listeners to a client network. */
+  allowClient(peer: Peer): void;
+}
+
+export interface EndpointProps {
+  readonly group: NodeGroup;
+  readonly listeners: readonly EndpointListener[];
+  /** HTTP port on each node answering 200 at /healthz while the node can serve. */
+  readonly healthPort: number;
+}
+
+/** What constructs need from a platform. Constructs never ask which platform it is. */
+export interface Platform {
+  placeNodes(groupName: string, count: number): NodePlacement[];
+  /** The zones the next `count` placements would get, without placing anything (for validation). */
+  previewZones(count: number): (string | undefined)[];
+  createSecret(scope: Construct, id: string, name: string, keys: readonly string[]): SecretRef;
+  createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup;
+  createEndpoint(scope: Construct, id: string, props: EndpointProps): Endpoint;
+}

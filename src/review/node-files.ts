@@ -1,0 +1,26 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IConstruct } from 'constructs';
+import { RenderedNode, rendersNodes } from '../platform/rendered-node';
+
+/** Every node rendered in the constructs under `scope`, in construct order. */
+export function collectRenderedNodes(scope: IConstruct): RenderedNode[] {
+  return scope.node.findAll().flatMap((construct) => (rendersNodes(construct) ? construct.renderedNodes() : []));
+}
+
+/**
+ * Writes each node's files to `<stackDir>/nodes/<node>/<absolute path on the node>` so reviewers
+ * and tools can read exactly what lands on every machine. Returns the paths written.
+ */
+export function writeNodeFiles(scope: IConstruct, stackDir: string): string[] {
+  const written: string[] = [];
+  for (const node of collectRenderedNodes(scope)) {
+    for (const file of node.files) {
+      const target = join(stackDir, 'nodes', node.plan.name, file.path);
+      mkdirSync(join(target, '..'), { recursive: true });
+      writeFileSync(target, file.content, { mode: 0o644 });
+      written.push(target);
+    }
+  }
+  return written;
+}

@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import { ANYWHERE, cidr, port, resourceName } from './common';
+import { failoverSchema } from './failover';
+import { checkPostgresqlParameters } from './postgresql-parameters';
+import { SpecProblem } from './problems';
+import { CrossFieldRule, expectation, validateSpec } from './validate';
+
+export const REPLICATION_MODES = ['async', 'sync', 'sync-strict'] as const;
+export type ReplicationMode = (typeof REPLICATION_MODES)[number];
+
+const count = (what: string, min: number, max: number, example: number) =>
+  z
+    .number(expectation(`a whole number of ${what}`, `use a number such as ${example}`))
+    .int(expectation(`a whole number of ${what}`, `use a number such as ${example}`))
+    .min(min, expectation(`at least ${min} ${what}`, `use ${Math.max(min, example)} or more`))
+    .max(max, expectation(`at most ${max} ${what}`, `use ${max} or fewer`));
+
+export const patroniClusterSchema = z.object({
+  clusterName: resourceName,
+  nodeCount: count('PostgreSQL nodes', 1, 9, 3).default(3),
+  allowSingleNode: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+  /** The zone of each node, in node order, when the platform knows it at synth time. */
+  nodeZones: z.array(z.string()).optional(),
+  allowSingleAvailabilityZone: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+  postgresPort: port(5432),
+  restApiPort: port(8008),
+  etcdPlacement: z
+    .enum(['colocated', 'dedicated'], expectation('"colocated" or "dedicated"', 'use "colocated" (etcd on the PostgreSQL nodes) or "dedicated"'))
+    .default('colocated'),
+  etcdClientPort: port(2379),
+  etcdPeerPort: port(2380),
+  replicationMode: z
+    .enum(REPLICATION_MODES, expectation('"async", "sync" or "sync-strict"', 'pick one of the three modes'))
+    .default('sync'),
+  synchronousNodeCount: count('synchronous standbys', 1, 8, 1).default(1),
+  failover: failoverSchema,
+  maximumLagOnFailoverBytes: count('bytes', 0, 2 ** 40, 1048576).default(1048576),
+  maxConnections: count('connections', 10, 10000, 200).default(200),
+  slowQueryThresholdMs: count('milliseconds', -1, 3_600_000, 1000).default(1000),
+  postgresqlParameters: z
+    .record(
+      z.string(),
+      z.union(
+        [z.string(), z.number(), z.boolean()],
+        expectation('a string, number or boolean', 'write the value as PostgreSQL would read it, e.g. "256MB"'),
+      ),
+      expectation('an object of parameter names to values', 'pass e.g. { work_mem: "16MB" }'),
+    )
+    .default({}),
+  /** Networks that may connect to PostgreSQL directly (besides the cluster and its proxies). */
+  clientCidrs: z.array(cidr, expectation('a list of CIDRs', 'pass e.g. ["10.0.0.0/16"]')).default([]),
+  allowAnyClient: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+});
+
+export type PatroniClusterSpecInput = z.input<typeof patroniClusterSchema>;
+export type PatroniClusterSpec = z.output<typeof patroniClusterSchema>;
+type Spec = PatroniClusterSpec;
+
+export const patroniClusterRules: readonly CrossFieldRule<Spec>[] = [
+  {
+    uses: ['nodeCount', 'allowSingleNode'],
+    check: (s) =>
+      s.nodeCount >= 3 || (s.nodeCount === 1 && s.allowSingleNode)
+        ? []
+        : [
+            {
+              path: 'nodeCount',
+              given: s.nodeCount,
+              expected: s.nodeCount === 1
+                ? 'at least 3 nodes for automatic failover, or allowSingleNode: true for a single node'
+                : 'at least 3 nodes: with 2, losing one leaves no majority of replicas to fail over to safely',
+              fix: s.nodeCount === 1 ? 'set nodeCount to 3, or allowSingleNode: true for a non-HA development cluster' : 'set nodeCount to 3 or more',
+            },
+          ],
+  },
+  {
+    uses: ['failover'],
+    check: ({ failover: f }) =>
+      f.loopWaitSeconds + 2 * f.retryTimeoutSeconds <= f.ttlSeconds
+        ? []
+        : [
+            {
+              path: 'failover.ttlSeconds',
+              given: f.ttlSeconds,
+              expected: `loopWaitSeconds + 2 * retryTimeoutSeconds <= ttlSeconds (${f.loopWaitSeconds} + 2 * ${f.retryTimeoutSeconds} = ${f.loopWaitSeconds + 2 * f.retryTimeoutSeconds} > ${f.ttlSeconds})`,
+              fix: `raise ttlSeconds to at least ${f.loopWaitSeconds + 2 * f.retryTimeoutSeconds}, or lower loopWaitSeconds / retryTimeoutSeconds`,
+            },
+          ],
+  },
+  {
+    uses: ['replicationMode', 'synchronousNodeCount', 'nodeCount'],
+    check: (s) =>
+      s.replicationMode === 'async' || s.synchronousNodeCount < s.nodeCount
+        ? []
+        : [
+            {
+              path: 'synchronousNodeCount',
+              given: s.synchronousNodeCount,
+              expected: `fewer synchronous standbys than nodes (${s.nodeCount} nodes allow at most ${s.nodeCount - 1})`,
+              fix: `set synchronousNodeCount to ${Math.max(1, s.nodeCount - 1)} or less, or add nodes`,
+            },
+          ],
+  },
+  {
+    uses: ['replicationMode', 'nodeCount'],
+    check: (s) =>
+      s.replicationMode === 'async' || s.nodeCount > 1
+        ? []
+        : [
+            {
+              path: 'replicationMode',
+              given: s.replicationMode,
+              expected: '"async" for a single node: there is no standby to wait for',
+              fix: 'set replicationMode: "async" or add nodes',
+            },
+          ],
+  },
+  {
+    uses: ['nodeZones', 'nodeCount', 'allowSingleAvailabilityZone'],
+    check: (s) => {
+      const zones = new Set(s.nodeZones ?? []);
+      if (s.nodeZones === undefined || s.nodeCount < 2 || zones.size >= 2 || s.allowSingleAvailabilityZone) return [];
+      return [
+        {
+          path: 'subnets',
+          given: [...zones],
+          expected: 'nodes spread over at least 2 availability zones, so one zone outage leaves a quorum',
+          fix: 'give subnets in 2 or more zones (3 is best), or allowSingleAvailabilityZone: true for a test cluster',
+        },
+      ];
+    },
+  },
+  {
+    uses: ['postgresPort', 'restApiPort', 'etcdClientPort', 'etcdPeerPort'],
+    check: (s) => distinctPorts({ postgresPort: s.postgresPort, restApiPort: s.restApiPort, etcdClientPort: s.etcdClientPort, etcdPeerPort: s.etcdPeerPort }),
+  },
+  {
+    uses: ['postgresqlParameters', 'nodeCount'],
+    check: (s) => {
+      const problems = checkPostgresqlParameters(s.postgresqlParameters);
+      for (const name of ['max_wal_senders', 'max_replication_slots']) {
+        const value = s.postgresqlParameters[name];
+        if (value !== undefined && !(Number(value) >= s.nodeCount + 2)) {
+          problems.push({
+            path: `postgresqlParameters.${name}`,
+            given: value,
+            expected: `at least nodeCount + 2 (${s.nodeCount + 2}): one per standby plus room for a rebuild and a backup`,
+            fix: `remove it (the default is 10) or set ${s.nodeCount + 2} or more`,
+          });
+        }
+      }
+      return problems;
+    },
+  },
+  {
+    uses: ['clientCidrs', 'allowAnyClient'],
+    check: (s) => refuseAnywhere('clientCidrs', s.clientCidrs, s.allowAnyClient, 'allowAnyClient'),
+  },
+];
+
+export function distinctPorts(ports: Record<string, number | undefined>): SpecProblem[] {
+  const seen = new Map<number, string>();
+  const problems: SpecProblem[] = [];
+  for (const [name, value] of Object.entries(ports)) {
+    if (value === undefined) continue;
+    const other = seen.get(value);
+    if (other) {
+      problems.push({ path: name, given: value, expected: `a port different from ${other} (${value})`, fix: `choose another port for ${name}` });
+    } else {
+      seen.set(value, name);
+    }
+  }
+  return problems;
+}
+
+export function refuseAnywhere(path: string, cidrs: readonly string[], allowed: boolean, allowField: string): SpecProblem[] {
+  const index = cidrs.indexOf(ANYWHERE);
+  if (index < 0 || allowed) return [];
+  return [
+    {
+      path: `${path}.${index}`,
+      given: ANYWHERE,
+      expected: 'the networks of the clients only, never the whole internet',
+      fix: `name the client networks (e.g. "10.0.0.0/16"), or set ${allowField}: true if you really mean every address`,
+    },
+  ];
+}
+
+export function validatePatroniClusterSpec(input: unknown): PatroniClusterSpec {
+  return validateSpec('PatroniCluster spec', patroniClusterSchema, patroniClusterRules, input);
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { SpecError, SpecProblem } from './problems';
+
+/**
+ * A rule across fields, as data: it runs only when every field it `uses` parsed on its own,
+ * so that one bad field does not hide the problems of the others.
+ */
+export interface CrossFieldRule<T> {
+  readonly uses: readonly (keyof T & string)[];
+  check(spec: T): SpecProblem[];
+}
+
+/** Field messages are written "expected ...; fix: ..." so a problem can carry both parts. */
+const FIX_SEPARATOR = '; fix: ';
+
+export function expectation(expected: string, fix: string): { error: string } {
+  return { error: `${expected}${FIX_SEPARATOR}${fix}` };
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function problemFromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], root: unknown): SpecProblem {
+  const fullPath = [...prefix, ...issue.path];
+  const path = fullPath.map(String).join('.');
+  const given = 'input' in issue && issue.input !== undefined ? issue.input : valueAt(root, fullPath);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.join(', ');
+    return {
+      path: path || '(spec)',
+      given: keys,
+      expected: 'only documented fields',
+      fix: `remove or correct the unknown field(s) ${keys} (check the spelling against the README)`,
+    };
+  }
+  const [expected, fix] = issue.message.includes(FIX_SEPARATOR)
+    ? issue.message.split(FIX_SEPARATOR, 2)
+    : [issue.message.replace(/^Invalid input: expected /, ''), `set ${path} to a valid value`];
+  return { path, given, expected, fix };
+}
+
+/**
+ * Parses `input` field by field with `schema`, then applies the cross-field `rules`.
+ * Throws a SpecError listing every problem; returns the spec with defaults applied.
+ */
+export function validateSpec<Shape extends z.ZodRawShape>(
+  specName: string,
+  schema: z.ZodObject<Shape>,
+  rules: readonly CrossFieldRule<z.output<z.ZodObject<Shape>>>[],
+  input: unknown,
+): z.output<z.ZodObject<Shape>> {
+  type Spec = z.output<z.ZodObject<Shape>>;
+  const problems: SpecProblem[] = [];
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new SpecError(specName, [{ path: '(spec)', given: input, expected: 'an object', fix: 'pass the props object' }]);
+  }
+  const record = input as Record<string, unknown>;
+  const parsed: Record<string, unknown> = {};
+  const failed = new Set<string>();
+
+  const unknownKeys = Object.keys(record).filter((key) => !(key in schema.shape) && record[key] !== undefined);
+  if (unknownKeys.length > 0) {
+    problems.push({
+      path: unknownKeys.join(', '),
+      given: unknownKeys.map((key) => record[key]),
+      expected: 'only documented fields',
+      fix: `remove or correct ${unknownKeys.join(', ')} (check the spelling against the README)`,
+    });
+  }
+  for (const [key, fieldSchema] of Object.entries(schema.shape)) {
+    const result = (fieldSchema as z.ZodType).safeParse(record[key], { reportInput: true });
+    if (result.success) {
+      parsed[key] = result.data;
+    } else {
+      failed.add(key);
+      problems.push(...result.error.issues.map((issue) => problemFromIssue(issue, [key], record)));
+    }
+  }
+  for (const rule of rules) {
+    if (rule.uses.every((key) => !failed.has(key))) problems.push(...rule.check(parsed as Spec));
+  }
+  if (problems.length > 0) throw new SpecError(specName, problems);
+  return parsed as Spec;
+}
