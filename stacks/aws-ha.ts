@@ -59,7 +59,7 @@ export class AwsHaStack extends TerraformStack {
     this.frontends = new HaproxyFrontends(this, 'Frontends', {
       platform,
       cluster: this.cluster,
-      clientCidrs: props.clientCidrs ?? defaultClients,
+      clientCidrs: [...(props.clientCidrs ?? defaultClients)],
     });
     new TerraformOutput(this, 'cluster_members', {
       staticId: true,
