@@ -101,10 +101,15 @@ function header(): string[] {
   ];
 }
 
-/** Refuse to start without the stats password rather than serve the stats page with an empty one. */
+/**
+ * Refuse to start when the stats password variable is unset: haproxy would expand it to an empty
+ * password and let anyone in as `statsUser`. An empty value is NOT caught, so whoever writes the
+ * env file must never write an empty one: `.if streq("$VAR","")` pastes the value into the
+ * condition before parsing it, so a password holding a quote would break the whole config.
+ */
 function envGuard(variable: string): string[] {
   return [
-    `.if !defined(${variable}) || streq("$${variable}","")`,
+    `.if !defined(${variable})`,
     `${INDENT}.alert "${variable} is not set: it holds the stats password (the node's secrets env file sets it)"`,
     '.endif',
   ];

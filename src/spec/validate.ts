@@ -26,6 +26,24 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
+/**
+ * For a value that matched no alternative of a union, the alternative that got furthest (its
+ * issues reach deepest into the value) says best what is wrong: `failover: { ... }` missing
+ * `ttlSeconds` is about the object form, not the profile names.
+ */
+function closestAlternative(issue: z.core.$ZodIssue): z.core.$ZodIssue[] | undefined {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return undefined;
+  const depth = (issues: z.core.$ZodIssue[]) => Math.max(...issues.map((i) => i.path.length));
+  const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0];
+  return depth(best) > 0 ? best : undefined;
+}
+
+function problemsFromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], root: unknown): SpecProblem[] {
+  const alternative = closestAlternative(issue);
+  if (alternative) return alternative.flatMap((inner) => problemsFromIssue(inner, [...prefix, ...issue.path], root));
+  return [problemFromIssue(issue, prefix, root)];
+}
+
 function problemFromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], root: unknown): SpecProblem {
   const fullPath = [...prefix, ...issue.path];
   const path = fullPath.map(String).join('.');
@@ -79,7 +97,7 @@ export function validateSpec<Shape extends z.ZodRawShape>(
       parsed[key] = result.data;
     } else {
       failed.add(key);
-      problems.push(...result.error.issues.map((issue) => problemFromIssue(issue, [key], record)));
+      problems.push(...result.error.issues.flatMap((issue) => problemsFromIssue(issue, [key], record)));
     }
   }
   for (const rule of rules) {
