@@ -1,0 +1,36 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const BARREL = /(?:from\s+|require\(\s*|import\(\s*)['"]@cdktf\/provider-(?:aws|docker)['"]/;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return entry === 'node_modules' ? [] : sourceFiles(path);
+    return /\.(ts|js)$/.test(entry) ? [path] : [];
+  });
+}
+
+describe('imports', () => {
+  // This file spells the barrel out in its own examples.
+  const files = ['src', 'stacks', 'test', 'bin'].flatMap((dir) => sourceFiles(join(ROOT, dir))).filter((file) => file !== __filename);
+
+  test('no file imports the provider-aws or provider-docker barrel (2,000+ modules, seconds per process)', () => {
+    expect(files.length).toBeGreaterThan(20);
+    const offenders = files.filter((file) => BARREL.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file));
+    expect(offenders).toEqual([]);
+  });
+
+  test('the barrel pattern catches a barrel import', () => {
+    expect(BARREL.test(`import { Instance } from '@cdktf/provider-aws';`)).toBe(true);
+    expect(BARREL.test(`const aws = require("@cdktf/provider-docker")`)).toBe(true);
+    expect(BARREL.test(`import { Instance } from '@cdktf/provider-aws/lib/instance';`)).toBe(false);
+  });
+
+  test('only src/cdktf.ts imports the cdktf core', () => {
+    const core = /from\s+['"]cdktf['"]/;
+    const importers = files.filter((file) => core.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file));
+    expect(importers).toEqual(['src/cdktf.ts']);
+  });
+});
