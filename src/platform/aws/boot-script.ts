@@ -6,7 +6,8 @@ export const BOOT_SCRIPT_PATH = '/usr/local/sbin/pgha-boot';
 
 const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
-const FUNCTIONS = String.raw`log() { echo "pgha-boot: $*" >&2; }
+/** Shell functions of the boot script (exported for tests that run them with stand-in commands). */
+export const BOOT_FUNCTIONS = String.raw`log() { echo "pgha-boot: $*" >&2; }
 
 # IMDSv2 only: the instance requires session tokens.
 metadata() {
@@ -114,7 +115,7 @@ export function renderBootScript(plan: NodePlan, secretStoreName: (name: string)
     '# running it again is safe.',
     'set -euo pipefail',
     '',
-    FUNCTIONS,
+    BOOT_FUNCTIONS,
     '',
     'main() {',
     ...steps.map((step) => `  ${step}`),
