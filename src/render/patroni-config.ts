@@ -128,7 +128,7 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
   // YAML 1.1, because Patroni reads the file with PyYAML (a YAML 1.1 parser): strings such as "off",
   // "on" and "yes" must be quoted or they come back as booleans (watchdog.mode off would be False and
   // fail Patroni's validator). lineWidth 0 keeps long lines (log_line_prefix) on one line.
-  const document = new Document(config, { version: '1.2' });
+  const document = new Document(config, { version: '1.1' });
   document.commentBefore = HEADER;
   return document.toString({ lineWidth: 0 });
 }
