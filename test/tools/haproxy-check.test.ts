@@ -54,10 +54,9 @@ function members(count: number, firstOctet = 21): HaproxyBackendMember[] {
   }));
 }
 
-function render(spec: HaproxyFrontendsSpecInput, count: number, withSync = true): string {
-  const validated = validateHaproxyFrontendsSpec(spec);
+function render(spec: HaproxyFrontendsSpecInput, count: number): string {
   return renderHaproxyConfig({
-    spec: withSync ? validated : { ...validated, syncReplicaPort: undefined },
+    spec: validateHaproxyFrontendsSpec(spec),
     bindAddress: '127.0.0.11',
     members: members(count),
     statsUser: 'admin',
@@ -88,21 +87,19 @@ describe('haproxy -c', () => {
     expect(fs.existsSync(haproxy())).toBe(true);
   });
 
-  test.each<[string, HaproxyFrontendsSpecInput, number, boolean]>([
-    ['the default spec, 3 members', {}, 3, true],
-    ['the default spec without a sync port, 3 members', {}, 3, false],
-    ['a sync port, 3 members', { syncReplicaPort: 5002 }, 3, true],
-    ['5 members', {}, 5, true],
-    ['1 member', {}, 1, false],
+  test.each<[string, HaproxyFrontendsSpecInput, number]>([
+    ['the default spec, 3 members', {}, 3],
+    ['a sync port, 3 members', { syncReplicaPort: 5002 }, 3],
+    ['5 members', {}, 5],
+    ['1 member', {}, 1],
     [
       'custom ports, lag and maxconn, 5 members',
       { readWritePort: 6432, readOnlyPort: 6433, syncReplicaPort: 6434, statsPort: 9000, healthPort: 9001, maxReplicaLagBytes: 0, maxConnections: 100_000 },
       5,
-      true,
     ],
-  ])('accepts the config for %s, without warnings', (_name, spec, count, withSync) => {
+  ])('accepts the config for %s, without warnings', (_name, spec, count) => {
     // GIVEN
-    const config = render(spec, count, withSync);
+    const config = render(spec, count);
     // WHEN
     const result = check(config);
     // THEN

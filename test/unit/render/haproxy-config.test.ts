@@ -12,13 +12,8 @@ function members(count: number): HaproxyBackendMember[] {
   }));
 }
 
-/**
- * A validated spec; without a sync port unless `spec` names one. (zod 4 fills the default of
- * `port(5002).optional()` even when the field is absent, so the validated spec always has one.)
- */
 function specOf(spec: HaproxyFrontendsSpecInput): HaproxyFrontendsSpec {
-  const validated = validateHaproxyFrontendsSpec(spec);
-  return spec.syncReplicaPort === undefined ? { ...validated, syncReplicaPort: undefined } : validated;
+  return validateHaproxyFrontendsSpec(spec);
 }
 
 function input(spec: HaproxyFrontendsSpecInput = {}, overrides: Partial<HaproxyConfigInput> = {}): HaproxyConfigInput {
