@@ -18,8 +18,9 @@ describe('imports', () => {
 
   test('no file imports the provider-aws or provider-docker barrel (2,000+ modules, seconds per process)', () => {
     expect(files.length).toBeGreaterThan(20);
-    const offenders = files.filter((file) => BARREL.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file));
-    expect(offenders).toEqual([]);
+    const barrelImporters = files.filter((file) => BARREL.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file));
+    // The benchmark loads the barrel on purpose, in a process of its own: it is the baseline.
+    expect(barrelImporters).toEqual(['test/bench/workload.ts']);
   });
 
   test('the barrel pattern catches a barrel import', () => {
