@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { TerraformOutput } from '../cdktf';
 import { HAPROXY_SECRET_VARIABLES, planHaproxyNodes } from '../node-plan/haproxy-plan';
+import { Peer } from '../node-plan/node-plan';
 import { Endpoint, EndpointListener, NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { PatroniCluster } from './patroni-cluster';
@@ -97,8 +98,21 @@ export class HaproxyFrontends extends Construct {
     }
   }
 
-  /** Lets another group of this stack (e.g. application nodes) reach the proxy ports. */
-  allowClientGroup(group: NodeGroup): void {
-    this.endpoint.allowClient({ group: group.groupName });
+  /**
+   * Lets clients reach the proxy ports: a network (`{ cidr }`), a node group of this stack
+   * (`{ group }`), or an existing security group such as the application's (`{ securityGroupId }`).
+   */
+  allowClient(peer: Peer): void {
+    this.endpoint.allowClient(peer);
+  }
+
+  /** The security group of the proxy nodes. */
+  get securityGroupId(): string | undefined {
+    return this.nodes.securityGroupId;
+  }
+
+  /** The security group in front of the proxies (the load balancer's): reference it in clients' egress rules. */
+  get clientSecurityGroupId(): string | undefined {
+    return this.endpoint.securityGroupId;
   }
 }

@@ -100,6 +100,11 @@ export class PatroniCluster extends Construct {
     }
   }
 
+  /** The security group of the PostgreSQL nodes. */
+  get securityGroupId(): string | undefined {
+    return this.nodes.securityGroupId;
+  }
+
   /** Every member as a proxy sees it: where PostgreSQL and the REST API answer. */
   get backendMembers(): HaproxyBackendMember[] {
     return this.members.map((m) => ({

@@ -44,8 +44,11 @@ export interface NodeService {
   readonly limitNoFile?: number;
 }
 
-/** Who may reach a port: another group of nodes, or a network. */
-export type Peer = { readonly group: string } | { readonly cidr: string };
+/**
+ * Who may reach a port: another group of nodes of the stack, a network, or (on platforms that
+ * have them) an existing security group such as an application's.
+ */
+export type Peer = { readonly group: string } | { readonly cidr: string } | { readonly securityGroupId: string };
 
 export interface NodePort {
   readonly port: number;

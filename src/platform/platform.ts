@@ -44,6 +44,8 @@ export interface SecretRef {
 export interface NodeGroup {
   readonly groupName: string;
   readonly placements: readonly NodePlacement[];
+  /** The group's security group, on platforms that have them. */
+  readonly securityGroupId?: string;
   /** Every port rule granted so far (the plans report them as their `ports`). */
   readonly ports: readonly NodePort[];
   /** Opens `port` on every node of the group to `peer`. */
@@ -60,6 +62,8 @@ export interface EndpointListener {
 /** One stable address in front of a node group (an internal load balancer on AWS). */
 export interface Endpoint {
   readonly host: string;
+  /** The security group clients pass through, on platforms that have them. */
+  readonly securityGroupId?: string;
   /** Opens the listeners to a client network. */
   allowClient(peer: Peer): void;
 }

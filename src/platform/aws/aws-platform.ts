@@ -4,6 +4,7 @@ import { DataAwsSecretsmanagerRandomPassword } from '@cdktf/provider-aws/lib/dat
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmanager-secret-version';
 import { Fn } from '../../cdktf';
+import { Peer } from '../../node-plan/node-plan';
 import { hostAddress } from '../../node-plan/addresses';
 import { Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
 import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
@@ -52,6 +53,7 @@ export class AwsPlatform extends Construct implements Platform {
   private readonly firstHostNumber: number;
   private readonly nextHost = new Map<string, number>();
   private readonly securityGroups = new Map<string, string>();
+  private readonly externalGroupKeys = new Map<string, string>();
   private nextSubnet = 0;
   private ami?: string;
   private readonly amiId?: string;
@@ -159,6 +161,16 @@ export class AwsPlatform extends Construct implements Platform {
       throw new Error(`AwsPlatform ${this.node.path}: group name "${groupName}" is used twice. Fix: give each cluster and proxy group a distinct name.`);
     }
     this.securityGroups.set(groupName, securityGroupId);
+  }
+
+  /** The source of an ingress rule for `peer`, and a stable key naming it in construct ids. */
+  ruleSource(peer: Peer): { key: string; source: { referencedSecurityGroupId: string } | { cidrIpv4: string } } {
+    if ('cidr' in peer) return { key: peer.cidr, source: { cidrIpv4: peer.cidr } };
+    if ('group' in peer) return { key: peer.group, source: { referencedSecurityGroupId: this.groupSecurityGroup(peer.group) } };
+    // A security group id may be a token: name the rule by a counter, stable for a given construct order.
+    const key = this.externalGroupKeys.get(peer.securityGroupId) ?? `sg${this.externalGroupKeys.size + 1}`;
+    this.externalGroupKeys.set(peer.securityGroupId, key);
+    return { key, source: { referencedSecurityGroupId: peer.securityGroupId } };
   }
 
   groupSecurityGroup(groupName: string): string {

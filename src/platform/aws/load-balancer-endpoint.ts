@@ -23,6 +23,7 @@ export class AwsLoadBalancerEndpoint extends Construct implements Endpoint {
   readonly host: string;
   readonly loadBalancer: Lb;
   readonly securityGroup: SecurityGroup;
+  readonly securityGroupId: string;
   private readonly props: AwsLoadBalancerEndpointProps;
 
   constructor(scope: Construct, id: string, props: AwsLoadBalancerEndpointProps) {
@@ -38,6 +39,7 @@ export class AwsLoadBalancerEndpoint extends Construct implements Endpoint {
       tags: { Name: name, 'pgha:group': group.groupName },
       lifecycle: { createBeforeDestroy: true },
     });
+    this.securityGroupId = this.securityGroup.id;
     platform.registerSecurityGroup(name, this.securityGroup.id);
     const subnetIds = [...new Set(group.placements.map((p) => platform.subnetOf(p).subnetId))];
     this.loadBalancer = new Lb(this, 'Resource', {
@@ -107,7 +109,7 @@ export class AwsLoadBalancerEndpoint extends Construct implements Endpoint {
   }
 
   allowClient(peer: Peer): void {
-    const key = 'group' in peer ? peer.group : peer.cidr;
+    const { key, source } = this.props.platform.ruleSource(peer);
     for (const listener of this.props.listeners) {
       const id = `Client-${listener.port}-${key.replace(/[^A-Za-z0-9-]/g, '-')}`;
       if (this.node.tryFindChild(id)) continue;
@@ -116,9 +118,7 @@ export class AwsLoadBalancerEndpoint extends Construct implements Endpoint {
         ipProtocol: 'tcp',
         fromPort: listener.port,
         toPort: listener.port,
-        ...('group' in peer
-          ? { referencedSecurityGroupId: this.props.platform.groupSecurityGroup(peer.group) }
-          : { cidrIpv4: peer.cidr }),
+        ...source,
         description: `${listener.name} from ${key}`,
       });
     }

@@ -30,6 +30,7 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
   readonly placements: readonly NodePlacement[];
   readonly securityGroup: SecurityGroup;
   readonly role: IamRole;
+  readonly securityGroupId: string;
   readonly instances: Instance[] = [];
   private readonly granted: NodePort[] = [];
   private readonly props: AwsNodeGroupProps;
@@ -61,6 +62,7 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
     const assume = new DataAwsIamPolicyDocument(this, 'AssumeRole', {
       statement: [{ actions: ['sts:AssumeRole'], principals: [{ type: 'Service', identifiers: ['ec2.amazonaws.com'] }] }],
     });
+    this.securityGroupId = this.securityGroup.id;
     this.role = new IamRole(this, 'Role', {
       namePrefix: `${props.groupName}-`,
       description: `Nodes of ${props.groupName}: read their own secrets, nothing else`,
@@ -117,16 +119,15 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
   }
 
   allow(port: number, purpose: string, peer: Peer): void {
-    const key = 'group' in peer ? peer.group : peer.cidr;
+    const { key, source } = this.props.platform.ruleSource(peer);
     const id = `Allow-${port}-${key.replace(/[^A-Za-z0-9-]/g, '-')}`;
     if (this.node.tryFindChild(id)) return;
-    const groupPeer = 'group' in peer ? this.props.platform.groupSecurityGroup(peer.group) : undefined;
     new VpcSecurityGroupIngressRule(this, id, {
       securityGroupId: this.securityGroup.id,
       ipProtocol: 'tcp',
       fromPort: port,
       toPort: port,
-      ...(groupPeer ? { referencedSecurityGroupId: groupPeer } : { cidrIpv4: key }),
+      ...source,
       description: `${purpose} from ${key}`,
     });
     const existing = this.granted.find((p) => p.port === port);

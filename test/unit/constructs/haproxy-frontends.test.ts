@@ -77,6 +77,19 @@ describe('HaproxyFrontends on AWS', () => {
     });
   });
 
+  test('GIVEN an application security group WHEN allowed as a client THEN it reaches the balancer ports only', () => {
+    const { stack, platform } = awsTestStack();
+    const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform });
+    const frontends = new HaproxyFrontends(stack, 'Frontends', { platform, cluster });
+    frontends.allowClient({ securityGroupId: 'sg-app' });
+    const rules = resourcesOf(synthesize(stack), 'aws_vpc_security_group_ingress_rule').filter((r) => r.referenced_security_group_id === 'sg-app');
+    expect(rules.map((r) => r.from_port).sort()).toEqual([5000, 5001]);
+    for (const rule of rules) expect(rule.security_group_id).toBe(stack.resolve(frontends.clientSecurityGroupId));
+    expect(stack.resolve(frontends.clientSecurityGroupId)).toMatch(/aws_security_group\.Frontends_Endpoint_SecurityGroup/);
+    expect(stack.resolve(frontends.securityGroupId)).toMatch(/aws_security_group\.Frontends_Nodes_SecurityGroup/);
+    expect(stack.resolve(cluster.securityGroupId)).toMatch(/aws_security_group\.Cluster_Nodes_SecurityGroup/);
+  });
+
   test('GIVEN a sync replica port WHEN synthesized THEN a third listener and output exist', () => {
     const { synth } = clusterWithProxies({ syncReplicaPort: 5002 });
     expect(resourcesOf(synth, 'aws_lb_listener').map((l) => l.port).sort()).toEqual([5000, 5001, 5002]);
