@@ -1,4 +1,5 @@
 import { parse } from 'yaml';
+import { TerraformOutput } from '../../../src/cdktf';
 import { HaproxyFrontends } from '../../../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../../../src/constructs/patroni-cluster';
 import { collectRenderedNodes } from '../../../src/review/node-files';
@@ -82,12 +83,17 @@ describe('HaproxyFrontends on AWS', () => {
     const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform });
     const frontends = new HaproxyFrontends(stack, 'Frontends', { platform, cluster });
     frontends.allowClient({ securityGroupId: 'sg-app' });
-    const rules = resourcesOf(synthesize(stack), 'aws_vpc_security_group_ingress_rule').filter((r) => r.referenced_security_group_id === 'sg-app');
+    // The attributes, resolved the way a user would read them: as outputs.
+    new TerraformOutput(stack, 'client_sg', { value: frontends.clientSecurityGroupId });
+    new TerraformOutput(stack, 'proxy_sg', { value: frontends.securityGroupId });
+    new TerraformOutput(stack, 'cluster_sg', { value: cluster.securityGroupId });
+    const synth = synthesize(stack);
+    const rules = resourcesOf(synth, 'aws_vpc_security_group_ingress_rule').filter((r) => r.referenced_security_group_id === 'sg-app');
     expect(rules.map((r) => r.from_port).sort()).toEqual([5000, 5001]);
-    for (const rule of rules) expect(rule.security_group_id).toBe(stack.resolve(frontends.clientSecurityGroupId));
-    expect(stack.resolve(frontends.clientSecurityGroupId)).toMatch(/aws_security_group\.Frontends_Endpoint_SecurityGroup/);
-    expect(stack.resolve(frontends.securityGroupId)).toMatch(/aws_security_group\.Frontends_Nodes_SecurityGroup/);
-    expect(stack.resolve(cluster.securityGroupId)).toMatch(/aws_security_group\.Cluster_Nodes_SecurityGroup/);
+    for (const rule of rules) expect(rule.security_group_id).toBe(synth.output?.client_sg.value);
+    expect(synth.output?.client_sg.value).toMatch(/aws_security_group\.Frontends_Endpoint_SecurityGroup/);
+    expect(synth.output?.proxy_sg.value).toMatch(/aws_security_group\.Frontends_Nodes_SecurityGroup/);
+    expect(synth.output?.cluster_sg.value).toMatch(/aws_security_group\.Cluster_Nodes_SecurityGroup/);
   });
 
   test('GIVEN a sync replica port WHEN synthesized THEN a third listener and output exist', () => {
