@@ -15,6 +15,8 @@ export interface PatroniClusterProps extends Omit<PatroniClusterSpecInput, 'node
   readonly dataVolumeSizeGiB?: number;
   /** Instance type of dedicated etcd nodes (etcdPlacement "dedicated"). @default "t3.small" */
   readonly etcdInstanceType?: string;
+  /** Data volume of each dedicated etcd node. @default 20 */
+  readonly etcdDataVolumeSizeGiB?: number;
 }
 
 const DEDICATED_ETCD_MEMBERS = 3;
@@ -38,7 +40,7 @@ export class PatroniCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
-    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, ...specInput } = props;
+    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, ...specInput } = props;
     const nodeCount = specInput.nodeCount ?? 3;
     this.spec = validatePatroniClusterSpec({
       ...specInput,
@@ -87,8 +89,8 @@ export class PatroniCluster extends Construct {
         placements: this.etcdMembers,
         secrets: [],
         instanceType: etcdInstanceType ?? 't3.small',
-        dataVolumeSizeGiB: 20,
-        plans: () => planDedicatedEtcdNodes(spec, etcdGroupName, this.etcdMembers, etcdNodes.ports),
+        dataVolumeSizeGiB: etcdDataVolumeSizeGiB ?? 20,
+        plans: () => planDedicatedEtcdNodes(spec, etcdGroupName, this.etcdMembers, etcdNodes.ports, etcdDataVolumeSizeGiB ?? 20),
       });
       this.etcdNodes = etcdNodes;
       etcdNodes.allow(spec.etcdClientPort, 'etcd clients (Patroni)', self);

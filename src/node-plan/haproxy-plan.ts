@@ -25,7 +25,8 @@ export function planHaproxyNodes(input: HaproxyPlanInput): NodePlan[] {
       description: `HAProxy ${placement.name}: read-write and read-only routing by Patroni health checks`,
       user: 'haproxy',
       group: 'haproxy',
-      // -Ws: master-worker mode that reports readiness and reloads without dropping connections.
+      // -Ws: master-worker mode that tells systemd when it is ready and reloads without dropping connections.
+      readiness: 'notify',
       command: ['/usr/sbin/haproxy', '-Ws', '-f', LAYOUT.haproxyConfig],
       environmentFiles: [LAYOUT.haproxySecretsEnv],
       reloadSignal: 'USR2',

@@ -119,6 +119,7 @@ export function planDedicatedEtcdNodes(
   groupName: string,
   placements: readonly NodePlacement[],
   ports: readonly NodePort[],
+  dataVolumeSizeGiB: number,
 ): NodePlan[] {
   return placements.map((placement) => {
     const etcd = etcdMemberPlan(spec, placement, placements);
@@ -134,7 +135,7 @@ export function planDedicatedEtcdNodes(
       replacesServices: ['etcd'],
       ports,
       secrets: [],
-      dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: 20 },
+      dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: dataVolumeSizeGiB },
     };
   });
 }

@@ -102,7 +102,8 @@ export function renderBootScript(plan: NodePlan, secretStoreName: (name: string)
   }
   if (plan.replacesServices.length > 0) {
     steps.push(`# Debian's own units for what our services replace must never run beside them.`);
-    steps.push(`systemctl disable --now ${plan.replacesServices.map((s) => `${s}.service`).join(' ')} || true`);
+    // One at a time: systemctl refuses the whole list when one unit is unknown.
+    for (const unit of plan.replacesServices) steps.push(`systemctl disable --now ${unit}.service || true`);
   }
   const units = plan.services.map((s) => `${s.name}.service`).join(' ');
   steps.push('systemctl daemon-reload');
