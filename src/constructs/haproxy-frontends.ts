@@ -6,10 +6,32 @@ import { Endpoint, EndpointListener, NodeGroup, NodePlacement, Platform, SecretR
 import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { PatroniCluster } from './patroni-cluster';
 
-export interface HaproxyFrontendsProps extends Omit<HaproxyFrontendsSpecInput, 'proxyZones'> {
+export interface HaproxyFrontendsProps {
   readonly platform: Platform;
   /** The cluster the proxies route to. */
   readonly cluster: PatroniCluster;
+  /** HAProxy nodes, spread over the platform's subnets in turn. @default 2 */
+  readonly proxyCount?: number;
+  /** Allow `proxyCount: 1` (the proxy is then a single point of failure). @default false */
+  readonly allowSingleProxy?: boolean;
+  /** Port that always reaches the primary (Patroni `/primary`). @default 5000 */
+  readonly readWritePort?: number;
+  /** Port over the replicas within `maxReplicaLagBytes` (Patroni `/replica?lag=`). @default 5001 */
+  readonly readOnlyPort?: number;
+  /** Port over synchronous standbys only (Patroni `/sync`). @default - none */
+  readonly syncReplicaPort?: number;
+  /** HAProxy stats page (user "admin", password in the secret), on each proxy. @default 7000 */
+  readonly statsPort?: number;
+  /** `GET /healthz` for the load balancer's checks of each proxy. @default 8404 */
+  readonly healthPort?: number;
+  /** A replica further behind than this leaves the read-only pool. @default 16777216 (16 MiB) */
+  readonly maxReplicaLagBytes?: number;
+  /** Concurrent client sessions per proxy. @default 2000 */
+  readonly maxConnections?: number;
+  /** Networks allowed to reach the read-write and read-only ports. @default [] */
+  readonly clientCidrs?: string[];
+  /** Allow 0.0.0.0/0 in clientCidrs. @default false */
+  readonly allowAnyClient?: boolean;
   /** @default "c6i.large" */
   readonly instanceType?: string;
   /**
@@ -18,6 +40,11 @@ export interface HaproxyFrontendsProps extends Omit<HaproxyFrontendsSpecInput, '
    */
   readonly outputPrefix?: string;
 }
+
+// Compile-time guard: every prop the spec knows is a prop here, with the same type.
+type SpecProps = Omit<HaproxyFrontendsProps, 'platform' | 'cluster' | 'instanceType' | 'outputPrefix'>;
+const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<HaproxyFrontendsSpecInput, 'proxyZones'>>] ? true : never = true;
+void propsMatchSpec;
 
 /**
  * HAProxy nodes in front of a Patroni cluster: a read-write port that follows the primary and a

@@ -4,11 +4,57 @@ import { planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-c
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PATRONI_SECRET_VARIABLES } from '../render/patroni-config';
-import { PatroniClusterSpec, PatroniClusterSpecInput, validatePatroniClusterSpec } from '../spec/patroni-cluster';
+import { FailoverProfile, FailoverTiming } from '../spec/failover';
+import { PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, validatePatroniClusterSpec } from '../spec/patroni-cluster';
 
-export interface PatroniClusterProps extends Omit<PatroniClusterSpecInput, 'nodeZones'> {
+export interface PatroniClusterProps {
   /** Where the nodes run (AwsPlatform, ...). */
   readonly platform: Platform;
+  /** Patroni scope and name prefix of every node and resource: 1-25 of a-z, 0-9 and "-". */
+  readonly clusterName: string;
+  /** PostgreSQL nodes, spread over the platform's subnets in turn. @default 3 */
+  readonly nodeCount?: number;
+  /** Allow `nodeCount: 1` (no failover: for development only). @default false */
+  readonly allowSingleNode?: boolean;
+  /** Allow every node in one availability zone (a zone outage then takes the cluster down). @default false */
+  readonly allowSingleAvailabilityZone?: boolean;
+  /** @default 5432 */
+  readonly postgresPort?: number;
+  /** Patroni REST API port (health checks, switchover). @default 8008 */
+  readonly restApiPort?: number;
+  /** "colocated": an etcd member on each of the first 1/3/5 nodes; "dedicated": 3 etcd nodes of their own. @default "colocated" */
+  readonly etcdPlacement?: 'colocated' | 'dedicated';
+  /** @default 2379 */
+  readonly etcdClientPort?: number;
+  /** @default 2380 */
+  readonly etcdPeerPort?: number;
+  /**
+   * "async": replicas may lag, a failover may lose the last commits; "sync": a commit waits for
+   * `synchronousNodeCount` standbys while there are any (Patroni synchronous_mode); "sync-strict":
+   * commits block when no synchronous standby is left (synchronous_mode_strict).
+   * @default "sync"
+   */
+  readonly replicationMode?: ReplicationMode;
+  /** Standbys a commit waits for in the sync modes; less than nodeCount. @default 1 */
+  readonly synchronousNodeCount?: number;
+  /**
+   * Leader lease timing: "default" (ttl 30 / loop_wait 10 / retry_timeout 10 s), "fast"
+   * (10 / 2 / 4 s), or explicit seconds; loopWait + 2 * retryTimeout must not exceed ttl.
+   * @default "default"
+   */
+  readonly failover?: FailoverProfile | FailoverTiming;
+  /** A replica further behind than this is never promoted. @default 1048576 (1 MiB) */
+  readonly maximumLagOnFailoverBytes?: number;
+  /** @default 200 */
+  readonly maxConnections?: number;
+  /** Statements slower than this are logged (log_min_duration_statement; -1 turns it off). @default 1000 */
+  readonly slowQueryThresholdMs?: number;
+  /** Extra postgresql.conf parameters; those Patroni or this library owns are refused. @default {} */
+  readonly postgresqlParameters?: Record<string, string | number | boolean>;
+  /** Networks that may connect to PostgreSQL directly, bypassing the proxies. @default [] */
+  readonly clientCidrs?: string[];
+  /** Allow 0.0.0.0/0 in clientCidrs. @default false */
+  readonly allowAnyClient?: boolean;
   /** @default - the platform's default ("m6i.large" on AWS) */
   readonly instanceType?: string;
   /** Size of each node's persistent data volume. @default 100 */
@@ -20,6 +66,11 @@ export interface PatroniClusterProps extends Omit<PatroniClusterSpecInput, 'node
 }
 
 const DEDICATED_ETCD_MEMBERS = 3;
+
+// Compile-time guard: every prop the spec knows is a prop here, with the same type.
+type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB'>;
+const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PatroniClusterSpecInput, 'nodeZones'>>] ? true : never = true;
+void propsMatchSpec;
 
 /**
  * PostgreSQL with automatic failover: Patroni on every node, etcd as the DCS (on the same nodes
