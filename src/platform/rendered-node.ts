@@ -5,7 +5,6 @@ export interface RenderedNode {
   readonly plan: NodePlan;
   /** The plan's files plus the platform's own (boot script, cloud-config). */
   readonly files: readonly NodeFile[];
-  readonly userDataBase64?: string;
 }
 
 /** Implemented by node groups so the app can write every node's files for review. */

@@ -11,7 +11,7 @@ import { VolumeAttachment } from '@cdktf/provider-aws/lib/volume-attachment';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { Lazy } from '../../cdktf';
-import { NodeFile, NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
+import { NodeFile, NodePort, Peer } from '../../node-plan/node-plan';
 import { NodeGroup, NodeGroupProps, NodePlacement } from '../platform';
 import { RenderedNode } from '../rendered-node';
 import type { AwsPlatform } from './aws-platform';
@@ -32,9 +32,10 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
   readonly role: IamRole;
   readonly securityGroupId: string;
   readonly instances: Instance[] = [];
-  private readonly granted: NodePort[] = [];
+  /** Port -> who may reach it, in the order granted. */
+  private readonly granted = new Map<number, { purpose: string; from: Peer[] }>();
   private readonly props: AwsNodeGroupProps;
-  private rendered?: RenderedNode[];
+  private rendered?: { nodes: RenderedNode[]; userDataBase64: string[] };
 
   constructor(scope: Construct, id: string, props: AwsNodeGroupProps) {
     super(scope, id);
@@ -90,7 +91,7 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
         iamInstanceProfile: profile.name,
         metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 },
         rootBlockDevice: { encrypted: true, volumeType: 'gp3', volumeSize: 20, kmsKeyId: platform.kmsKeyArn },
-        userDataBase64: Lazy.stringValue({ produce: () => this.renderedNodes()[index].userDataBase64 }),
+        userDataBase64: Lazy.stringValue({ produce: () => this.render().userDataBase64[index] }),
         tags: { ...tags, Name: placement.name },
         // A newer Debian AMI must not replace every database node at once: roll them by hand.
         lifecycle: { ignoreChanges: ['ami', 'user_data_base64'] },
@@ -115,7 +116,7 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
   }
 
   get ports(): readonly NodePort[] {
-    return this.granted;
+    return [...this.granted.entries()].map(([port, { purpose, from }]) => ({ port, purpose, from: [...from] }));
   }
 
   allow(port: number, purpose: string, peer: Peer): void {
@@ -130,11 +131,11 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
       ...source,
       description: `${purpose} from ${key}`,
     });
-    const existing = this.granted.find((p) => p.port === port);
+    const existing = this.granted.get(port);
     if (existing) {
-      (existing.from as Peer[]).push(peer);
+      existing.from.push(peer);
     } else {
-      this.granted.push({ port, purpose, from: [peer] });
+      this.granted.set(port, { purpose, from: [peer] });
     }
   }
 
@@ -142,27 +143,34 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
     this.allow(port, purpose, { group: other.groupName });
   }
 
-  /** Each node's files as cloud-init writes them, its cloud-config and user data. Computed once, at synth. */
+  /** Each node's files as cloud-init writes them, the cloud-config among them. */
   renderedNodes(): RenderedNode[] {
+    return this.render().nodes;
+  }
+
+  /** Renders every node once, at synth, when all constructs have granted their ports. */
+  private render(): { nodes: RenderedNode[]; userDataBase64: string[] } {
     if (!this.rendered) {
       const platform = this.props.platform;
-      this.rendered = this.props.plans().map((plan: NodePlan) => {
-        const withPorts: NodePlan = { ...plan, ports: this.granted };
+      const nodes: RenderedNode[] = [];
+      const userDataBase64: string[] = [];
+      for (const plan of this.props.plans()) {
         const bootScript: NodeFile = {
           path: BOOT_SCRIPT_PATH,
           mode: '0755',
           owner: 'root:root',
-          content: renderBootScript(withPorts, (name) => platform.secretStoreName(name)),
+          content: renderBootScript(plan, (name) => platform.secretStoreName(name)),
         };
         const files = [...plan.files, bootScript];
-        const cloudConfig = renderCloudConfig(withPorts, files, BOOT_SCRIPT_PATH);
-        return {
-          plan: withPorts,
+        const cloudConfig = renderCloudConfig(plan, files, BOOT_SCRIPT_PATH);
+        nodes.push({
+          plan,
           files: [...files, { path: '/var/lib/cloud/instance/user-data.txt', mode: '0600', owner: 'root:root', content: cloudConfig }],
-          // gzip at synth: user data is static text (no Terraform references), and EC2 caps it at 16 KiB.
-          userDataBase64: gzipSync(cloudConfig, { level: 9 }).toString('base64'),
-        };
-      });
+        });
+        // gzip at synth: user data is static text (no Terraform references), and EC2 caps it at 16 KiB.
+        userDataBase64.push(gzipSync(cloudConfig, { level: 9 }).toString('base64'));
+      }
+      this.rendered = { nodes, userDataBase64 };
     }
     return this.rendered;
   }

@@ -64,6 +64,8 @@ describe('HaproxyFrontends on AWS', () => {
       for (const rule of rules) expect(String(rule.security_group_id)).toMatch(/Cluster_Nodes_SecurityGroup/);
       const pgNode = collectRenderedNodes(setup.stack).find((n) => n.plan.name === 'orders-pg-1')!;
       const hba: string[] = parse(pgNode.files.find((f) => f.path === '/etc/patroni/patroni.yml')!.content).postgresql.pg_hba;
+      // The node plan reports the same rules, proxies included though they came after the cluster.
+      expect(pgNode.plan.ports.find((p) => p.port === 5432)?.from).toEqual([{ group: 'orders-pg' }, { group: 'orders-proxy' }]);
       // The proxies' subnets (10.0.1.0/24, 10.0.2.0/24) are the cluster's own here: every line stays scoped to them.
       expect(hba.filter((line) => line.startsWith('host')).every((line) => /10\.0\.[123]\.0\/24|127\.0\.0\.1\/32/.test(line))).toBe(true);
     });
