@@ -7,4 +7,5 @@ module.exports = {
   // Cluster and tool tests start real processes: run files one at a time on the 2-core machines.
   maxWorkers: 2,
   testTimeout: 60_000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
