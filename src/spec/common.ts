@@ -47,3 +47,17 @@ export function positiveSeconds(what: string, example: number) {
     .int(expectation(`${what} in whole seconds`, `use a whole number such as ${example}`))
     .min(1, expectation(`${what} of at least 1 second`, `use a number such as ${example}`));
 }
+
+/** A whole number of `what` between min and max. */
+export function wholeNumber(what: string, min: number, max: number, example: number) {
+  return z
+    .number(expectation(`a whole number of ${what}`, `use a number such as ${example}`))
+    .int(expectation(`a whole number of ${what}`, `use a number such as ${example}`))
+    .min(min, expectation(`at least ${min} ${what}`, `use ${Math.max(min, example)} or more`))
+    .max(max, expectation(`at most ${max} ${what}`, `use ${max} or fewer`));
+}
+
+/** An explicit opt-in, off unless set. */
+export const optIn = () => z.boolean(expectation('true or false', 'use a boolean')).default(false);
+
+export const cidrList = z.array(cidr, expectation('a list of CIDRs', 'pass e.g. ["10.0.0.0/16"]')).default([]);

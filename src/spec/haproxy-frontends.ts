@@ -1,16 +1,11 @@
 import { z } from 'zod';
-import { cidr, optionalPort, port } from './common';
+import { cidrList, optIn, optionalPort, port, wholeNumber } from './common';
 import { distinctPorts, refuseAnywhere } from './patroni-cluster';
-import { CrossFieldRule, expectation, validateSpec } from './validate';
+import { CrossFieldRule, validateSpec } from './validate';
 
 export const haproxyFrontendsSchema = z.object({
-  proxyCount: z
-    .number(expectation('a whole number of proxies', 'use 2'))
-    .int(expectation('a whole number of proxies', 'use 2'))
-    .min(1, expectation('at least 1 proxy', 'use 2'))
-    .max(8, expectation('at most 8 proxies', 'use 8 or fewer'))
-    .default(2),
-  allowSingleProxy: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+  proxyCount: wholeNumber('proxies', 1, 8, 2).default(2),
+  allowSingleProxy: optIn(),
   /** The zone of each proxy, in order, when the platform knows it at synth time. */
   proxyZones: z.array(z.string()).optional(),
   readWritePort: port(5000),
@@ -21,20 +16,11 @@ export const haproxyFrontendsSchema = z.object({
   /** Where the load balancer checks that the proxy itself is alive. */
   healthPort: port(8404),
   /** A replica further behind than this leaves the read-only pool (Patroni `/replica?lag=`). */
-  maxReplicaLagBytes: z
-    .number(expectation('a number of bytes', 'use e.g. 16777216 (16 MiB)'))
-    .int(expectation('a whole number of bytes', 'use e.g. 16777216 (16 MiB)'))
-    .min(0, expectation('0 or more bytes', 'use e.g. 16777216 (16 MiB)'))
-    .default(16 * 1024 * 1024),
-  maxConnections: z
-    .number(expectation('a whole number of connections', 'use e.g. 2000'))
-    .int(expectation('a whole number of connections', 'use e.g. 2000'))
-    .min(1, expectation('at least 1 connection', 'use e.g. 2000'))
-    .max(100_000, expectation('at most 100000 connections', 'use e.g. 2000'))
-    .default(2000),
+  maxReplicaLagBytes: wholeNumber('bytes', 0, 2 ** 40, 16 * 1024 * 1024).default(16 * 1024 * 1024),
+  maxConnections: wholeNumber('connections', 1, 100_000, 2000).default(2000),
   /** Networks allowed to reach the proxy ports. */
-  clientCidrs: z.array(cidr, expectation('a list of CIDRs', 'pass e.g. ["10.0.0.0/16"]')).default([]),
-  allowAnyClient: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+  clientCidrs: cidrList,
+  allowAnyClient: optIn(),
 });
 
 export type HaproxyFrontendsSpecInput = z.input<typeof haproxyFrontendsSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ANYWHERE, cidr, port, resourceName } from './common';
+import { ANYWHERE, cidrList, optIn, port, resourceName, wholeNumber } from './common';
 import { failoverSchema } from './failover';
 import { checkPostgresqlParameters } from './postgresql-parameters';
 import { SpecProblem } from './problems';
@@ -8,20 +8,13 @@ import { CrossFieldRule, expectation, validateSpec } from './validate';
 export const REPLICATION_MODES = ['async', 'sync', 'sync-strict'] as const;
 export type ReplicationMode = (typeof REPLICATION_MODES)[number];
 
-const count = (what: string, min: number, max: number, example: number) =>
-  z
-    .number(expectation(`a whole number of ${what}`, `use a number such as ${example}`))
-    .int(expectation(`a whole number of ${what}`, `use a number such as ${example}`))
-    .min(min, expectation(`at least ${min} ${what}`, `use ${Math.max(min, example)} or more`))
-    .max(max, expectation(`at most ${max} ${what}`, `use ${max} or fewer`));
-
 export const patroniClusterSchema = z.object({
   clusterName: resourceName,
-  nodeCount: count('PostgreSQL nodes', 1, 9, 3).default(3),
-  allowSingleNode: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+  nodeCount: wholeNumber('PostgreSQL nodes', 1, 9, 3).default(3),
+  allowSingleNode: optIn(),
   /** The zone of each node, in node order, when the platform knows it at synth time. */
   nodeZones: z.array(z.string()).optional(),
-  allowSingleAvailabilityZone: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+  allowSingleAvailabilityZone: optIn(),
   postgresPort: port(5432),
   restApiPort: port(8008),
   etcdPlacement: z
@@ -32,11 +25,11 @@ export const patroniClusterSchema = z.object({
   replicationMode: z
     .enum(REPLICATION_MODES, expectation('"async", "sync" or "sync-strict"', 'pick one of the three modes'))
     .default('sync'),
-  synchronousNodeCount: count('synchronous standbys', 1, 8, 1).default(1),
+  synchronousNodeCount: wholeNumber('synchronous standbys', 1, 8, 1).default(1),
   failover: failoverSchema,
-  maximumLagOnFailoverBytes: count('bytes', 0, 2 ** 40, 1048576).default(1048576),
-  maxConnections: count('connections', 10, 10000, 200).default(200),
-  slowQueryThresholdMs: count('milliseconds', -1, 3_600_000, 1000).default(1000),
+  maximumLagOnFailoverBytes: wholeNumber('bytes', 0, 2 ** 40, 1048576).default(1048576),
+  maxConnections: wholeNumber('connections', 10, 10000, 200).default(200),
+  slowQueryThresholdMs: wholeNumber('milliseconds', -1, 3_600_000, 1000).default(1000),
   postgresqlParameters: z
     .record(
       z.string(),
@@ -48,8 +41,8 @@ export const patroniClusterSchema = z.object({
     )
     .default({}),
   /** Networks that may connect to PostgreSQL directly (besides the cluster and its proxies). */
-  clientCidrs: z.array(cidr, expectation('a list of CIDRs', 'pass e.g. ["10.0.0.0/16"]')).default([]),
-  allowAnyClient: z.boolean(expectation('true or false', 'use a boolean')).default(false),
+  clientCidrs: cidrList,
+  allowAnyClient: optIn(),
 });
 
 export type PatroniClusterSpecInput = z.input<typeof patroniClusterSchema>;

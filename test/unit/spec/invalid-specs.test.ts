@@ -102,7 +102,7 @@ describe('HaproxyFrontends spec', () => {
     ['nine proxies', { proxyCount: 9 }, 'proxyCount', /at most 8 proxies/],
     ['read-only on the read-write port', { readOnlyPort: 5000 }, 'readOnlyPort', /different from readWritePort/],
     ['stats on the sync port', { syncReplicaPort: 7000 }, 'statsPort', /different from syncReplicaPort/],
-    ['a negative lag limit', { maxReplicaLagBytes: -1 }, 'maxReplicaLagBytes', /0 or more bytes/],
+    ['a negative lag limit', { maxReplicaLagBytes: -1 }, 'maxReplicaLagBytes', /at least 0 bytes/],
     ['the whole internet as clients', { clientCidrs: ['0.0.0.0/0'] }, 'clientCidrs.0', /allowAnyClient/],
     ['a malformed client CIDR', { clientCidrs: ['10.0.0.0/-1'] }, 'clientCidrs.0', /IPv4 CIDR/],
     ['proxies in one zone', { proxyZones: ['a', 'a'] }, 'subnets', /at least 2 availability zones/],
