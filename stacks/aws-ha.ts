@@ -2,27 +2,25 @@ import { Construct } from 'constructs';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { LocalBackend, TerraformOutput, TerraformStack } from '../src/cdktf';
 import { HaproxyFrontends } from '../src/constructs/haproxy-frontends';
-import { PatroniCluster, PatroniClusterProps } from '../src/constructs/patroni-cluster';
+import { PatroniCluster } from '../src/constructs/patroni-cluster';
 import { AwsPlatform } from '../src/platform/aws/aws-platform';
 import { AwsSubnet } from '../src/platform/aws/subnet';
 import { AwsVpc } from '../src/platform/aws/vpc';
+import { HaTopologyProps, haTopology } from './ha-topology';
 
-export interface AwsHaStackProps {
+export interface AwsHaStackProps extends HaTopologyProps {
   /** @default "eu-west-1" */
   readonly region?: string;
   /** Zones of the new VPC's subnets. @default "<region>a", "<region>b", "<region>c" */
   readonly availabilityZones?: readonly string[];
   /** Put the nodes in an existing VPC instead of creating one. */
   readonly existingNetwork?: { readonly vpcId: string; readonly subnets: readonly AwsSubnet[] };
-  /** Networks of the applications that connect through the proxies. @default - the new VPC's CIDR */
-  readonly clientCidrs?: readonly string[];
-  /** Cluster settings beyond the reference defaults. */
-  readonly cluster?: Partial<Omit<PatroniClusterProps, 'platform'>>;
 }
 
 /**
- * The reference production topology: 3 PostgreSQL nodes with Patroni and etcd across 3 zones,
- * 2 HAProxy nodes behind an internal NLB, all in private subnets.
+ * The reference topology on AWS: 3 PostgreSQL nodes with Patroni and etcd across 3 zones,
+ * 2 HAProxy nodes behind an internal NLB, all in private subnets (of a new VPC by default, whose
+ * CIDR is then the default client network).
  */
 export class AwsHaStack extends TerraformStack {
   readonly cluster: PatroniCluster;
@@ -50,17 +48,9 @@ export class AwsHaStack extends TerraformStack {
       defaultClients = [vpc.cidrBlock];
     }
     const platform = new AwsPlatform(this, 'Platform', network);
-    this.cluster = new PatroniCluster(this, 'Cluster', {
-      clusterName: 'main',
-      replicationMode: 'sync',
-      ...props.cluster,
-      platform,
-    });
-    this.frontends = new HaproxyFrontends(this, 'Frontends', {
-      platform,
-      cluster: this.cluster,
-      clientCidrs: [...(props.clientCidrs ?? defaultClients)],
-    });
+    const { cluster, frontends } = haTopology(this, platform, { ...props, clientCidrs: props.clientCidrs ?? defaultClients });
+    this.cluster = cluster;
+    this.frontends = frontends;
     new TerraformOutput(this, 'cluster_members', {
       staticId: true,
       value: this.cluster.members.map((m) => `${m.name}=${m.address}`).join(','),
