@@ -6,4 +6,8 @@ process.stdout.on('error', (error) => {
   throw error;
 });
 require('./register');
-process.exitCode = require('../src/cli/main').main(process.argv.slice(2));
+require('../src/cli/main')
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

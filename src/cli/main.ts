@@ -3,6 +3,12 @@ import { join, relative } from 'node:path';
 import { validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { validatePatroniClusterSpec } from '../spec/patroni-cluster';
 import { SpecError } from '../spec/problems';
+import { FAILOVER_PROFILES, FailoverProfile } from '../spec/failover';
+import { endpointsPath, localDown, localStatus, localUp } from '../platform/local/local-cluster';
+import { LOCAL_TOPOLOGIES } from '../../stacks/local-topologies';
+
+/** Under /tmp: the services run as postgres, etcd and haproxy and must reach their directories. */
+const DEFAULT_LOCAL_DIR = '/tmp/pgha-local';
 
 const USAGE = `pgha: tools for cdktf-postgres-ha
 
@@ -11,6 +17,14 @@ const USAGE = `pgha: tools for cdktf-postgres-ha
       it with defaults applied, or every problem with its field. Exit 1 when invalid.
   pgha nodes [--dir cdktf.out] [--stack aws-ha]
       Lists the nodes of a synthesized stack and the files written for each.
+  pgha local up [--stack aws-ha] [--dir /tmp/pgha-local] [--profile default|fast]
+      Runs the stack's topology on this machine: every node at its own 127.42.x.y address,
+      its files under DIR/nodes/<node>, its services as processes (as root: under their own
+      users). Returns when the cluster is healthy and writes DIR/endpoints.json.
+  pgha local status [--dir /tmp/pgha-local]
+      Each member's role, state, timeline and lag, and the processes.
+  pgha local down [--dir /tmp/pgha-local]
+      Stops every process \`up\` started.
   pgha help
 `;
 
@@ -75,13 +89,61 @@ function nodes(args: string[], io: Output): number {
   return 0;
 }
 
-export function main(args: string[], io: Output = console_): number {
+async function local(args: string[], io: Output): Promise<number> {
+  const [action] = args;
+  const dir = option(args, '--dir', DEFAULT_LOCAL_DIR);
+  try {
+    if (action === 'up') {
+      const stack = option(args, '--stack', 'aws-ha');
+      const topology = LOCAL_TOPOLOGIES[stack];
+      if (!topology) {
+        io.err(`pgha local up: no stack "${stack}"; expected one of ${Object.keys(LOCAL_TOPOLOGIES).join(', ')}\n`);
+        return 2;
+      }
+      const profile = option(args, '--profile', '');
+      if (profile && !(profile in FAILOVER_PROFILES)) {
+        io.err(`pgha local up: --profile: got "${profile}"; expected ${Object.keys(FAILOVER_PROFILES).join(' or ')}\n`);
+        return 2;
+      }
+      const started = Date.now();
+      const endpoints = await localUp({
+        dir,
+        build: topology((profile || undefined) as FailoverProfile | undefined),
+        progress: (line) => io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`),
+      });
+      io.out(`healthy: writer ${endpoints.writer.host}:${endpoints.writer.port}, reader ${endpoints.reader.host}:${endpoints.reader.port}; details in ${endpointsPath(dir)}\n`);
+      return 0;
+    }
+    if (action === 'down') {
+      const report = await localDown(dir);
+      io.out(`stopped ${report.stopped.length} process(es)${report.killed.length ? `, killed ${report.killed.join(', ')}` : ''}\n`);
+      if (report.leftBehind.length > 0) {
+        io.err(`still running: ${report.leftBehind.join(', ')}\n`);
+        return 1;
+      }
+      return 0;
+    }
+    if (action === 'status') {
+      io.out(await localStatus(dir));
+      return 0;
+    }
+    io.err(`pgha local: expected up, status or down\n`);
+    return 2;
+  } catch (error) {
+    io.err(`${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+export async function main(args: string[], io: Output = console_): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'validate':
       return validate(rest, io);
     case 'nodes':
       return nodes(rest, io);
+    case 'local':
+      return local(rest, io);
     case undefined:
     case 'help':
     case '--help':

@@ -45,8 +45,12 @@ export function renderEtcdConfig(input: EtcdConfigInput): string {
     'initial-cluster': input.members.map((m) => `${m.name}=${peerUrl(m.address)}`).join(','),
     'initial-cluster-token': input.clusterToken,
     'initial-cluster-state': 'new',
-    // Patroni's etcd3 client speaks the v3 API only.
+    // Patroni's etcd3 client speaks the v3 API only, over etcd's JSON gateway (/v3/...). The
+    // gateway is on by default for flags but off when a config file leaves it out: say it.
     'enable-v2': false,
+    'enable-grpc-gateway': true,
+    // Also a flag default that a config file would silently turn off.
+    'strict-reconfig-check': true,
     'auto-compaction-mode': 'periodic',
     'auto-compaction-retention': AUTO_COMPACTION_RETENTION,
     'quota-backend-bytes': QUOTA_BACKEND_BYTES,

@@ -42,6 +42,9 @@ const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Addresses are written into the file verbatim: letters, digits and the separators of IPs and host names only. */
 const ADDRESS = /^[A-Za-z0-9.:-]+$/;
 
+/** Names of the listeners, as the stats page reports them. */
+export const HAPROXY_LISTENERS = { readWrite: 'postgres-rw', readOnly: 'postgres-ro', syncReplica: 'postgres-sync' } as const;
+
 export function renderHaproxyConfig(input: HaproxyConfigInput): string {
   validateInput(input);
   const { spec, bindAddress, members } = input;
@@ -52,7 +55,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     global(spec.maxConnections),
     defaults(),
     postgresListener({
-      name: 'postgres-rw',
+      name: HAPROXY_LISTENERS.readWrite,
       why: 'Read-write: the one node whose Patroni REST API answers 200 on /primary.',
       bind: endpoint(bindAddress, spec.readWritePort),
       checkUri: '/primary',
@@ -64,7 +67,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
       members,
     }),
     postgresListener({
-      name: 'postgres-ro',
+      name: HAPROXY_LISTENERS.readOnly,
       why: `Read-only: replicas that are running and at most ${spec.maxReplicaLagBytes} bytes behind the primary.`,
       bind: endpoint(bindAddress, spec.readOnlyPort),
       checkUri: `/replica?lag=${spec.maxReplicaLagBytes}`,
@@ -79,7 +82,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
   if (spec.syncReplicaPort !== undefined) {
     sections.push(
       postgresListener({
-        name: 'postgres-sync',
+        name: HAPROXY_LISTENERS.syncReplica,
         why: 'Synchronous standbys only (Patroni /sync): they hold every acknowledged commit, so their reads trail the primary least.',
         bind: endpoint(bindAddress, spec.syncReplicaPort),
         checkUri: '/sync',

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 
-function run(args: string[]) {
+async function run(args: string[]) {
   let out = '';
   let err = '';
-  const code = main(args, { out: (t) => (out += t), err: (t) => (err += t) });
+  const code = await main(args, { out: (t) => (out += t), err: (t) => (err += t) });
   return { code, out, err };
 }
 
@@ -19,37 +19,37 @@ function specFile(content: unknown): string {
 }
 
 describe('pgha', () => {
-  test('validate prints a valid spec with its defaults', () => {
-    const result = run(['validate', 'patroni-cluster', specFile({ clusterName: 'orders', failover: 'fast' })]);
+  test('validate prints a valid spec with its defaults', async () => {
+    const result = await run(['validate', 'patroni-cluster', specFile({ clusterName: 'orders', failover: 'fast' })]);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.out)).toMatchObject({ clusterName: 'orders', nodeCount: 3, failover: { ttlSeconds: 10 } });
   });
 
-  test('validate fails with every problem of an invalid spec, each naming its field', () => {
-    const result = run(['validate', 'haproxy-frontends', specFile({ proxyCount: 1, readOnlyPort: 5000 })]);
+  test('validate fails with every problem of an invalid spec, each naming its field', async () => {
+    const result = await run(['validate', 'haproxy-frontends', specFile({ proxyCount: 1, readOnlyPort: 5000 })]);
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/proxyCount: got 1/);
     expect(result.err).toMatch(/readOnlyPort: got 5000/);
   });
 
-  test('validate fails on an unknown kind or unreadable JSON', () => {
-    expect(run(['validate', 'mysql', specFile({})]).code).toBe(2);
+  test('validate fails on an unknown kind or unreadable JSON', async () => {
+    expect((await run(['validate', 'mysql', specFile({})])).code).toBe(2);
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, '{ nope');
-    expect(run(['validate', 'patroni-cluster', broken]).err).toMatch(/cannot read .* as JSON/);
+    expect((await run(['validate', 'patroni-cluster', broken])).err).toMatch(/cannot read .* as JSON/);
   });
 
-  test('nodes lists each node and its files from a synthesized stack directory', () => {
+  test('nodes lists each node and its files from a synthesized stack directory', async () => {
     const nodeDir = join(dir, 'out', 'stacks', 'aws-ha', 'nodes', 'main-pg-1', 'etc', 'patroni');
     mkdirSync(nodeDir, { recursive: true });
     writeFileSync(join(nodeDir, 'patroni.yml'), 'scope: main\n');
-    const result = run(['nodes', '--dir', join(dir, 'out')]);
+    const result = await run(['nodes', '--dir', join(dir, 'out')]);
     expect(result.code).toBe(0);
     expect(result.out).toBe('main-pg-1\n  /etc/patroni/patroni.yml\n');
-    expect(run(['nodes', '--dir', join(dir, 'missing')]).err).toMatch(/npm run synth/);
+    expect((await run(['nodes', '--dir', join(dir, 'missing')])).err).toMatch(/npm run synth/);
   });
 
-  test('the bin entry runs the CLI (package.json "bin": pgha)', () => {
+  test('the bin entry runs the CLI (package.json "bin": pgha)', async () => {
     const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pgha.js'), 'help'], { encoding: 'utf8', timeout: 30_000 });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('pgha validate <patroni-cluster|haproxy-frontends> <spec.json>');

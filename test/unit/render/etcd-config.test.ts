@@ -50,10 +50,13 @@ describe('renderEtcdConfig', () => {
     expect(renderEtcdConfig(input())).not.toMatch(/(^|[^\d.])0\.0\.0\.0/m);
   });
 
-  test('turns the v2 API off, compacts periodically and sets a backend quota', () => {
+  test('turns the v2 API off and the v3 gateway on, compacts periodically and sets a backend quota', () => {
     const config = render();
 
     expect(config['enable-v2']).toBe(false);
+    // Patroni reaches the v3 API through the JSON gateway, which a config file turns off unless named.
+    expect(config['enable-grpc-gateway']).toBe(true);
+    expect(config['strict-reconfig-check']).toBe(true);
     expect(config['auto-compaction-mode']).toBe('periodic');
     expect(config['auto-compaction-retention']).toBe('1h');
     expect(config['quota-backend-bytes']).toBe(2 * 1024 ** 3);
@@ -68,10 +71,11 @@ describe('renderEtcdConfig', () => {
   });
 
   test('uses only keys etcd 3.4 knows', () => {
-    // etcd ignores unknown keys silently, so a typo would be lost without this list (from `etcd --help`)
+    // etcd ignores unknown keys silently, so a typo would be lost without this list (from `etcd --help`,
+    // plus enable-grpc-gateway, which the config file knows but --help does not list)
     const known = [
       'name', 'data-dir', 'listen-peer-urls', 'initial-advertise-peer-urls', 'listen-client-urls', 'advertise-client-urls',
-      'initial-cluster', 'initial-cluster-token', 'initial-cluster-state', 'enable-v2', 'auto-compaction-mode',
+      'initial-cluster', 'initial-cluster-token', 'initial-cluster-state', 'enable-v2', 'enable-grpc-gateway', 'strict-reconfig-check', 'auto-compaction-mode',
       'auto-compaction-retention', 'quota-backend-bytes', 'pre-vote', 'logger', 'log-outputs', 'log-level',
     ];
 

@@ -1,0 +1,308 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { RootConstruct } from 'constructs';
+import { HaproxyFrontends } from '../../constructs/haproxy-frontends';
+import { PatroniCluster } from '../../constructs/patroni-cluster';
+import { ETCD_SERVICE } from '../../node-plan/etcd-member';
+import { HAPROXY_SERVICE, HAPROXY_STATS_USER } from '../../node-plan/haproxy-plan';
+import { postgresDataDir } from '../../node-plan/layout';
+import { PATRONI_SERVICE } from '../../node-plan/patroni-cluster-plan';
+import { HAPROXY_LISTENERS } from '../../render/haproxy-config';
+import { PATRONI_USERS } from '../../render/patroni-config';
+import { collectRenderedNodes } from '../../review/node-files';
+import { Credentials, clusterHealth, etcdHealthy, haproxyServers, inRecovery, patroniCluster } from './cluster-checks';
+import { LocalPlatform, LocalPlatformProps } from './local-platform';
+import { generateSecrets, layOutNode, logPath, serviceEnvironment } from './node-directory';
+import { TrackedProcess, detachedPid, isAlive, logTail, startProcess, stopProcess } from './processes';
+
+/** What a topology gives the local runner: one Patroni cluster and its proxies. */
+export interface LocalTopology {
+  readonly cluster: PatroniCluster;
+  readonly frontends: HaproxyFrontends;
+}
+
+export type TopologyBuilder = (scope: RootConstruct, platform: LocalPlatform) => LocalTopology;
+
+export interface LocalUpOptions {
+  readonly dir: string;
+  readonly build: TopologyBuilder;
+  readonly platform?: LocalPlatformProps;
+  /** One line per step reached. */
+  readonly progress?: (line: string) => void;
+  /** How long each step may take. @default 120000 */
+  readonly stepTimeoutMs?: number;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** DIR/endpoints.json: how to reach the running cluster. */
+export interface LocalEndpoints {
+  readonly writer: HostPort;
+  readonly reader: HostPort;
+  readonly members: { name: string; host: string; port: number; restApi: string }[];
+  readonly etcd: string[];
+  readonly superuser: { user: string; password: string };
+  readonly pids: Record<string, number>;
+}
+
+/** DIR/state.json: what `down` and `status` need, written as processes start. */
+interface LocalState {
+  readonly processes: TrackedProcess[];
+  readonly restApis: string[];
+  readonly stats: { address: string; auth: string }[];
+}
+
+/** A step of `up` that failed: which, why, and the end of the log of the service concerned. */
+export class LocalUpError extends Error {
+  constructor(
+    readonly step: string,
+    readonly reason: string,
+    readonly log?: { file: string; tail: string },
+  ) {
+    super(`pgha local up failed at "${step}": ${reason}${log ? `\n--- last lines of ${log.file} ---\n${log.tail}` : ''}`);
+    this.name = 'LocalUpError';
+  }
+}
+
+const statePath = (dir: string) => join(dir, 'state.json');
+export const endpointsPath = (dir: string) => join(dir, 'endpoints.json');
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function readState(dir: string): LocalState | undefined {
+  return existsSync(statePath(dir)) ? (JSON.parse(readFileSync(statePath(dir), 'utf8')) as LocalState) : undefined;
+}
+
+function writeJson(path: string, value: unknown, mode = 0o644): void {
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`, { mode });
+  chmodSync(path, mode);
+}
+
+/** Services run as other users: they must be able to reach their node directories. */
+function checkReachable(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let path = dirname(dir); path !== dirname(path); path = dirname(path)) {
+    if ((statSync(path).mode & 0o001) === 0) {
+      throw new LocalUpError('prepare directory', `${path} is not searchable by other users, so postgres and etcd cannot reach ${dir}; use a directory under /tmp or /var/tmp`);
+    }
+  }
+}
+
+/** Polls `check` until it returns a value, or fails the step with `reason()` when time runs out. */
+async function waitFor<T>(step: string, timeoutMs: number, check: () => Promise<T | undefined>, reason: () => string, log?: () => string | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      const file = log?.();
+      throw new LocalUpError(step, `${reason()} after ${Math.round(timeoutMs / 1000)} s`, file ? { file, tail: logTail(file) } : undefined);
+    }
+    await sleep(500);
+  }
+}
+
+/**
+ * Builds the topology on the local platform under `dir` and starts it: etcd, then Patroni, then
+ * HAProxy, each step waiting for health. Returns once the cluster is healthy and both proxy ports
+ * route correctly. On failure it stops everything it started and throws a LocalUpError.
+ */
+export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> {
+  const dir = resolve(options.dir);
+  const progress = options.progress ?? (() => undefined);
+  const timeout = options.stepTimeoutMs ?? 120_000;
+  const previous = readState(dir);
+  if (previous?.processes.some((p) => isAlive(p.pid))) {
+    throw new LocalUpError('prepare directory', `a cluster from ${dir} is still running; run \`pgha local down --dir ${dir}\` first`);
+  }
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  checkReachable(dir);
+
+  const root = new RootConstruct('local');
+  const platform = new LocalPlatform(root, 'Platform', options.platform);
+  const { cluster, frontends } = options.build(root, platform);
+  // A directory that ran a cluster before keeps its data: start it again with the same passwords.
+  const secretsFile = join(dir, 'secrets.json');
+  const secrets = { ...generateSecrets(platform.secrets), ...(existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {}) };
+  writeJson(secretsFile, secrets, 0o600);
+  mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
+  const nodes = collectRenderedNodes(root).map((rendered) => layOutNode(rendered, join(dir, 'nodes', rendered.plan.name), secrets));
+
+  const superuser: Credentials = { user: PATRONI_USERS.superuser, password: secrets[cluster.secret.name].superuser_password };
+  const statsAuth = `${HAPROXY_STATS_USER}:${secrets[frontends.secret.name].stats_password}`;
+  const state: LocalState = {
+    processes: [],
+    restApis: cluster.members.map((m) => `${m.address}:${cluster.spec.restApiPort}`),
+    stats: frontends.proxies.map((p) => ({ address: `${p.address}:${frontends.spec.statsPort}`, auth: statsAuth })),
+  };
+  writeJson(statePath(dir), state);
+
+  const start = (serviceName: string) => {
+    for (const node of nodes) {
+      const service = node.plan.services.find((s) => s.name === serviceName);
+      if (!service) continue;
+      const home = service.user === 'postgres' ? '/var/lib/postgresql' : node.root;
+      state.processes.push(
+        startProcess({
+          node: node.name,
+          service: service.name,
+          argv: service.command.map(node.localPath),
+          user: service.user,
+          group: service.group,
+          env: serviceEnvironment(node, service, home),
+          log: logPath(dir, node.name, service.name),
+          cwd: node.root,
+          detachedPidFile: service.name === PATRONI_SERVICE ? node.localPath(`${postgresDataDir(cluster.clusterName)}/postmaster.pid`) : undefined,
+        }),
+      );
+      writeJson(statePath(dir), state);
+    }
+  };
+  const logOf = (serviceName: string, nodeName?: string) => () => {
+    const tracked = state.processes.filter((p) => p.service === serviceName && (!nodeName || p.node === nodeName));
+    return (tracked.find((p) => !isAlive(p.pid)) ?? tracked[0])?.log;
+  };
+
+  try {
+    const etcdEndpoints = cluster.etcdMembers.map((m) => `${m.address}:${cluster.spec.etcdClientPort}`);
+    start(ETCD_SERVICE);
+    await waitFor(
+      'etcd up',
+      timeout,
+      async () => ((await Promise.all(etcdEndpoints.map(etcdHealthy))).every(Boolean) ? true : undefined),
+      () => `etcd members ${etcdEndpoints.join(', ')} are not all healthy`,
+      logOf(ETCD_SERVICE),
+    );
+    progress(`etcd up: ${etcdEndpoints.length} member(s)`);
+
+    start(PATRONI_SERVICE);
+    const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : Math.min(cluster.spec.synchronousNodeCount, cluster.members.length - 1);
+    let last = '';
+    const health = await waitFor(
+      'cluster healthy',
+      timeout,
+      async () => {
+        const now = await clusterHealth(state.restApis, expectedSync);
+        if (now.leader && !last) progress(`leader elected: ${now.leader}`);
+        last = now.leader ?? last;
+        return now.healthy ? now : undefined;
+      },
+      () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
+      logOf(PATRONI_SERVICE),
+    );
+    progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
+
+    start(HAPROXY_SERVICE);
+    const replicas = cluster.members.length - 1;
+    for (const stats of state.stats) {
+      await waitFor(
+        'proxies routing',
+        timeout,
+        async () => {
+          const rw = Object.values(await haproxyServers(stats.address, stats.auth, HAPROXY_LISTENERS.readWrite));
+          const ro = Object.values(await haproxyServers(stats.address, stats.auth, HAPROXY_LISTENERS.readOnly));
+          return rw.filter((s) => s === 'UP').length === 1 && ro.filter((s) => s === 'UP').length === replicas ? true : undefined;
+        },
+        () => `HAProxy at ${stats.address} does not show 1 primary and ${replicas} replica(s) up`,
+        logOf(HAPROXY_SERVICE),
+      );
+    }
+    for (const proxy of frontends.proxies) {
+      const writerIsPrimary = !(await inRecovery(proxy.address, frontends.spec.readWritePort, superuser));
+      const readerIsReplica = replicas === 0 || (await inRecovery(proxy.address, frontends.spec.readOnlyPort, superuser));
+      if (!writerIsPrimary || !readerIsReplica) {
+        throw new LocalUpError('proxies routing', `through ${proxy.name} the read-write port reached a ${writerIsPrimary ? 'primary' : 'replica'} and the read-only port a ${readerIsReplica ? 'replica' : 'primary'}`);
+      }
+    }
+    progress(`proxies routing: ${frontends.proxies.map((p) => p.address).join(', ')} (rw ${frontends.spec.readWritePort}, ro ${frontends.spec.readOnlyPort})`);
+
+    const endpoints: LocalEndpoints = {
+      writer: { host: frontends.proxies[0].address, port: frontends.spec.readWritePort },
+      reader: { host: frontends.proxies[0].address, port: frontends.spec.readOnlyPort },
+      members: cluster.members.map((m) => ({
+        name: m.name,
+        host: m.address,
+        port: cluster.spec.postgresPort,
+        restApi: `${m.address}:${cluster.spec.restApiPort}`,
+      })),
+      etcd: etcdEndpoints,
+      superuser: { user: superuser.user, password: superuser.password },
+      pids: Object.fromEntries(state.processes.map((p) => [`${p.node}/${p.service}`, p.pid])),
+    };
+    writeJson(endpointsPath(dir), endpoints, 0o600);
+    return endpoints;
+  } catch (error) {
+    await stopAll(state.processes, state.restApis);
+    if (error instanceof LocalUpError) throw error;
+    throw new LocalUpError('start', (error as Error).message);
+  }
+}
+
+export interface StopReport {
+  readonly stopped: string[];
+  readonly killed: string[];
+  /** Processes still alive afterwards (should be none). */
+  readonly leftBehind: number[];
+}
+
+/** The current leader's name, when a Patroni REST API answers. */
+async function currentLeader(restApis: readonly string[]): Promise<string | undefined> {
+  for (const api of restApis) {
+    const members = await patroniCluster(api).catch(() => undefined);
+    if (members) return members.find((m) => m.role === 'leader')?.name;
+  }
+  return undefined;
+}
+
+/**
+ * Stops proxies, then Patroni (and its postgres), then etcd: each SIGTERM first, SIGKILL when
+ * late. Replicas stop before the leader: a primary shutting down waits for its standbys to take
+ * its last WAL, and a leader that left first would hand its role to a replica on its way out.
+ */
+async function stopAll(processes: readonly TrackedProcess[], restApis: readonly string[]): Promise<StopReport> {
+  const stopped: string[] = [];
+  const killed: string[] = [];
+  const stopBatch = async (batch: readonly TrackedProcess[], graceMs: number) => {
+    const results = await Promise.all(batch.map((p) => stopProcess(p, graceMs)));
+    batch.forEach((p, i) => (results[i] === 'killed' ? killed : stopped).push(`${p.node}/${p.service}`));
+  };
+  await stopBatch(processes.filter((p) => p.service === HAPROXY_SERVICE), 10_000);
+  const leader = await currentLeader(restApis);
+  const patroni = processes.filter((p) => p.service === PATRONI_SERVICE);
+  await stopBatch(patroni.filter((p) => p.node !== leader), 30_000);
+  await stopBatch(patroni.filter((p) => p.node === leader), 30_000);
+  // etcd one member at a time: stopped all at once, a leader waits seconds to hand over to a
+  // member that is stopping too (measured ~7 s against ~0.1 s each).
+  for (const p of processes.filter((p) => p.service === ETCD_SERVICE)) await stopBatch([p], 10_000);
+  const leftBehind = processes.flatMap((p) => [p.pid, detachedPid(p.detachedPidFile) ?? 0]).filter((pid) => pid > 0 && isAlive(pid));
+  return { stopped, killed, leftBehind };
+}
+
+/** `pgha local down`: stops everything `up` started from `dir`. */
+export async function localDown(dir: string): Promise<StopReport> {
+  const state = readState(resolve(dir));
+  if (!state) throw new Error(`${dir} holds no local cluster (no state.json)`);
+  return stopAll(state.processes, state.restApis);
+}
+
+/** `pgha local status`: each member's role, state, timeline and lag, and whether its processes run. */
+export async function localStatus(dir: string): Promise<string> {
+  const state = readState(resolve(dir));
+  if (!state) throw new Error(`${dir} holds no local cluster (no state.json)`);
+  const lines = [`${'member'.padEnd(14)}${'host'.padEnd(16)}${'role'.padEnd(14)}${'state'.padEnd(12)}${'timeline'.padEnd(10)}lag (bytes)`];
+  let members;
+  for (const api of state.restApis) {
+    members = await patroniCluster(api).catch(() => undefined);
+    if (members) break;
+  }
+  for (const m of members ?? []) {
+    lines.push(`${m.name.padEnd(14)}${m.host.padEnd(16)}${m.role.padEnd(14)}${m.state.padEnd(12)}${String(m.timeline ?? '').padEnd(10)}${m.role === 'leader' ? '' : String(m.lag ?? '')}`);
+  }
+  if (!members) lines.push('(no Patroni REST API answers)');
+  lines.push('', 'processes:');
+  for (const p of state.processes) lines.push(`  ${`${p.node}/${p.service}`.padEnd(30)} pid ${String(p.pid).padEnd(8)} ${isAlive(p.pid) ? 'running' : 'stopped'}`);
+  return `${lines.join('\n')}\n`;
+}

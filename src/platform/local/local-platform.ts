@@ -1,0 +1,141 @@
+import { Construct } from 'constructs';
+import { NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
+import { Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { RenderedNode, RendersNodes } from '../rendered-node';
+
+export interface LocalPlatformProps {
+  /**
+   * Second octet of every node address: nodes get 127.<block>.<subnet>.<host>, so that two local
+   * clusters (a developer's and a test's) never share an address.
+   * @default 42
+   */
+  readonly addressBlock?: number;
+  /** Pseudo-subnets the nodes are spread over in turn, like the zones of a cloud. @default 3 */
+  readonly subnets?: number;
+  /** @default 10, as on AWS */
+  readonly firstHostNumber?: number;
+}
+
+/** What the local platform needs to run a secret: its name and the JSON keys to generate. */
+export interface LocalSecret {
+  readonly name: string;
+  readonly keys: readonly string[];
+}
+
+/**
+ * Nodes as groups of processes on this machine, each at its own loopback address. It creates no
+ * Terraform resources: `pgha local up` writes each node's files under a directory of its own and
+ * starts its services. Addresses follow the AWS layout (subnet per zone, host 10 upward), so the
+ * rendered files differ from the AWS ones only in addresses and paths.
+ */
+export class LocalPlatform extends Construct implements Platform {
+  readonly addressBlock: number;
+  readonly secrets: LocalSecret[] = [];
+  readonly groups: LocalNodeGroup[] = [];
+  readonly endpoints: LocalEndpoint[] = [];
+  private readonly subnetCount: number;
+  private readonly firstHostNumber: number;
+  private readonly nextHost: number[];
+  private nextSubnet = 0;
+
+  constructor(scope: Construct, id: string, props: LocalPlatformProps = {}) {
+    super(scope, id);
+    this.addressBlock = props.addressBlock ?? 42;
+    this.subnetCount = props.subnets ?? 3;
+    this.firstHostNumber = props.firstHostNumber ?? 10;
+    if (!Number.isInteger(this.addressBlock) || this.addressBlock < 1 || this.addressBlock > 254) {
+      throw new Error(`LocalPlatform: addressBlock: got ${this.addressBlock}; expected 1-254 (the second octet of 127.x.y.z). Fix: use e.g. 42.`);
+    }
+    this.nextHost = Array.from({ length: this.subnetCount }, () => this.firstHostNumber);
+  }
+
+  subnetCidr(subnet: number): string {
+    return `127.${this.addressBlock}.${subnet + 1}.0/24`;
+  }
+
+  previewZones(count: number): string[] {
+    return Array.from({ length: count }, (_, i) => `local-${((this.nextSubnet + i) % this.subnetCount) + 1}`);
+  }
+
+  placeNodes(groupName: string, count: number): NodePlacement[] {
+    return Array.from({ length: count }, (_, index) => {
+      const subnet = this.nextSubnet++ % this.subnetCount;
+      const host = this.nextHost[subnet]++;
+      if (host > 254) throw new Error(`LocalPlatform: pseudo-subnet ${this.subnetCidr(subnet)} is full.`);
+      return {
+        name: `${groupName}-${index + 1}`,
+        address: `127.${this.addressBlock}.${subnet + 1}.${host}`,
+        zone: `local-${subnet + 1}`,
+        network: this.subnetCidr(subnet),
+      };
+    });
+  }
+
+  createSecret(_scope: Construct, _id: string, name: string, keys: readonly string[]): SecretRef {
+    this.secrets.push({ name, keys: [...keys] });
+    return { name, id: name };
+  }
+
+  createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup {
+    const group = new LocalNodeGroup(scope, id, props);
+    this.groups.push(group);
+    return group;
+  }
+
+  createEndpoint(scope: Construct, id: string, props: EndpointProps): Endpoint {
+    const endpoint = new LocalEndpoint(scope, id, props);
+    this.endpoints.push(endpoint);
+    return endpoint;
+  }
+}
+
+/** A group of local nodes. Loopback has no firewall: port grants are only recorded, for the plans. */
+export class LocalNodeGroup extends Construct implements NodeGroup, RendersNodes {
+  readonly groupName: string;
+  readonly placements: readonly NodePlacement[];
+  private readonly granted = new Map<number, { purpose: string; from: Peer[] }>();
+  private readonly plans: () => readonly NodePlan[];
+  private rendered?: RenderedNode[];
+
+  constructor(scope: Construct, id: string, props: NodeGroupProps) {
+    super(scope, id);
+    this.groupName = props.groupName;
+    this.placements = props.placements;
+    this.plans = props.plans;
+  }
+
+  get ports(): readonly NodePort[] {
+    return [...this.granted.entries()].map(([port, { purpose, from }]) => ({ port, purpose, from: [...from] }));
+  }
+
+  allow(port: number, purpose: string, peer: Peer): void {
+    const existing = this.granted.get(port);
+    if (existing) existing.from.push(peer);
+    else this.granted.set(port, { purpose, from: [peer] });
+  }
+
+  allowGroup(port: number, purpose: string, other: NodeGroup): void {
+    this.allow(port, purpose, { group: other.groupName });
+  }
+
+  renderedNodes(): RenderedNode[] {
+    this.rendered ??= this.plans().map((plan) => ({ plan, files: plan.files }));
+    return this.rendered;
+  }
+}
+
+/** Locally, clients reach the first proxy directly: there is no load balancer on loopback. */
+export class LocalEndpoint extends Construct implements Endpoint {
+  readonly host: string;
+  readonly listeners: EndpointProps['listeners'];
+
+  constructor(scope: Construct, id: string, props: EndpointProps) {
+    super(scope, id);
+    this.host = props.group.placements[0].address;
+    this.listeners = props.listeners;
+  }
+
+  allowClient(): void {
+    // Loopback: every local client can connect already.
+  }
+}

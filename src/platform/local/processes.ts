@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+
+/** A process started for a node's service, as recorded in the local cluster's state file. */
+export interface TrackedProcess {
+  readonly node: string;
+  readonly service: string;
+  readonly pid: number;
+  readonly log: string;
+  /** Where the service keeps the PID of a child it detaches (postgres under Patroni). */
+  readonly detachedPidFile?: string;
+}
+
+export interface StartRequest {
+  readonly node: string;
+  readonly service: string;
+  readonly argv: readonly string[];
+  readonly user: string;
+  readonly group: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly log: string;
+  readonly cwd: string;
+  readonly detachedPidFile?: string;
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/**
+ * Starts a service in its own process group, detached from this process (so `pgha local up` can
+ * return and leave the cluster running), with output appended to its log. As root it runs under
+ * the service's own user: setpriv switches user and execs, so the PID we keep is the program's.
+ * As another user, services run as that user (PostgreSQL only refuses root).
+ */
+export function startProcess(request: StartRequest): TrackedProcess {
+  const [command, ...args] = isRoot()
+    ? ['/usr/bin/setpriv', `--reuid=${request.user}`, `--regid=${request.group}`, '--init-groups', ...request.argv]
+    : request.argv;
+  const out = openSync(request.log, 'a');
+  try {
+    const child = spawn(command, args, {
+      cwd: request.cwd,
+      env: { ...request.env },
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    if (child.pid === undefined) throw new Error(`cannot start ${request.argv[0]} for ${request.node}`);
+    child.unref();
+    return { node: request.node, service: request.service, pid: child.pid, log: request.log, detachedPidFile: request.detachedPidFile };
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** Running, and not a zombie: an exited service waits for init to reap it, which can take seconds. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // /proc/PID/stat: "pid (comm) state ...": the comm may hold spaces, the state follows its ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The PID a detached child recorded (first line of postmaster.pid), when that process still runs. */
+export function detachedPid(file: string | undefined): number | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
+function signal(pid: number, name: NodeJS.Signals, group: boolean): void {
+  try {
+    process.kill(group ? -pid : pid, name);
+  } catch {
+    // Already gone.
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitForExit(pids: number[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pids.every((pid) => !isAlive(pid))) return true;
+    await sleep(100);
+  }
+  return pids.every((pid) => !isAlive(pid));
+}
+
+/**
+ * Stops a tracked process: SIGTERM (Patroni then shuts its postgres down cleanly), and after
+ * `graceMs` SIGKILL to its whole process group and to the child it detached. Returns how it went.
+ */
+export async function stopProcess(tracked: TrackedProcess, graceMs: number): Promise<'stopped' | 'killed' | 'not running'> {
+  const detached = detachedPid(tracked.detachedPidFile);
+  if (!isAlive(tracked.pid) && detached === undefined) return 'not running';
+  signal(tracked.pid, 'SIGTERM', false);
+  const pids = [tracked.pid, ...(detached ? [detached] : [])];
+  if (await waitForExit(pids, graceMs)) return 'stopped';
+  signal(tracked.pid, 'SIGKILL', true);
+  const stillDetached = detachedPid(tracked.detachedPidFile);
+  if (stillDetached) signal(stillDetached, 'SIGKILL', false);
+  await waitForExit([...pids, ...(stillDetached ? [stillDetached] : [])], 5_000);
+  return 'killed';
+}
+
+/** The last lines of a log, for error messages. */
+export function logTail(file: string, lines = 20): string {
+  if (!existsSync(file)) return '(no log)';
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+export const currentUser = () => userInfo().username;

@@ -1,0 +1,16 @@
+import { TopologyBuilder } from '../src/platform/local/local-cluster';
+import { FailoverProfile } from '../src/spec/failover';
+import { AwsHaStackProps } from './aws-ha';
+import { cdktfContext } from './context';
+import { haTopology } from './ha-topology';
+
+/**
+ * The stacks `pgha local up --stack NAME` can run: the same topology as the stack, with the same
+ * cluster settings from cdktf.json, on the local platform. `profile` overrides the failover timing.
+ */
+export const LOCAL_TOPOLOGIES: Record<string, (profile?: FailoverProfile) => TopologyBuilder> = {
+  'aws-ha': (profile) => (scope, platform) => {
+    const settings = (cdktfContext()['aws-ha'] ?? {}) as AwsHaStackProps;
+    return haTopology(scope, platform, { cluster: { ...settings.cluster, ...(profile ? { failover: profile } : {}) } });
+  },
+};
