@@ -123,6 +123,7 @@ export interface Credentials {
 /** `SELECT pg_is_in_recovery()` through host:port, or an Error saying why not. */
 export async function inRecovery(host: string, port: number, credentials: Credentials): Promise<boolean> {
   const client = new Client({ host, port, ...credentials, database: 'postgres', connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const result = await client.query('SELECT pg_is_in_recovery() AS recovery');

@@ -13,7 +13,7 @@ import { collectRenderedNodes } from '../../review/node-files';
 import { Credentials, clusterHealth, etcdHealthy, haproxyServers, inRecovery, patroniCluster } from './cluster-checks';
 import { LocalPlatform, LocalPlatformProps } from './local-platform';
 import { generateSecrets, layOutNode, logPath, serviceEnvironment } from './node-directory';
-import { TrackedProcess, detachedPid, isAlive, logTail, startProcess, stopProcess } from './processes';
+import { TrackedProcess, detachedPid, isAlive, killProcess, logTail, startProcess, stopProcess } from './processes';
 
 /** What a topology gives the local runner: one Patroni cluster and its proxies. */
 export interface LocalTopology {
@@ -73,6 +73,11 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 function readState(dir: string): LocalState | undefined {
   return existsSync(statePath(dir)) ? (JSON.parse(readFileSync(statePath(dir), 'utf8')) as LocalState) : undefined;
+}
+
+/** 0600: the start requests hold the services' environments, passwords included. */
+function writeState(dir: string, state: LocalState): void {
+  writeJson(statePath(dir), state, 0o600);
 }
 
 function writeJson(path: string, value: unknown, mode = 0o644): void {
@@ -138,7 +143,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     restApis: cluster.members.map((m) => `${m.address}:${cluster.spec.restApiPort}`),
     stats: frontends.proxies.map((p) => ({ address: `${p.address}:${frontends.spec.statsPort}`, auth: statsAuth })),
   };
-  writeJson(statePath(dir), state);
+  writeState(dir, state);
 
   const start = (serviceName: string) => {
     for (const node of nodes) {
@@ -158,7 +163,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
           detachedPidFile: service.name === PATRONI_SERVICE ? node.localPath(`${postgresDataDir(cluster.clusterName)}/postmaster.pid`) : undefined,
         }),
       );
-      writeJson(statePath(dir), state);
+      writeState(dir, state);
     }
   };
   const logOf = (serviceName: string, nodeName?: string) => () => {
@@ -286,6 +291,40 @@ export async function localDown(dir: string): Promise<StopReport> {
   const state = readState(resolve(dir));
   if (!state) throw new Error(`${dir} holds no local cluster (no state.json)`);
   return stopAll(state.processes, state.restApis);
+}
+
+function trackedService(dir: string, node: string, service: string): { state: LocalState; index: number } {
+  const state = readState(resolve(dir));
+  if (!state) throw new Error(`${dir} holds no local cluster (no state.json)`);
+  const index = state.processes.findIndex((p) => p.node === node && p.service === service);
+  if (index < 0) throw new Error(`no service ${service} on node ${node} in ${dir}`);
+  return { state, index };
+}
+
+/** Kills a node's service at once (SIGKILL), with what it detached: Patroni's postgres. For failure drills. */
+export function localKillService(dir: string, node: string, service: string): number[] {
+  const { state, index } = trackedService(dir, node, service);
+  const tracked = state.processes[index];
+  const pids = [tracked.pid, detachedPid(tracked.detachedPidFile) ?? 0].filter((pid) => pid > 0);
+  killProcess(tracked);
+  return pids;
+}
+
+/** Stops a node's service cleanly (SIGTERM, SIGKILL after `graceMs`). */
+export async function localStopService(dir: string, node: string, service: string, graceMs = 30_000): Promise<string> {
+  const { state, index } = trackedService(dir, node, service);
+  return stopProcess(state.processes[index], graceMs);
+}
+
+/** Starts a node's service again, as `up` did, and records its new PID. */
+export function localStartService(dir: string, node: string, service: string): number {
+  const { state, index } = trackedService(dir, node, service);
+  const tracked = state.processes[index];
+  if (isAlive(tracked.pid)) throw new Error(`${node}/${service} is still running (pid ${tracked.pid})`);
+  const restarted = startProcess(tracked.request);
+  state.processes[index] = restarted;
+  writeState(resolve(dir), state);
+  return restarted.pid;
 }
 
 /** `pgha local status`: each member's role, state, timeline and lag, and whether its processes run. */

@@ -10,6 +10,8 @@ export interface TrackedProcess {
   readonly log: string;
   /** Where the service keeps the PID of a child it detaches (postgres under Patroni). */
   readonly detachedPidFile?: string;
+  /** How it was started, to start it again. */
+  readonly request: StartRequest;
 }
 
 export interface StartRequest {
@@ -46,7 +48,7 @@ export function startProcess(request: StartRequest): TrackedProcess {
     });
     if (child.pid === undefined) throw new Error(`cannot start ${request.argv[0]} for ${request.node}`);
     child.unref();
-    return { node: request.node, service: request.service, pid: child.pid, log: request.log, detachedPidFile: request.detachedPidFile };
+    return { node: request.node, service: request.service, pid: child.pid, log: request.log, detachedPidFile: request.detachedPidFile, request };
   } finally {
     closeSync(out);
   }
@@ -109,6 +111,13 @@ export async function stopProcess(tracked: TrackedProcess, graceMs: number): Pro
   if (stillDetached) signal(stillDetached, 'SIGKILL', false);
   await waitForExit([...pids, ...(stillDetached ? [stillDetached] : [])], 5_000);
   return 'killed';
+}
+
+/** SIGKILL at once, with no grace: the process group and the detached child. For failure tests. */
+export function killProcess(tracked: TrackedProcess): void {
+  const detached = detachedPid(tracked.detachedPidFile);
+  signal(tracked.pid, 'SIGKILL', true);
+  if (detached) signal(detached, 'SIGKILL', false);
 }
 
 /** The last lines of a log, for error messages. */
