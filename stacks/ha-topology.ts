@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { HaproxyFrontends } from '../src/constructs/haproxy-frontends';
+import { HaproxyFrontends, HaproxyFrontendsProps } from '../src/constructs/haproxy-frontends';
 import { PatroniCluster, PatroniClusterProps } from '../src/constructs/patroni-cluster';
 import { Platform } from '../src/platform/platform';
 
@@ -8,6 +8,8 @@ export interface HaTopologyProps {
   readonly cluster?: Partial<Omit<PatroniClusterProps, 'platform'>>;
   /** Networks of the applications that connect through the proxies. */
   readonly clientCidrs?: readonly string[];
+  /** Proxy settings beyond the reference defaults. */
+  readonly frontends?: Partial<Omit<HaproxyFrontendsProps, 'platform' | 'cluster' | 'clientCidrs'>>;
 }
 
 export interface HaTopology {
@@ -27,6 +29,7 @@ export function haTopology(scope: Construct, platform: Platform, props: HaTopolo
     platform,
   });
   const frontends = new HaproxyFrontends(scope, 'Frontends', {
+    ...props.frontends,
     platform,
     cluster,
     clientCidrs: [...(props.clientCidrs ?? [])],

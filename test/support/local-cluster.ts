@@ -39,6 +39,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
     build: (scope, platform) => {
       const topology = haTopology(scope, platform, {
         cluster: { replicationMode: options.replicationMode ?? 'sync', failover: options.failover ?? 'fast' },
+        frontends: options.maxReplicaLagBytes === undefined ? {} : { maxReplicaLagBytes: options.maxReplicaLagBytes },
       });
       return topology;
     },
