@@ -17,8 +17,8 @@ const USAGE = `pgha: tools for cdktf-postgres-ha
       it with defaults applied, or every problem with its field. Exit 1 when invalid.
   pgha nodes [--dir cdktf.out] [--stack aws-ha]
       Lists the nodes of a synthesized stack and the files written for each.
-  pgha local up [--stack aws-ha] [--dir /tmp/pgha-local] [--profile default|fast]
-      Runs the stack's topology on this machine: every node at its own 127.42.x.y address,
+  pgha local up [--stack aws-ha] [--dir /tmp/pgha-local] [--profile default|fast] [--address-block 42]
+      Runs the stack's topology on this machine: every node at its own 127.<block>.x.y address,
       its files under DIR/nodes/<node>, its services as processes (as root: under their own
       users). Returns when the cluster is healthy and writes DIR/endpoints.json.
   pgha local status [--dir /tmp/pgha-local]
@@ -105,9 +105,11 @@ async function local(args: string[], io: Output): Promise<number> {
         io.err(`pgha local up: --profile: got "${profile}"; expected ${Object.keys(FAILOVER_PROFILES).join(' or ')}\n`);
         return 2;
       }
+      const addressBlock = Number(option(args, '--address-block', '42'));
       const started = Date.now();
       const endpoints = await localUp({
         dir,
+        platform: { addressBlock },
         build: topology((profile || undefined) as FailoverProfile | undefined),
         progress: (line) => io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`),
       });

@@ -83,7 +83,7 @@ export interface ClusterHealth {
 
 /**
  * Healthy: one leader, every other member streaming from it, and as many synchronous standbys as
- * configured. Asks any member that answers.
+ * configured, both in PostgreSQL and in Patroni. Asks any member that answers.
  */
 export async function clusterHealth(restApis: readonly string[], expectedSync: number): Promise<ClusterHealth> {
   let members: PatroniMember[] | undefined;
@@ -104,7 +104,10 @@ export async function clusterHealth(restApis: readonly string[], expectedSync: n
     () => [] as ReplicationEntry[],
   );
   const streaming = replication.filter((r) => r.state === 'streaming').map((r) => r.application_name);
-  const synchronous = replication.filter((r) => r.sync_state === 'sync').map((r) => r.application_name);
+  // Synchronous for PostgreSQL (pg_stat_replication) and for Patroni (its /sync key, which decides
+  // who may be promoted): the second follows the first by up to a loop.
+  const syncStandbys = new Set(members.filter((m) => m.role === 'sync_standby').map((m) => m.name));
+  const synchronous = replication.filter((r) => r.sync_state === 'sync' && syncStandbys.has(r.application_name)).map((r) => r.application_name);
   const replicas = restApis.length - 1;
   if (streaming.length < replicas) {
     return { healthy: false, leader: leader.name, streaming, synchronous, waitingFor: `${replicas} replicas streaming (have ${streaming.length})` };

@@ -95,20 +95,6 @@ function checkReachable(dir: string): void {
   }
 }
 
-/** Polls `check` until it returns a value, or fails the step with `reason()` when time runs out. */
-async function waitFor<T>(step: string, timeoutMs: number, check: () => Promise<T | undefined>, reason: () => string, log?: () => string | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const file = log?.();
-      throw new LocalUpError(step, `${reason()} after ${Math.round(timeoutMs / 1000)} s`, file ? { file, tail: logTail(file) } : undefined);
-    }
-    await sleep(500);
-  }
-}
-
 /**
  * Builds the topology on the local platform under `dir` and starts it: etcd, then Patroni, then
  * HAProxy, each step waiting for health. Returns once the cluster is healthy and both proxy ports
@@ -166,29 +152,45 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
       writeState(dir, state);
     }
   };
-  const logOf = (serviceName: string, nodeName?: string) => () => {
-    const tracked = state.processes.filter((p) => p.service === serviceName && (!nodeName || p.node === nodeName));
-    return (tracked.find((p) => !isAlive(p.pid)) ?? tracked[0])?.log;
+  /**
+   * Polls `check` until it returns a value. Fails the step at once when a process of `service`
+   * has exited, or with `reason()` when time runs out, quoting the service's log either way.
+   */
+  const waitForStep = async <T>(step: string, service: string, check: () => Promise<T | undefined>, reason: () => string): Promise<T> => {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const value = await check().catch(() => undefined);
+      if (value !== undefined) return value;
+      const tracked = state.processes.filter((p) => p.service === service);
+      const exited = tracked.find((p) => !isAlive(p.pid));
+      if (exited) {
+        throw new LocalUpError(step, `${exited.node}/${service} exited`, { file: exited.log, tail: logTail(exited.log) });
+      }
+      if (Date.now() > deadline) {
+        const log = tracked[0]?.log;
+        throw new LocalUpError(step, `${reason()} after ${Math.round(timeout / 1000)} s`, log ? { file: log, tail: logTail(log) } : undefined);
+      }
+      await sleep(500);
+    }
   };
 
   try {
     const etcdEndpoints = cluster.etcdMembers.map((m) => `${m.address}:${cluster.spec.etcdClientPort}`);
     start(ETCD_SERVICE);
-    await waitFor(
+    await waitForStep(
       'etcd up',
-      timeout,
+      ETCD_SERVICE,
       async () => ((await Promise.all(etcdEndpoints.map(etcdHealthy))).every(Boolean) ? true : undefined),
       () => `etcd members ${etcdEndpoints.join(', ')} are not all healthy`,
-      logOf(ETCD_SERVICE),
     );
     progress(`etcd up: ${etcdEndpoints.length} member(s)`);
 
     start(PATRONI_SERVICE);
     const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : Math.min(cluster.spec.synchronousNodeCount, cluster.members.length - 1);
     let last = '';
-    const health = await waitFor(
+    const health = await waitForStep(
       'cluster healthy',
-      timeout,
+      PATRONI_SERVICE,
       async () => {
         const now = await clusterHealth(state.restApis, expectedSync);
         if (now.leader && !last) progress(`leader elected: ${now.leader}`);
@@ -196,23 +198,21 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
         return now.healthy ? now : undefined;
       },
       () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
-      logOf(PATRONI_SERVICE),
     );
     progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
 
     start(HAPROXY_SERVICE);
     const replicas = cluster.members.length - 1;
     for (const stats of state.stats) {
-      await waitFor(
+      await waitForStep(
         'proxies routing',
-        timeout,
+        HAPROXY_SERVICE,
         async () => {
           const rw = Object.values(await haproxyServers(stats.address, stats.auth, HAPROXY_LISTENERS.readWrite));
           const ro = Object.values(await haproxyServers(stats.address, stats.auth, HAPROXY_LISTENERS.readOnly));
           return rw.filter((s) => s === 'UP').length === 1 && ro.filter((s) => s === 'UP').length === replicas ? true : undefined;
         },
         () => `HAProxy at ${stats.address} does not show 1 primary and ${replicas} replica(s) up`,
-        logOf(HAPROXY_SERVICE),
       );
     }
     for (const proxy of frontends.proxies) {
