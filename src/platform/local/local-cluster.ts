@@ -5,7 +5,7 @@ import { HaproxyFrontends } from '../../constructs/haproxy-frontends';
 import { PatroniCluster } from '../../constructs/patroni-cluster';
 import { ETCD_SERVICE } from '../../node-plan/etcd-member';
 import { HAPROXY_SERVICE, HAPROXY_STATS_USER } from '../../node-plan/haproxy-plan';
-import { postgresDataDir } from '../../node-plan/layout';
+import { LAYOUT, postgresDataDir } from '../../node-plan/layout';
 import { PATRONI_SERVICE } from '../../node-plan/patroni-cluster-plan';
 import { HAPROXY_LISTENERS } from '../../render/haproxy-config';
 import { PATRONI_USERS } from '../../render/patroni-config';
@@ -67,6 +67,8 @@ export class LocalUpError extends Error {
   }
 }
 
+/** sun_path holds 108 bytes, the last one a NUL. */
+const MAX_SOCKET_PATH = 107;
 const statePath = (dir: string) => join(dir, 'state.json');
 export const endpointsPath = (dir: string) => join(dir, 'endpoints.json');
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -108,19 +110,24 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   if (previous?.processes.some((p) => isAlive(p.pid))) {
     throw new LocalUpError('prepare directory', `a cluster from ${dir} is still running; run \`pgha local down --dir ${dir}\` first`);
   }
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o755);
-  checkReachable(dir);
 
   const root = new RootConstruct('local');
   const platform = new LocalPlatform(root, 'Platform', options.platform);
   const { cluster, frontends } = options.build(root, platform);
+  const rendered = collectRenderedNodes(root);
+  const longestSocket = Math.max(...rendered.map((n) => join(dir, 'nodes', n.plan.name, LAYOUT.postgresSocketDir, '.s.PGSQL.65535').length));
+  if (longestSocket > MAX_SOCKET_PATH) {
+    throw new LocalUpError('prepare directory', `${dir} is too long: PostgreSQL's socket path under it would be ${longestSocket} characters, over the ${MAX_SOCKET_PATH} a unix socket allows; use a shorter directory such as /tmp/pgha-local`);
+  }
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  checkReachable(dir);
   // A directory that ran a cluster before keeps its data: start it again with the same passwords.
   const secretsFile = join(dir, 'secrets.json');
   const secrets = { ...generateSecrets(platform.secrets), ...(existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {}) };
   writeJson(secretsFile, secrets, 0o600);
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
-  const nodes = collectRenderedNodes(root).map((rendered) => layOutNode(rendered, join(dir, 'nodes', rendered.plan.name), secrets));
+  const nodes = rendered.map((node) => layOutNode(node, join(dir, 'nodes', node.plan.name), secrets));
 
   const superuser: Credentials = { user: PATRONI_USERS.superuser, password: secrets[cluster.secret.name].superuser_password };
   const statsAuth = `${HAPROXY_STATS_USER}:${secrets[frontends.secret.name].stats_password}`;
