@@ -25,7 +25,8 @@ function synthClusters(count: number): number {
   const { HaproxyFrontends } = require('../../src/constructs/haproxy-frontends') as typeof import('../../src/constructs/haproxy-frontends');
   const { collectRenderedNodes } = require('../../src/review/node-files') as typeof import('../../src/review/node-files');
   const started = performance.now();
-  const stack = new TerraformStack(new App({ outdir: mkdtempSync(join(tmpdir(), 'pgha-bench-')) }), 'bench');
+  const outdir = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
+  const stack = new TerraformStack(new App({ outdir }), 'bench');
   new AwsProvider(stack, 'aws', { region: 'eu-west-1' });
   const subnets = ['a', 'b', 'c'].map((zone, i) => ({ subnetId: `subnet-${zone}`, availabilityZone: `eu-west-1${zone}`, cidrBlock: `10.0.${i * 4}.0/22` }));
   const platform = new AwsPlatform(stack, 'Platform', { vpcId: 'vpc-1', subnets, amiId: 'ami-1' });
@@ -35,7 +36,9 @@ function synthClusters(count: number): number {
   }
   Testing.synth(stack);
   collectRenderedNodes(stack);
-  return performance.now() - started;
+  const elapsed = performance.now() - started;
+  rmSync(outdir, { recursive: true, force: true });
+  return elapsed;
 }
 
 function synthAwsHa(): number {

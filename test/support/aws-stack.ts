@@ -1,4 +1,3 @@
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -6,6 +5,12 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { App, TerraformStack, Testing } from '../../src/cdktf';
 import { AwsPlatform } from '../../src/platform/aws/aws-platform';
 import { AwsSubnet } from '../../src/platform/aws/subnet';
+
+/**
+ * The App's output folder: the App creates it, and these tests never synthesize to disk
+ * (Testing.synth works in memory), so one shared folder serves every test and nothing piles up.
+ */
+export const UNUSED_OUTDIR = join(tmpdir(), 'pgha-tests-unused-outdir');
 
 export const THREE_ZONE_SUBNETS: AwsSubnet[] = [
   { subnetId: 'subnet-a', availabilityZone: 'eu-west-1a', cidrBlock: '10.0.1.0/24' },
@@ -15,7 +20,7 @@ export const THREE_ZONE_SUBNETS: AwsSubnet[] = [
 
 /** A stack with an AWS platform over existing subnets (no VPC of its own): what construct tests need. */
 export function awsTestStack(subnets: AwsSubnet[] = THREE_ZONE_SUBNETS) {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'pgha-synth-')) });
+  const app = new App({ outdir: UNUSED_OUTDIR });
   const stack = new TerraformStack(app, 'test');
   new AwsProvider(stack, 'aws', { region: 'eu-west-1' });
   const platform = new AwsPlatform(stack, 'Platform', { vpcId: 'vpc-123', subnets, amiId: 'ami-debian12' });

@@ -3,7 +3,7 @@
  * shellcheck (and run, with stand-ins for the AWS CLI), cloud-config by `cloud-init schema`,
  * systemd units by `systemd-analyze verify`. Each check has a negative control proving it can fail.
  */
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from '../../src/cdktf';
@@ -25,6 +25,7 @@ beforeAll(() => {
   const stack = new AwsHaStack(new App({ outdir: work }), 'aws-ha', { cluster: { etcdPlacement: 'colocated' } });
   nodes = collectRenderedNodes(stack);
 });
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const fileOf = (node: RenderedNode, path: string) => {
   const file = node.files.find((f) => f.path === path);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
@@ -12,6 +12,7 @@ async function run(args: string[]) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'pgha-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function specFile(content: unknown): string {
   const file = join(dir, `spec-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(content));

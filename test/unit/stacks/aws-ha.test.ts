@@ -1,14 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { App, Testing } from '../../../src/cdktf';
 import { collectRenderedNodes, writeNodeFiles } from '../../../src/review/node-files';
 import { AwsHaStack } from '../../../stacks/aws-ha';
-import { resourcesOf, SynthesizedStack, userDataOf } from '../../support/aws-stack';
+import { resourcesOf, SynthesizedStack, UNUSED_OUTDIR, userDataOf } from '../../support/aws-stack';
 import { findCycle, referenceGraph } from '../../support/reference-graph';
 
-const newApp = () => new App({ outdir: mkdtempSync(join(tmpdir(), 'pgha-aws-ha-')) });
+const newApp = () => new App({ outdir: UNUSED_OUTDIR });
 
 describe('stack aws-ha', () => {
   let stack: AwsHaStack;
@@ -93,6 +93,7 @@ describe('stack aws-ha', () => {
     expect(readFileSync(join(dir, 'nodes/main-proxy-2/etc/haproxy/pgha.cfg'), 'utf8')).toContain('bind 10.40.2.11:5000');
     expect(existsSync(join(dir, 'nodes/main-pg-3/usr/local/sbin/pgha-boot'))).toBe(true);
     expect(existsSync(join(dir, 'nodes/main-pg-3/var/lib/cloud/instance/user-data.txt'))).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('GIVEN an existing VPC WHEN synthesized THEN no network is created and nodes use the given subnets', () => {
