@@ -27,9 +27,10 @@ function pidsOf(dir: string): number[] {
 }
 
 describe('pgha local', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgha-command-'));
+  let dir: string;
   let up: ReturnType<typeof pgha>;
   beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pgha-command-'));
     up = pgha('local', 'up', '--dir', dir, '--address-block', '64', '--profile', 'fast');
   }, 240_000);
   afterAll(() => {
@@ -83,9 +84,10 @@ describe('pgha local', () => {
 });
 
 describe('pgha local up, when a step fails', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgha-command-fail-'));
+  let dir: string;
   let squatter: Server;
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pgha-command-fail-'));
     // Something else holds the first etcd member's client port.
     squatter = createServer();
     await new Promise<void>((done) => squatter.listen(2379, '127.65.1.10', done));
