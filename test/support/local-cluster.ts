@@ -198,9 +198,21 @@ export class WriterLoop {
     return this.report.acknowledged.length;
   }
 
-  async stop(): Promise<WriterReport> {
+  /**
+   * Stops the loop and returns what it saw. Bounded: an INSERT can block for good (a sync-strict
+   * primary with no standby), and a hang is a finding, not a reason to wait forever.
+   */
+  async stop(timeoutMs = 30_000): Promise<WriterReport> {
     this.running = false;
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the writer loop did not stop within ${timeoutMs} ms: a write is blocked`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.loop, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
     return this.report;
   }
 }

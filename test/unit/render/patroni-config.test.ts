@@ -144,6 +144,7 @@ describe('renderPatroniConfig: bootstrap.dcs', () => {
       wal_keep_size: '1GB',
       max_replication_slots: 10,
       wal_log_hints: 'on',
+      wal_retrieve_retry_interval: '1s',
       max_connections: 350,
     });
   });

@@ -1,0 +1,476 @@
+/**
+ * Helpers shared by the real-process cluster tests in this folder (not a test file itself).
+ *
+ * Every wait is bounded; every process the tests disturb is put back (or left to
+ * `stopTestCluster`) through `Cleanup`, which afterAll runs even when a test failed.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { ETCD_SERVICE } from '../../src/node-plan/etcd-member';
+import { HAPROXY_STATS_USER } from '../../src/node-plan/haproxy-plan';
+import { PATRONI_SERVICE } from '../../src/node-plan/patroni-cluster-plan';
+import { clusterHealth, etcdHealthy, haproxyServers, http, patroniCluster, replicationOf, ReplicationEntry } from '../../src/platform/local/cluster-checks';
+import { HostPort, localStartService } from '../../src/platform/local/local-cluster';
+import { HAPROXY_LISTENERS } from '../../src/render/haproxy-config';
+import { PATRONI_USERS } from '../../src/render/patroni-config';
+import { FAILOVER_PROFILES } from '../../src/spec/failover';
+import { TestCluster, WriterLoop, WriterReport, eventually, killMember, memberAddress, sleep } from '../support/local-cluster';
+
+export { ETCD_SERVICE, PATRONI_SERVICE };
+
+/** The clusters here run the `fast` profile (startTestCluster's default). */
+export const TIMING = FAILOVER_PROFILES.fast;
+export const STATS_PORT = 7000;
+export const CLUSTER_SECRET = 'main/patroni';
+export const PROXY_SECRET = 'main/haproxy';
+
+// ---------------------------------------------------------------------------------------------
+// Bookkeeping: figures to print at the end, and clean-up that runs even after a failure.
+// ---------------------------------------------------------------------------------------------
+
+/** Measured figures, printed together in afterAll. */
+export class Figures {
+  private readonly lines: string[] = [];
+  constructor(private readonly title: string) {}
+  note(line: string): void {
+    this.lines.push(line);
+  }
+  print(): void {
+    if (this.lines.length > 0) console.log(`${this.title}\n  ${this.lines.join('\n  ')}`);
+  }
+}
+
+/** Actions that put the cluster back (SIGCONT a stopped process, end a client, stop a writer). */
+export class Cleanup {
+  private readonly actions = new Map<string, () => Promise<unknown> | unknown>();
+  add(key: string, action: () => Promise<unknown> | unknown): void {
+    this.actions.set(key, action);
+  }
+  /** Runs and forgets one action now (the normal path of a test). */
+  async now(key: string): Promise<void> {
+    const action = this.actions.get(key);
+    this.actions.delete(key);
+    await action?.();
+  }
+  forget(key: string): void {
+    this.actions.delete(key);
+  }
+  /** Runs what is left, each bounded to 30 s; never throws (teardown must go on). */
+  async runAll(): Promise<string[]> {
+    const failures: string[] = [];
+    for (const [key, action] of [...this.actions].reverse()) {
+      try {
+        await withTimeout(`clean-up ${key}`, 30_000, Promise.resolve().then(action));
+      } catch (error) {
+        failures.push(`${key}: ${(error as Error).message}`);
+      }
+    }
+    this.actions.clear();
+    return failures;
+  }
+}
+
+export function withTimeout<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses and secrets of a running test cluster.
+// ---------------------------------------------------------------------------------------------
+
+export interface Proxy {
+  readonly host: string;
+  readonly rw: HostPort;
+  readonly ro: HostPort;
+  readonly stats: string;
+}
+
+/** The two HAProxy nodes of the reference topology: 127.<block>.1.11 and 127.<block>.2.11. */
+export function proxiesOf(cluster: TestCluster, block: number): Proxy[] {
+  const { writer, reader } = cluster.endpoints;
+  return [1, 2].map((n) => {
+    const host = `127.${block}.${n}.11`;
+    return { host, rw: { host, port: writer.port }, ro: { host, port: reader.port }, stats: `${host}:${STATS_PORT}` };
+  });
+}
+
+function secrets(cluster: TestCluster): Record<string, Record<string, string>> {
+  return JSON.parse(readFileSync(join(cluster.dir, 'secrets.json'), 'utf8'));
+}
+
+export const statsAuth = (cluster: TestCluster) => `${HAPROXY_STATS_USER}:${secrets(cluster)[PROXY_SECRET].stats_password}`;
+export const restApiAuth = (cluster: TestCluster) => `${PATRONI_USERS.restApi}:${secrets(cluster)[CLUSTER_SECRET].restapi_password}`;
+
+export const restApiOf = (cluster: TestCluster, name: string): string => {
+  const member = cluster.endpoints.members.find((m) => m.name === name);
+  if (!member) throw new Error(`no member ${name}`);
+  return member.restApi;
+};
+export const hostOf = (cluster: TestCluster, name: string) => memberAddress(cluster, name).host;
+export const nameOfHost = (cluster: TestCluster, host: string) => cluster.endpoints.members.find((m) => m.host === host)?.name ?? host;
+export const memberNames = (cluster: TestCluster) => cluster.endpoints.members.map((m) => m.name);
+
+// ---------------------------------------------------------------------------------------------
+// SQL with bounded waits.
+// ---------------------------------------------------------------------------------------------
+
+/** A client whose connect and every query are bounded (the support `connect` bounds only connect). */
+export async function boundedClient(cluster: TestCluster, at: HostPort, queryTimeoutMs = 5_000): Promise<Client> {
+  const client = new Client({
+    host: at.host,
+    port: at.port,
+    ...cluster.superuser,
+    database: 'postgres',
+    connectionTimeoutMillis: 2_000,
+    query_timeout: queryTimeoutMs,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+export async function sql<T = Record<string, unknown>>(cluster: TestCluster, at: HostPort, text: string, values: unknown[] = [], timeoutMs = 5_000): Promise<T[]> {
+  const client = await boundedClient(cluster, at, timeoutMs);
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export interface ServerSeen {
+  readonly address: string;
+  readonly inRecovery: boolean;
+}
+
+/** Which server one fresh connection to `at` reaches, and whether it is in recovery. */
+export async function serverBehind(cluster: TestCluster, at: HostPort): Promise<ServerSeen> {
+  const [row] = await sql<{ address: string; recovery: boolean }>(cluster, at, 'SELECT host(inet_server_addr()) AS address, pg_is_in_recovery() AS recovery');
+  return { address: row.address, inRecovery: row.recovery };
+}
+
+/** `count` fresh connections in a row to `at`: how many reached each server (replicas and primaries apart). */
+export async function spread(cluster: TestCluster, at: HostPort, count: number): Promise<{ replicas: Map<string, number>; primaries: Map<string, number> }> {
+  const replicas = new Map<string, number>();
+  const primaries = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const seen = await serverBehind(cluster, at);
+    const bucket = seen.inRecovery ? replicas : primaries;
+    bucket.set(seen.address, (bucket.get(seen.address) ?? 0) + 1);
+  }
+  return { replicas, primaries };
+}
+
+/** The ids of `ids` that the member's table does NOT hold (asked on the member itself). */
+export async function missingOn(cluster: TestCluster, member: string, table: string, ids: readonly number[]): Promise<number[]> {
+  const rows = await sql<{ id: string }>(cluster, memberAddress(cluster, member), `SELECT id FROM ${table} WHERE id = ANY($1::bigint[])`, [ids], 15_000);
+  const present = new Set(rows.map((r) => Number(r.id)));
+  return ids.filter((id) => !present.has(id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster state.
+// ---------------------------------------------------------------------------------------------
+
+export interface Health {
+  readonly leader: string;
+  readonly replication: ReplicationEntry[];
+  readonly synchronous: string[];
+  readonly asynchronous: string[];
+}
+
+/**
+ * Waits until the cluster is healthy end to end: one leader, every other member streaming, exactly
+ * `expectedSync` synchronous standbys, and on both proxies the leader alone UP in postgres-rw and
+ * every replica (and not the leader) UP in postgres-ro.
+ */
+export async function waitHealthy(cluster: TestCluster, block: number, expectedSync: number, timeoutMs = 90_000): Promise<Health> {
+  const restApis = cluster.endpoints.members.map((m) => m.restApi);
+  const auth = statsAuth(cluster);
+  let last = '';
+  const healthy = eventually('a healthy cluster and proxies', timeoutMs, async () => {
+    const health = await clusterHealth(restApis, expectedSync);
+    if (!health.healthy || !health.leader) {
+      last = health.waitingFor;
+      return undefined;
+    }
+    const leader = health.leader;
+    const replication = await replicationOf(restApiOf(cluster, leader));
+    const synchronous = replication.filter((r) => r.sync_state === 'sync').map((r) => r.application_name);
+    if (synchronous.length !== expectedSync) {
+      last = `${expectedSync} synchronous standby(s), have ${synchronous.join(',') || 'none'}`;
+      return undefined;
+    }
+    const replicas = memberNames(cluster).filter((n) => n !== leader);
+    for (const proxy of proxiesOf(cluster, block)) {
+      const rw = await haproxyServers(proxy.stats, auth, HAPROXY_LISTENERS.readWrite);
+      const ro = await haproxyServers(proxy.stats, auth, HAPROXY_LISTENERS.readOnly);
+      const rwOk = Object.entries(rw).every(([name, status]) => status === (name === leader ? 'UP' : 'DOWN'));
+      const roOk = Object.entries(ro).every(([name, status]) => status === (replicas.includes(name) ? 'UP' : 'DOWN'));
+      if (!rwOk || !roOk) {
+        last = `proxy ${proxy.host}: rw ${JSON.stringify(rw)} ro ${JSON.stringify(ro)}`;
+        return undefined;
+      }
+    }
+    return {
+      leader,
+      replication,
+      synchronous,
+      asynchronous: replication.filter((r) => r.sync_state === 'async').map((r) => r.application_name),
+    };
+  });
+  return healthy.catch((error: Error) => {
+    throw new Error(`${error.message}; last seen: ${last}`);
+  });
+}
+
+/** The leader's timeline as its REST API reports it. */
+export async function timelineOf(cluster: TestCluster, name: string): Promise<number | undefined> {
+  const answer = await http(`http://${restApiOf(cluster, name)}/patroni`);
+  return answer.status === 200 || answer.status === 503 ? (JSON.parse(answer.body).timeline as number | undefined) : undefined;
+}
+
+/** Members that report themselves out of recovery right now (unreachable ones do not count). */
+export async function primariesNow(cluster: TestCluster): Promise<string[]> {
+  const seen = await Promise.all(
+    cluster.endpoints.members.map(async (m) => {
+      try {
+        const [row] = await sql<{ recovery: boolean }>(cluster, { host: m.host, port: m.port }, 'SELECT pg_is_in_recovery() AS recovery', [], 2_000);
+        return row.recovery ? undefined : m.name;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return seen.filter((name): name is string => name !== undefined);
+}
+
+/** Samples every member's pg_is_in_recovery() about 4 times a second, to catch two primaries at once. */
+export class PrimarySampler {
+  private running = false;
+  private loop?: Promise<void>;
+  readonly samples: { at: number; primaries: string[] }[] = [];
+
+  constructor(private readonly cluster: TestCluster) {}
+
+  start(): this {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const primaries = await primariesNow(this.cluster);
+        this.samples.push({ at: Date.now(), primaries });
+        await sleep(250);
+      }
+    })();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await withTimeout('the primary sampler to stop', 15_000, this.loop ?? Promise.resolve());
+  }
+
+  /** Samples that saw more than one primary. */
+  get doubles(): { at: number; primaries: string[] }[] {
+    return this.samples.filter((s) => s.primaries.length > 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writers.
+// ---------------------------------------------------------------------------------------------
+
+/** Waits until the loop has `count` more acknowledgements than `from`. */
+export async function waitForAcks(loop: WriterLoop, count: number, timeoutMs = 30_000, from = loop.acknowledgedCount): Promise<void> {
+  await eventually(`${count} acknowledged writes`, timeoutMs, async () => loop.acknowledgedCount >= from + count);
+}
+
+/**
+ * The servers that acknowledged writes, in order, consecutive repeats merged: [A, B] when writes
+ * moved from A to B once. A server that appears twice means writes went back to it.
+ */
+export function ackRuns(report: WriterReport): string[] {
+  const runs: string[] = [];
+  for (const id of report.acknowledged) {
+    const server = report.ackedBy.get(id)!;
+    if (runs[runs.length - 1] !== server) runs.push(server);
+  }
+  return runs;
+}
+
+/** The longest pause between two consecutive acknowledgements (ms). */
+export function longestAckGap(report: WriterReport, from = 0, to = Number.MAX_SAFE_INTEGER): number {
+  const times = report.acknowledged.map((id) => report.ackTimes.get(id)!).filter((t) => t >= from && t <= to);
+  let gap = 0;
+  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+  return gap;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drills shared by the files: unplanned failover, rejoin.
+// ---------------------------------------------------------------------------------------------
+
+export interface FailoverOutcome {
+  readonly oldLeader: string;
+  readonly syncStandbyBefore: string[];
+  readonly newLeader: string;
+  readonly killedAt: number;
+  /** ms from the kill to the first acknowledged write after the outage. */
+  readonly resumedAfterMs: number;
+  readonly report: WriterReport;
+  readonly runs: string[];
+  /** Acknowledged ids the new primary does not hold. */
+  readonly lost: number[];
+}
+
+/**
+ * With a WriterLoop committing through the rw port, SIGKILLs the leader's Patroni and postgres,
+ * waits (at most `resumeWithinMs`) for writes to come back, lets a few more commit, and reports.
+ */
+export async function failoverDrill(
+  cluster: TestCluster,
+  block: number,
+  cleanup: Cleanup,
+  options: { table: string; expectedSync: number; resumeWithinMs: number },
+): Promise<FailoverOutcome> {
+  const before = await waitHealthy(cluster, block, options.expectedSync);
+  await WriterLoop.createTable(cluster, cluster.endpoints.writer, options.table);
+  const writer = new WriterLoop(cluster, cluster.endpoints.writer, options.table).start();
+  cleanup.add(`writer ${options.table}`, () => writer.stop());
+  await waitForAcks(writer, 20);
+
+  const killedAt = Date.now();
+  killMember(cluster, before.leader);
+  const resumedAt = await eventually('writes to resume through the rw port', options.resumeWithinMs, async () => writer.resumedAfter(killedAt));
+  await waitForAcks(writer, 20);
+  cleanup.forget(`writer ${options.table}`);
+  const report = await writer.stop();
+
+  const newLeader = await eventually('a new leader', 30_000, async () => {
+    const leaders = (await patroniCluster(restApiOf(cluster, memberNames(cluster).find((n) => n !== before.leader)!))).filter((m) => m.role === 'leader');
+    return leaders.length === 1 && leaders[0].name !== before.leader ? leaders[0].name : undefined;
+  });
+  return {
+    oldLeader: before.leader,
+    syncStandbyBefore: before.synchronous,
+    newLeader,
+    killedAt,
+    resumedAfterMs: resumedAt - killedAt,
+    report,
+    runs: ackRuns(report),
+    lost: await missingOn(cluster, newLeader, options.table, report.acknowledged),
+  };
+}
+
+export interface RejoinOutcome {
+  readonly rejoinedAfterMs: number;
+  readonly leader: string;
+  readonly leaderTimeline?: number;
+  readonly memberTimeline?: number;
+  readonly receivedTimeline?: number;
+  readonly inRecovery: boolean;
+  readonly usedPgRewind: boolean;
+}
+
+/**
+ * Starts a killed member's Patroni again, as `up` did, and waits until it streams from the leader
+ * and is on the leader's timeline (Patroni's view and its own walreceiver's).
+ */
+export async function rejoinDrill(cluster: TestCluster, name: string, timeoutMs = 90_000): Promise<RejoinOutcome> {
+  const logFile = join(cluster.dir, 'logs', `${name}.${PATRONI_SERVICE}.log`);
+  const logBefore = safeRead(logFile).length;
+  const startedAt = Date.now();
+  localStartService(cluster.dir, name, PATRONI_SERVICE);
+  let last = 'nothing yet';
+  const outcome = await eventually(`${name} to stream from the leader on its timeline`, timeoutMs, async () => {
+    const found = (await patroniCluster(restApiOf(cluster, name)).catch(() => undefined)) ?? [];
+    const leader = found.find((m) => m.role === 'leader')?.name;
+    if (!leader || leader === name) return void (last = `leader ${leader}`);
+    const replication = await replicationOf(restApiOf(cluster, leader));
+    const streaming = replication.some((r) => r.application_name === name && r.state === 'streaming');
+    const [row] = await sql<{ recovery: boolean; tli: number | null }>(
+      cluster,
+      memberAddress(cluster, name),
+      'SELECT pg_is_in_recovery() AS recovery, (SELECT received_tli FROM pg_stat_wal_receiver) AS tli',
+    );
+    const seen: RejoinOutcome = {
+      rejoinedAfterMs: Date.now() - startedAt,
+      leader,
+      leaderTimeline: await timelineOf(cluster, leader),
+      memberTimeline: (await patroniCluster(restApiOf(cluster, leader))).find((m) => m.name === name)?.timeline,
+      receivedTimeline: row.tli ?? undefined,
+      inRecovery: row.recovery,
+      usedPgRewind: false,
+    };
+    last = `streaming ${streaming}, ${JSON.stringify(seen)}`;
+    const done = streaming && seen.inRecovery && seen.leaderTimeline !== undefined && seen.memberTimeline === seen.leaderTimeline && seen.receivedTimeline === seen.leaderTimeline;
+    return done ? seen : undefined;
+  }).catch((error: Error) => {
+    throw new Error(`${error.message}; last seen: ${last}`);
+  });
+  return { ...outcome, usedPgRewind: /pg_rewind exit code=0/.test(safeRead(logFile).slice(logBefore)) };
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// etcd.
+// ---------------------------------------------------------------------------------------------
+
+export const etcdEndpointOf = (cluster: TestCluster, name: string) => `${hostOf(cluster, name)}:${cluster.endpoints.etcd[0].split(':')[1]}`;
+
+interface EtcdStatus {
+  readonly memberId: string;
+  readonly leader: string;
+}
+
+/** etcd's own view (v3 gRPC gateway): this member's id and the raft leader's id. */
+export async function etcdStatus(endpoint: string): Promise<EtcdStatus> {
+  const answer = await http(`http://${endpoint}/v3/maintenance/status`, { method: 'POST', body: {} });
+  if (answer.status !== 200) throw new Error(`etcd ${endpoint} status answered ${answer.status}: ${answer.body}`);
+  const status = JSON.parse(answer.body);
+  return { memberId: status.header.member_id, leader: status.leader };
+}
+
+/** The member (node name) whose etcd is the raft leader. */
+export async function etcdRaftLeader(cluster: TestCluster): Promise<string> {
+  const statuses = await Promise.all(memberNames(cluster).map(async (name) => ({ name, status: await etcdStatus(etcdEndpointOf(cluster, name)) })));
+  const leaderId = statuses[0].status.leader;
+  const leader = statuses.find((s) => s.status.memberId === leaderId);
+  if (!leader || statuses.some((s) => s.status.leader !== leaderId)) throw new Error(`etcd members disagree on the raft leader: ${JSON.stringify(statuses)}`);
+  return leader.name;
+}
+
+/** Hands etcd raft leadership to the member on `name`'s node (asked of the current raft leader). */
+export async function moveEtcdLeadership(cluster: TestCluster, name: string): Promise<void> {
+  const current = await etcdRaftLeader(cluster);
+  if (current === name) return;
+  const target = await etcdStatus(etcdEndpointOf(cluster, name));
+  const answer = await http(`http://${etcdEndpointOf(cluster, current)}/v3/maintenance/transfer-leadership`, { method: 'POST', body: { targetID: target.memberId }, timeoutMs: 10_000 });
+  if (answer.status !== 200) throw new Error(`etcd transfer-leadership answered ${answer.status}: ${answer.body}`);
+  await eventually(`etcd raft leadership on ${name}`, 10_000, async () => (await etcdRaftLeader(cluster)) === name);
+}
+
+export async function waitEtcdHealthy(cluster: TestCluster, timeoutMs = 30_000): Promise<void> {
+  await eventually('every etcd member healthy', timeoutMs, async () => (await Promise.all(cluster.endpoints.etcd.map(etcdHealthy))).every(Boolean));
+}
+
+/** Starts a node's etcd again if it is down (for clean-up after a test that killed it). */
+export function restartEtcd(cluster: TestCluster, name: string): void {
+  try {
+    localStartService(cluster.dir, name, ETCD_SERVICE);
+  } catch (error) {
+    if (!/still running/.test((error as Error).message)) throw error;
+  }
+}

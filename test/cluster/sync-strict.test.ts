@@ -1,0 +1,193 @@
+/**
+ * The reference topology in `sync-strict` mode on 127.63.x.y: with no standby left a commit is
+ * never acknowledged, and it completes once a standby returns; an unplanned failover loses no
+ * acknowledged write, and the old primary rejoins by itself.
+ */
+import { Client } from 'pg';
+import { localStartService, localStopService } from '../../src/platform/local/local-cluster';
+import { replicationOf } from '../../src/platform/local/cluster-checks';
+import { TestCluster, connect, eventually, memberAddress, members, sleep, startTestCluster, stopTestCluster } from '../support/local-cluster';
+import {
+  Cleanup,
+  Figures,
+  PATRONI_SERVICE,
+  failoverDrill,
+  hostOf,
+  memberNames,
+  missingOn,
+  nameOfHost,
+  proxiesOf,
+  rejoinDrill,
+  restApiOf,
+  serverBehind,
+  sql,
+  waitHealthy,
+  withTimeout,
+} from './helpers';
+
+const BLOCK = 63;
+const EXPECTED_SYNC = 1;
+/** How long a commit with no standby must stay unacknowledged. */
+const BLOCKED_FOR_MS = 10_000;
+
+let cluster: TestCluster | undefined;
+const cleanup = new Cleanup();
+const figures = new Figures(`cluster tests, sync-strict mode (127.${BLOCK}.x.y)`);
+const started = () => {
+  if (!cluster) throw new Error('the cluster did not start (see beforeAll)');
+  return cluster;
+};
+
+beforeAll(async () => {
+  const t0 = Date.now();
+  cluster = await startTestCluster({ addressBlock: BLOCK, replicationMode: 'sync-strict', failover: 'fast' });
+  figures.note(`bootstrap (startTestCluster until healthy and routing): ${Date.now() - t0} ms`);
+}, 180_000);
+
+// A failed test may leave something disturbed (a frozen process, a stopped service): put it back
+// before the next scenario runs, so one failure does not cascade into the rest.
+afterEach(async () => {
+  const failures = await cleanup.runAll();
+  if (failures.length > 0) throw new Error(`clean-up after the test failed: ${failures.join('; ')}`);
+}, 120_000);
+
+afterAll(async () => {
+  const failures = await cleanup.runAll();
+  const t0 = Date.now();
+  try {
+    await stopTestCluster(cluster);
+    figures.note(`teardown: ${Date.now() - t0} ms`);
+  } finally {
+    figures.print();
+  }
+  if (failures.length > 0) throw new Error(`clean-up failed: ${failures.join('; ')}`);
+}, 180_000);
+
+/** Starts a node's Patroni again unless it runs (clean-up after a test that stopped it). */
+function ensurePatroni(c: TestCluster, name: string): void {
+  try {
+    localStartService(c.dir, name, PATRONI_SERVICE);
+  } catch (error) {
+    if (!/still running/.test((error as Error).message)) throw error;
+  }
+}
+
+describe('sync-strict cluster', () => {
+  test('GIVEN a fresh sync-strict cluster WHEN it has bootstrapped THEN one leader, two replicas streaming, exactly one synchronous standby, and rw reaches the leader through both proxies', async () => {
+    const c = started();
+    // WHEN
+    const view = await members(c);
+    // THEN
+    const leaders = view.filter((m) => m.role === 'leader');
+    expect(leaders).toHaveLength(1);
+    const leader = leaders[0].name;
+    const replication = await replicationOf(restApiOf(c, leader));
+    expect(replication.map((r) => r.application_name).sort()).toEqual(memberNames(c).filter((n) => n !== leader).sort());
+    expect(replication.every((r) => r.state === 'streaming')).toBe(true);
+    expect(replication.filter((r) => r.sync_state === 'sync')).toHaveLength(EXPECTED_SYNC);
+    const [settings] = await sql<{ names: string }>(c, memberAddress(c, leader), "SELECT current_setting('synchronous_standby_names') AS names");
+    expect(settings.names).toContain(replication.find((r) => r.sync_state === 'sync')!.application_name);
+    for (const proxy of proxiesOf(c, BLOCK)) {
+      expect(await serverBehind(c, proxy.rw)).toEqual({ address: hostOf(c, leader), inRecovery: false });
+    }
+  }, 180_000);
+
+  test('GIVEN both replicas stopped WHEN a client commits through the rw port THEN no acknowledgement comes; AND WHEN a replica returns THEN that commit completes', async () => {
+    const c = started();
+    const { leader, synchronous } = await waitHealthy(c, BLOCK, EXPECTED_SYNC);
+    const replicas = memberNames(c).filter((n) => n !== leader);
+    await sql(c, c.endpoints.writer, 'CREATE TABLE IF NOT EXISTS strict_writes (id bigint PRIMARY KEY, server inet NOT NULL)');
+
+    // GIVEN: both replicas' Patroni stopped cleanly (their postgres with them).
+    for (const name of replicas) cleanup.add(`start patroni on ${name}`, () => ensurePatroni(c, name));
+    const stopped = await Promise.all(replicas.map((name) => localStopService(c.dir, name, PATRONI_SERVICE)));
+    expect(stopped).toEqual(['stopped', 'stopped']);
+    await eventually(`${leader} to have no standby left`, 30_000, async () => (await replicationOf(restApiOf(c, leader))).length === 0);
+    // The primary stays the primary: only its standbys are gone.
+    expect(await serverBehind(c, c.endpoints.writer)).toEqual({ address: hostOf(c, leader), inRecovery: false });
+
+    // WHEN: a commit through the rw port, given BLOCKED_FOR_MS to be acknowledged. No
+    // statement_timeout: cancelling a synchronous-commit wait acknowledges the (locally
+    // committed) transaction with a WARNING, which would hide the very property tested here.
+    const client: Client = await connect(c, c.endpoints.writer);
+    cleanup.add('blocked client', () => client.end());
+    let acknowledgedAt: number | undefined;
+    let failure: Error | undefined;
+    const sentAt = Date.now();
+    const pending = client
+      .query('INSERT INTO strict_writes (id, server) VALUES (1, inet_server_addr())')
+      .then(() => void (acknowledgedAt = Date.now()))
+      .catch((error: Error) => void (failure = error));
+    await sleep(BLOCKED_FOR_MS);
+
+    // THEN: neither acknowledged nor failed; the backend waits for a synchronous standby, and
+    // the row is invisible to other sessions while it waits.
+    expect({ acknowledgedAt, failure }).toEqual({ acknowledgedAt: undefined, failure: undefined });
+    const [waiting] = await sql<{ count: string }>(
+      c,
+      memberAddress(c, leader),
+      "SELECT count(*) AS count FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE 'INSERT INTO strict_writes%'",
+    );
+    expect(Number(waiting.count)).toBe(1);
+    expect(await missingOn(c, leader, 'strict_writes', [1])).toEqual([1]);
+
+    // WHEN: one replica (the former synchronous standby) returns
+    const returning = synchronous[0];
+    const returnedAt = Date.now();
+    await cleanup.now(`start patroni on ${returning}`);
+    // THEN: the waiting commit is acknowledged, and new commits go through
+    await withTimeout('the blocked commit to complete', 60_000, pending);
+    expect(failure).toBeUndefined();
+    expect(acknowledgedAt).toBeDefined();
+    figures.note(`commit with no standby: unacknowledged for ${returnedAt - sentAt} ms; acknowledged ${acknowledgedAt! - returnedAt} ms after ${returning}'s Patroni started`);
+    expect(await missingOn(c, leader, 'strict_writes', [1])).toEqual([]);
+    const [next] = await sql<{ server: string }>(c, c.endpoints.writer, 'INSERT INTO strict_writes (id, server) VALUES (2, inet_server_addr()) RETURNING host(server) AS server', [], 10_000);
+    expect(next.server).toBe(hostOf(c, leader));
+    await cleanup.now('blocked client');
+
+    // And with the other replica back the cluster is whole again.
+    for (const name of replicas) await cleanup.now(`start patroni on ${name}`);
+    await waitHealthy(c, BLOCK, EXPECTED_SYNC);
+  }, 180_000);
+
+  let failedLeader: string | undefined;
+  let failoverAcked: number[] = [];
+
+  test('GIVEN writes through the rw port WHEN the leader is killed (SIGKILL) THEN writes resume within 60 s on the synchronous standby, never go back, and no acknowledged write is lost', async () => {
+    const c = started();
+    // WHEN
+    const outcome = await failoverDrill(c, BLOCK, cleanup, { table: 'strict_failover_writes', expectedSync: EXPECTED_SYNC, resumeWithinMs: 60_000 });
+    failedLeader = outcome.oldLeader;
+    failoverAcked = outcome.report.acknowledged;
+    figures.note(
+      `unplanned failover ${outcome.oldLeader} -> ${outcome.newLeader}: writes resumed ${outcome.resumedAfterMs} ms after the kill; ` +
+        `${outcome.report.acknowledged.length} acknowledged, ${outcome.report.unknown.length} unknown, ${outcome.lost.length} lost`,
+    );
+    // THEN
+    expect(outcome.resumedAfterMs).toBeLessThan(60_000);
+    expect(outcome.syncStandbyBefore).toEqual([outcome.newLeader]);
+    expect(outcome.runs.map((h) => nameOfHost(c, h))).toEqual([outcome.oldLeader, outcome.newLeader]);
+    expect(outcome.lost).toEqual([]);
+    for (const proxy of proxiesOf(c, BLOCK)) {
+      await eventually(`rw port of ${proxy.host} to reach ${outcome.newLeader}`, 10_000, async () => {
+        const seen = await serverBehind(c, proxy.rw);
+        return seen.address === hostOf(c, outcome.newLeader) && !seen.inRecovery;
+      });
+    }
+  }, 180_000);
+
+  test('GIVEN the killed old primary WHEN its Patroni is started again THEN it rejoins as a streaming replica on the new timeline, holding every acknowledged write', async () => {
+    const c = started();
+    if (!failedLeader) throw new Error('the failover scenario did not run to the point of killing a leader');
+    const rejoined = failedLeader;
+    // WHEN
+    const outcome = await rejoinDrill(c, rejoined);
+    figures.note(`rejoin of ${rejoined}: streaming on the leader's timeline ${outcome.rejoinedAfterMs} ms after its Patroni started (pg_rewind ${outcome.usedPgRewind ? 'ran' : 'not needed'}); timeline ${outcome.memberTimeline}`);
+    // THEN
+    expect(outcome.inRecovery).toBe(true);
+    expect(outcome.memberTimeline).toBe(outcome.leaderTimeline);
+    expect(outcome.receivedTimeline).toBe(outcome.leaderTimeline);
+    await eventually(`${rejoined} to hold every write acknowledged during the failover`, 30_000, async () => (await missingOn(c, rejoined, 'strict_failover_writes', failoverAcked)).length === 0);
+    await waitHealthy(c, BLOCK, EXPECTED_SYNC);
+  }, 180_000);
+});
