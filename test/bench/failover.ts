@@ -42,7 +42,8 @@ import { logPath } from '../../src/platform/local/node-directory';
 import { detachedPid, isAlive } from '../../src/platform/local/processes';
 import { FAILOVER_PROFILES, FailoverTiming } from '../../src/spec/failover';
 import { haTopology } from '../../stacks/ha-topology';
-import { eventually, killMember, memberAddress, members, query, sleep, TestCluster, WriterLoop, WriterReport } from '../support/local-cluster';
+import { etcdEndpointOf, etcdRaftLeader, moveEtcdLeadership } from '../support/etcd';
+import { eventually, killMember, memberAddress, members, query, restApiOf, sleep, TestCluster, WriterLoop, WriterReport } from '../support/local-cluster';
 
 const WAIT_MS = 120_000;
 const WRITES_BEFORE_KILL_MS = 2_000;
@@ -200,12 +201,6 @@ let current: { dir: string } | undefined;
 // ---------------------------------------------------------------------------------------------
 // Observations
 
-const restApiOf = (cluster: TestCluster, name: string) => {
-  const member = cluster.endpoints.members.find((m) => m.name === name);
-  if (!member) throw new Error(`no member ${name}`);
-  return member.restApi;
-};
-
 /** Patroni's own status of one member (GET /): role, state, timeline. */
 async function patroniStatus(restApi: string): Promise<{ role?: string; state?: string; timeline?: number }> {
   const answer = await http(`http://${restApi}/`, { timeoutMs: 2_000 });
@@ -223,39 +218,6 @@ async function runningTiming(cluster: TestCluster): Promise<string> {
     }
   }
   return '(no REST API answered)';
-}
-
-/** The etcd client endpoint colocated with a member. */
-function etcdOf(cluster: TestCluster, name: string): string {
-  const host = memberAddress(cluster, name).host;
-  const endpoint = cluster.endpoints.etcd.find((e) => e.startsWith(`${host}:`));
-  if (!endpoint) throw new Error(`no etcd member on ${name} (${host})`);
-  return endpoint;
-}
-
-/** An etcd member's id and the leader it knows (v3 maintenance status over the JSON gateway). */
-async function etcdStatus(endpoint: string): Promise<{ id: string; leader: string }> {
-  const status = JSON.parse((await http(`http://${endpoint}/v3/maintenance/status`, { method: 'POST', body: {} })).body);
-  if (!status.header?.member_id || !status.leader) throw new Error(`etcd at ${endpoint} reports no member id or leader`);
-  return { id: String(status.header.member_id), leader: String(status.leader) };
-}
-
-async function isEtcdLeader(endpoint: string): Promise<boolean> {
-  const status = await etcdStatus(endpoint);
-  return status.id === status.leader;
-}
-
-/** Moves etcd's leadership to the member on node `to` (MoveLeader, asked of the current leader). */
-async function moveEtcdLeader(cluster: TestCluster, to: string): Promise<void> {
-  const endpoints = cluster.endpoints.etcd;
-  const statuses = await Promise.all(endpoints.map(etcdStatus));
-  const target = statuses[endpoints.indexOf(etcdOf(cluster, to))].id;
-  const leader = statuses.findIndex((st) => st.id === st.leader);
-  if (leader < 0) throw new Error('no etcd member says it is the leader');
-  if (statuses[leader].id === target) return;
-  const answer = await http(`http://${endpoints[leader]}/v3/maintenance/transfer-leadership`, { method: 'POST', body: { targetID: target } });
-  if (answer.status !== 200) throw new Error(`etcd MoveLeader to ${to} answered ${answer.status}: ${answer.body}`);
-  await eventually(`etcd leadership on ${to}`, 10_000, async () => (await Promise.all(endpoints.map(etcdStatus))).every((st) => st.leader === target));
 }
 
 /** PIDs of a process's children, from /proc (to wait for a killed postmaster's backends). */
@@ -342,7 +304,7 @@ async function failoverRound(cluster: TestCluster, profile: Profile, round: numb
     // Before the writes start: the Patroni leader refreshes its lease after the move (a new etcd
     // leader renews every lease to ttl + 1 s), so the move itself does not lengthen the outage.
     const survivor = cluster.endpoints.members.find((m) => m.name !== killed)!.name;
-    await guard(moveEtcdLeader(cluster, round % 2 === 1 ? killed : survivor));
+    await guard(moveEtcdLeadership(cluster, round % 2 === 1 ? killed : survivor));
   }
 
   const writer = new WriterLoop(cluster, writerAt, table).start();
@@ -363,7 +325,7 @@ async function failoverRound(cluster: TestCluster, profile: Profile, round: numb
     await pause(lastCycle + phaseMs - Date.now());
     const postmaster = postmasterOf(cluster, killed);
     backends = postmaster ? childrenOf(postmaster) : [];
-    etcdLeaderKilled = crashEtcd ? await guard(isEtcdLeader(etcdOf(cluster, killed))) : undefined;
+    etcdLeaderKilled = crashEtcd ? (await guard(etcdRaftLeader(cluster))) === killed : undefined;
     const before = writer.acknowledgedCount;
     killTime = Date.now();
     const pids = killMember(cluster, killed);
@@ -428,7 +390,7 @@ async function failoverRound(cluster: TestCluster, profile: Profile, round: numb
     // The machine boots: etcd first (its unit starts before Patroni's), back in its cluster.
     await wait(`the killed etcd member of ${killed} to exit`, async () => etcdPids.every((pid) => !isAlive(pid)), 30_000);
     localStartService(cluster.dir, killed, ETCD_SERVICE);
-    await wait(`etcd on ${killed} healthy again`, async () => etcdHealthy(etcdOf(cluster, killed)), 60_000);
+    await wait(`etcd on ${killed} healthy again`, async () => etcdHealthy(etcdEndpointOf(cluster, killed)), 60_000);
   }
   const oldLog = logPath(cluster.dir, killed, PATRONI_SERVICE);
   const oldLogOffset = logSize(oldLog);

@@ -14,15 +14,12 @@ import {
   PrimarySampler,
   TIMING,
   ackRuns,
-  etcdRaftLeader,
   hostOf,
   longestAckGap,
   memberNames,
   missingOn,
-  moveEtcdLeadership,
   nameOfHost,
   primariesNow,
-  restApiOf,
   restartEtcd,
   sql,
   timelineOf,
@@ -30,6 +27,8 @@ import {
   waitForAcks,
   waitHealthy,
 } from './helpers';
+import { etcdRaftLeader, moveEtcdLeadership } from '../support/etcd';
+import { restApiOf } from '../support/local-cluster';
 
 const BLOCK = 62;
 const EXPECTED_SYNC = 1;

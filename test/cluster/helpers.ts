@@ -15,7 +15,7 @@ import { HostPort, localStartService } from '../../src/platform/local/local-clus
 import { HAPROXY_LISTENERS } from '../../src/render/haproxy-config';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { FAILOVER_PROFILES } from '../../src/spec/failover';
-import { TestCluster, WriterLoop, WriterReport, eventually, killMember, memberAddress, sleep } from '../support/local-cluster';
+import { TestCluster, WriterLoop, WriterReport, eventually, killMember, memberAddress, restApiOf, sleep } from '../support/local-cluster';
 
 export { ETCD_SERVICE, PATRONI_SERVICE };
 
@@ -106,11 +106,6 @@ function secrets(cluster: TestCluster): Record<string, Record<string, string>> {
 export const statsAuth = (cluster: TestCluster) => `${HAPROXY_STATS_USER}:${secrets(cluster)[PROXY_SECRET].stats_password}`;
 export const restApiAuth = (cluster: TestCluster) => `${PATRONI_USERS.restApi}:${secrets(cluster)[CLUSTER_SECRET].restapi_password}`;
 
-export const restApiOf = (cluster: TestCluster, name: string): string => {
-  const member = cluster.endpoints.members.find((m) => m.name === name);
-  if (!member) throw new Error(`no member ${name}`);
-  return member.restApi;
-};
 export const hostOf = (cluster: TestCluster, name: string) => memberAddress(cluster, name).host;
 export const nameOfHost = (cluster: TestCluster, host: string) => cluster.endpoints.members.find((m) => m.host === host)?.name ?? host;
 export const memberNames = (cluster: TestCluster) => cluster.endpoints.members.map((m) => m.name);
@@ -427,40 +422,6 @@ function safeRead(file: string): string {
 // ---------------------------------------------------------------------------------------------
 // etcd.
 // ---------------------------------------------------------------------------------------------
-
-export const etcdEndpointOf = (cluster: TestCluster, name: string) => `${hostOf(cluster, name)}:${cluster.endpoints.etcd[0].split(':')[1]}`;
-
-interface EtcdStatus {
-  readonly memberId: string;
-  readonly leader: string;
-}
-
-/** etcd's own view (v3 gRPC gateway): this member's id and the raft leader's id. */
-export async function etcdStatus(endpoint: string): Promise<EtcdStatus> {
-  const answer = await http(`http://${endpoint}/v3/maintenance/status`, { method: 'POST', body: {} });
-  if (answer.status !== 200) throw new Error(`etcd ${endpoint} status answered ${answer.status}: ${answer.body}`);
-  const status = JSON.parse(answer.body);
-  return { memberId: status.header.member_id, leader: status.leader };
-}
-
-/** The member (node name) whose etcd is the raft leader. */
-export async function etcdRaftLeader(cluster: TestCluster): Promise<string> {
-  const statuses = await Promise.all(memberNames(cluster).map(async (name) => ({ name, status: await etcdStatus(etcdEndpointOf(cluster, name)) })));
-  const leaderId = statuses[0].status.leader;
-  const leader = statuses.find((s) => s.status.memberId === leaderId);
-  if (!leader || statuses.some((s) => s.status.leader !== leaderId)) throw new Error(`etcd members disagree on the raft leader: ${JSON.stringify(statuses)}`);
-  return leader.name;
-}
-
-/** Hands etcd raft leadership to the member on `name`'s node (asked of the current raft leader). */
-export async function moveEtcdLeadership(cluster: TestCluster, name: string): Promise<void> {
-  const current = await etcdRaftLeader(cluster);
-  if (current === name) return;
-  const target = await etcdStatus(etcdEndpointOf(cluster, name));
-  const answer = await http(`http://${etcdEndpointOf(cluster, current)}/v3/maintenance/transfer-leadership`, { method: 'POST', body: { targetID: target.memberId }, timeoutMs: 10_000 });
-  if (answer.status !== 200) throw new Error(`etcd transfer-leadership answered ${answer.status}: ${answer.body}`);
-  await eventually(`etcd raft leadership on ${name}`, 10_000, async () => (await etcdRaftLeader(cluster)) === name);
-}
 
 export async function waitEtcdHealthy(cluster: TestCluster, timeoutMs = 30_000): Promise<void> {
   await eventually('every etcd member healthy', timeoutMs, async () => (await Promise.all(cluster.endpoints.etcd.map(etcdHealthy))).every(Boolean));

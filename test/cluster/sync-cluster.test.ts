@@ -19,7 +19,6 @@ import {
   proxiesOf,
   rejoinDrill,
   restApiAuth,
-  restApiOf,
   serverBehind,
   spread,
   sql,
@@ -27,6 +26,7 @@ import {
   waitForAcks,
   waitHealthy,
 } from './helpers';
+import { restApiOf } from '../support/local-cluster';
 
 const BLOCK = 61;
 const MAX_LAG_BYTES = 1024 * 1024;

@@ -18,12 +18,12 @@ import {
   nameOfHost,
   proxiesOf,
   rejoinDrill,
-  restApiOf,
   serverBehind,
   sql,
   waitHealthy,
   withTimeout,
 } from './helpers';
+import { restApiOf } from '../support/local-cluster';
 
 const BLOCK = 63;
 const EXPECTED_SYNC = 1;

@@ -93,6 +93,12 @@ export const memberAddress = (cluster: TestCluster, name: string): HostPort => {
   return { host: member.host, port: member.port };
 };
 
+export const restApiOf = (cluster: TestCluster, name: string): string => {
+  const member = cluster.endpoints.members.find((m) => m.name === name);
+  if (!member) throw new Error(`no member ${name}`);
+  return member.restApi;
+};
+
 /** Kills a member's Patroni and postgres with SIGKILL, as a crashed machine would. */
 export function killMember(cluster: TestCluster, name: string): number[] {
   return localKillService(cluster.dir, name, PATRONI_SERVICE);
