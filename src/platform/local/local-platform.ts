@@ -30,9 +30,8 @@ export interface LocalSecret {
  */
 export class LocalPlatform extends Construct implements Platform {
   readonly addressBlock: number;
+  /** The secrets the stack asked for; `pgha local up` generates their values. */
   readonly secrets: LocalSecret[] = [];
-  readonly groups: LocalNodeGroup[] = [];
-  readonly endpoints: LocalEndpoint[] = [];
   private readonly subnetCount: number;
   private readonly firstHostNumber: number;
   private readonly nextHost: number[];
@@ -77,15 +76,11 @@ export class LocalPlatform extends Construct implements Platform {
   }
 
   createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup {
-    const group = new LocalNodeGroup(scope, id, props);
-    this.groups.push(group);
-    return group;
+    return new LocalNodeGroup(scope, id, props);
   }
 
   createEndpoint(scope: Construct, id: string, props: EndpointProps): Endpoint {
-    const endpoint = new LocalEndpoint(scope, id, props);
-    this.endpoints.push(endpoint);
-    return endpoint;
+    return new LocalEndpoint(scope, id, props);
   }
 }
 
@@ -127,12 +122,10 @@ export class LocalNodeGroup extends Construct implements NodeGroup, RendersNodes
 /** Locally, clients reach the first proxy directly: there is no load balancer on loopback. */
 export class LocalEndpoint extends Construct implements Endpoint {
   readonly host: string;
-  readonly listeners: EndpointProps['listeners'];
 
   constructor(scope: Construct, id: string, props: EndpointProps) {
     super(scope, id);
     this.host = props.group.placements[0].address;
-    this.listeners = props.listeners;
   }
 
   allowClient(): void {
