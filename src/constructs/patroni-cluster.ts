@@ -39,7 +39,7 @@ export interface PatroniClusterProps {
   readonly synchronousNodeCount?: number;
   /**
    * Leader lease timing: "default" (ttl 30 / loop_wait 10 / retry_timeout 10 s), "fast"
-   * (7 / 1 / 3 s), or explicit seconds; loopWait + 2 * retryTimeout must not exceed ttl.
+   * (10 / 2 / 4 s), or explicit seconds; loopWait + 2 * retryTimeout must not exceed ttl.
    * @default "default"
    */
   readonly failover?: FailoverProfile | FailoverTiming;

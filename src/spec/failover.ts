@@ -11,17 +11,17 @@ export interface FailoverTiming {
 
 /**
  * Named profiles, measured with `npm run bench:failover` (SIGKILL of the primary, sync mode):
- * - `default` is Patroni's own: writes resume 22-30 s after the primary dies (median 25.7 s).
- * - `fast` resumes them in 7.1-8.2 s (median 7.5 s). A dead leader's lease runs out ttl after its
- *   last refresh, which came at most loop_wait before: the outage is about ttl - loop_wait/2 + 1 s,
- *   so ttl 10 / loop_wait 2 could not go below ~9 s (measured median 10.0 s). The price: a DCS
- *   write every second per node, and a primary that cannot reach etcd for 3 s (retry_timeout)
- *   demotes itself. loop_wait 1 and retry_timeout 3 are the lowest Patroni 3.2+ accepts; those
- *   versions also raise any ttl below 20 to 20 (Debian 12 ships 3.0.2, which takes 7).
+ * - `default` is Patroni's own: writes resume 22-30 s after the primary dies (median 25.9 s).
+ * - `fast`: 9.4-10.9 s (median 10.0 s). A dead leader's lease runs out ttl after its last refresh,
+ *   at most loop_wait earlier, so the outage is about ttl - loop_wait/2 + 1 s.
+ * Faster is possible but not safe: 7/1/3 measured a 7.5 s median, yet with retry_timeout 3 a
+ * primary whose etcd member was etcd's raft leader demoted itself when that member died (the
+ * election and the client's reconnect outlast 3 s): one etcd member lost must not cost writes.
+ * Patroni 3.2+ raises a ttl below 20 to 20; Debian 12 ships 3.0.2, which takes these as they are.
  */
 export const FAILOVER_PROFILES = {
   default: { ttlSeconds: 30, loopWaitSeconds: 10, retryTimeoutSeconds: 10 },
-  fast: { ttlSeconds: 7, loopWaitSeconds: 1, retryTimeoutSeconds: 3 },
+  fast: { ttlSeconds: 10, loopWaitSeconds: 2, retryTimeoutSeconds: 4 },
 } as const satisfies Record<string, FailoverTiming>;
 
 export type FailoverProfile = keyof typeof FAILOVER_PROFILES;

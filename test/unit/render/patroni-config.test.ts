@@ -94,7 +94,7 @@ describe('renderPatroniConfig: identity and addresses', () => {
 describe('renderPatroniConfig: bootstrap.dcs', () => {
   test.each([
     ['default', 30, 10, 10],
-    ['fast', 7, 1, 3],
+    ['fast', 10, 2, 4],
   ] as const)('failover profile "%s" gives ttl %i, loop_wait %i, retry_timeout %i', (profile, ttl, loopWait, retryTimeout) => {
     const dcs = render({ failover: profile }).bootstrap.dcs;
 

@@ -91,8 +91,8 @@ describe('PatroniCluster spec', () => {
     expect(() => validatePatroniClusterSpec(input)).not.toThrow();
   });
 
-  test('GIVEN the fast profile THEN the timings are 7/1/3', () => {
-    expect(validatePatroniClusterSpec({ ...base, failover: 'fast' }).failover).toEqual({ ttlSeconds: 7, loopWaitSeconds: 1, retryTimeoutSeconds: 3 });
+  test('GIVEN the fast profile THEN the timings are 10/2/4', () => {
+    expect(validatePatroniClusterSpec({ ...base, failover: 'fast' }).failover).toEqual({ ttlSeconds: 10, loopWaitSeconds: 2, retryTimeoutSeconds: 4 });
   });
 });
 
