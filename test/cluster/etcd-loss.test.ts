@@ -6,67 +6,43 @@
  */
 import { localKillService } from '../../src/platform/local/local-cluster';
 import { replicationOf } from '../../src/platform/local/cluster-checks';
-import { TestCluster, WriterLoop, eventually, leaderName, memberAddress, members, sleep, startTestCluster, stopTestCluster } from '../support/local-cluster';
 import {
-  Cleanup,
-  ETCD_SERVICE,
-  Figures,
-  PrimarySampler,
-  TIMING,
+  eventually,
+  leaderName,
+  memberAddress,
+  members,
+  restApiOf,
+  sleep,
+  TestCluster,
+  WriterLoop,
+} from '../support/local-cluster';
+import {
   ackRuns,
+  ETCD_SERVICE,
   hostOf,
   longestAckGap,
   memberNames,
   missingOn,
   nameOfHost,
   primariesNow,
+  PrimarySampler,
   restartEtcd,
   sql,
   timelineOf,
+  TIMING,
+  useCluster,
   waitEtcdHealthy,
   waitForAcks,
   waitHealthy,
 } from './helpers';
 import { etcdRaftLeader, moveEtcdLeadership } from '../support/etcd';
-import { restApiOf } from '../support/local-cluster';
 
 const BLOCK = 62;
 const EXPECTED_SYNC = 1;
 /** How long a single etcd loss is watched: twice the leader lease. */
 const WATCH_MS = 2 * TIMING.ttlSeconds * 1000;
 
-let cluster: TestCluster | undefined;
-const cleanup = new Cleanup();
-const figures = new Figures(`cluster tests, etcd loss (127.${BLOCK}.x.y)`);
-const started = () => {
-  if (!cluster) throw new Error('the cluster did not start (see beforeAll)');
-  return cluster;
-};
-
-beforeAll(async () => {
-  const t0 = Date.now();
-  cluster = await startTestCluster({ addressBlock: BLOCK, replicationMode: 'sync', failover: 'fast' });
-  figures.note(`bootstrap (startTestCluster until healthy and routing): ${Date.now() - t0} ms`);
-}, 180_000);
-
-// A failed test may leave something disturbed (a frozen process, a stopped service): put it back
-// before the next scenario runs, so one failure does not cascade into the rest.
-afterEach(async () => {
-  const failures = await cleanup.runAll();
-  if (failures.length > 0) throw new Error(`clean-up after the test failed: ${failures.join('; ')}`);
-}, 120_000);
-
-afterAll(async () => {
-  const failures = await cleanup.runAll();
-  const t0 = Date.now();
-  try {
-    await stopTestCluster(cluster);
-    figures.note(`teardown: ${Date.now() - t0} ms`);
-  } finally {
-    figures.print();
-  }
-  if (failures.length > 0) throw new Error(`clean-up failed: ${failures.join('; ')}`);
-}, 180_000);
+const { started, cleanup, figures } = useCluster('cluster tests, etcd loss', { addressBlock: BLOCK, replicationMode: 'sync', failover: 'fast' });
 
 /**
  * Kills one node's etcd while a WriterLoop commits through the rw port, watches for WATCH_MS, then

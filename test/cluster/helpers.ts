@@ -15,7 +15,19 @@ import { HostPort, localStartService } from '../../src/platform/local/local-clus
 import { HAPROXY_LISTENERS } from '../../src/render/haproxy-config';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { FAILOVER_PROFILES } from '../../src/spec/failover';
-import { TestCluster, WriterLoop, WriterReport, eventually, killMember, memberAddress, restApiOf, sleep } from '../support/local-cluster';
+import {
+  eventually,
+  killMember,
+  memberAddress,
+  restApiOf,
+  sleep,
+  startTestCluster,
+  stopTestCluster,
+  TestCluster,
+  TestClusterOptions,
+  WriterLoop,
+  WriterReport,
+} from '../support/local-cluster';
 
 export { ETCD_SERVICE, PATRONI_SERVICE };
 
@@ -77,6 +89,106 @@ export function withTimeout<T>(what: string, ms: number, promise: Promise<T>): P
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// One cluster per test file.
+// ---------------------------------------------------------------------------------------------
+
+export interface ClusterUnderTest {
+  /** The running cluster; fails the test when beforeAll could not start it. */
+  readonly started: () => TestCluster;
+  readonly cleanup: Cleanup;
+  readonly figures: Figures;
+}
+
+/**
+ * Starts one cluster for the whole file in beforeAll and stops it (by PID) in afterAll, even when
+ * tests failed. After each test the clean-up list puts back whatever the test disturbed (a frozen
+ * process, a stopped service), so one failure does not cascade into the next scenarios.
+ */
+export function useCluster(title: string, options: TestClusterOptions): ClusterUnderTest {
+  let cluster: TestCluster | undefined;
+  const cleanup = new Cleanup();
+  const figures = new Figures(`${title} (127.${options.addressBlock}.x.y)`);
+  beforeAll(async () => {
+    const t0 = Date.now();
+    cluster = await startTestCluster(options);
+    figures.note(`bootstrap (startTestCluster until healthy and routing): ${Date.now() - t0} ms`);
+  }, 180_000);
+  afterEach(async () => {
+    const failures = await cleanup.runAll();
+    if (failures.length > 0) throw new Error(`clean-up after the test failed: ${failures.join('; ')}`);
+  }, 120_000);
+  afterAll(async () => {
+    const failures = await cleanup.runAll();
+    const t0 = Date.now();
+    try {
+      await stopTestCluster(cluster);
+      figures.note(`teardown: ${Date.now() - t0} ms`);
+    } finally {
+      figures.print();
+    }
+    if (failures.length > 0) throw new Error(`clean-up failed: ${failures.join('; ')}`);
+  }, 180_000);
+  const started = () => {
+    if (!cluster) throw new Error('the cluster did not start (see beforeAll)');
+    return cluster;
+  };
+  return { started, cleanup, figures };
+}
+
+/**
+ * The unplanned failover and the old primary's rejoin, as two tests in order: writes resume on
+ * the synchronous standby through both proxies, never go back, lose no acknowledged write; the old
+ * primary, restarted, streams on the new timeline (pg_rewind) and holds every acknowledged write.
+ */
+export function failoverAndRejoinTests(under: ClusterUnderTest, block: number, expectedSync: number, table: string): void {
+  const { started, cleanup, figures } = under;
+  let failedLeader: string | undefined;
+  let failoverAcked: number[] = [];
+
+  test('GIVEN writes through the rw port WHEN the leader is killed (SIGKILL) THEN writes resume on the synchronous standby within 60 s, never go back, and no acknowledged write is lost', async () => {
+    const c = started();
+    // WHEN
+    const outcome = await failoverDrill(c, block, cleanup, { table, expectedSync, resumeWithinMs: 60_000 });
+    failedLeader = outcome.oldLeader;
+    failoverAcked = outcome.report.acknowledged;
+    figures.note(
+      `unplanned failover ${outcome.oldLeader} -> ${outcome.newLeader}: writes resumed ${outcome.resumedAfterMs} ms after the kill; ` +
+        `${outcome.report.acknowledged.length} acknowledged, ${outcome.report.unknown.length} unknown, ${outcome.lost.length} lost`,
+    );
+    // THEN
+    expect(outcome.resumedAfterMs).toBeLessThan(60_000);
+    expect(outcome.syncStandbyBefore).toEqual([outcome.newLeader]);
+    expect(outcome.runs.map((h) => nameOfHost(c, h))).toEqual([outcome.oldLeader, outcome.newLeader]);
+    expect(outcome.lost).toEqual([]);
+    // Both proxies' rw ports follow (each proxy runs its own health checks).
+    for (const proxy of proxiesOf(c, block)) {
+      await eventually(`rw port of ${proxy.host} to reach ${outcome.newLeader}`, 10_000, async () => {
+        const seen = await serverBehind(c, proxy.rw);
+        return seen.address === hostOf(c, outcome.newLeader) && !seen.inRecovery;
+      });
+    }
+  }, 180_000);
+
+  test('GIVEN the killed old primary WHEN its Patroni is started again THEN it rejoins as a streaming replica on the new timeline with no manual step, holding every acknowledged write', async () => {
+    const c = started();
+    if (!failedLeader) throw new Error('the failover scenario did not run to the point of killing a leader');
+    const rejoined = failedLeader;
+    // WHEN
+    const outcome = await rejoinDrill(c, rejoined);
+    figures.note(`rejoin of ${rejoined}: streaming on the leader's timeline ${outcome.rejoinedAfterMs} ms after its Patroni started (pg_rewind ${outcome.usedPgRewind ? 'ran' : 'not needed'}); timeline ${outcome.memberTimeline}`);
+    // THEN
+    expect(outcome.leader).not.toBe(rejoined);
+    expect(outcome.inRecovery).toBe(true);
+    expect(outcome.leaderTimeline).toBeGreaterThan(1);
+    expect(outcome.memberTimeline).toBe(outcome.leaderTimeline);
+    expect(outcome.receivedTimeline).toBe(outcome.leaderTimeline);
+    await eventually(`${rejoined} to hold every write acknowledged during the failover`, 30_000, async () => (await missingOn(c, rejoined, table, failoverAcked)).length === 0);
+    // And the whole cluster is healthy again: both proxies route to it as a replica.
+    await waitHealthy(c, block, expectedSync);
+  }, 180_000);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,35 +6,37 @@
 import { readFileSync } from 'node:fs';
 import { haproxyServers, http, replicationOf } from '../../src/platform/local/cluster-checks';
 import { HAPROXY_LISTENERS } from '../../src/render/haproxy-config';
-import { TestCluster, WriterLoop, eventually, leaderName, memberAddress, members, startTestCluster, stopTestCluster } from '../support/local-cluster';
 import {
-  Cleanup,
-  Figures,
+  eventually,
+  leaderName,
+  memberAddress,
+  members,
+  restApiOf,
+  WriterLoop,
+} from '../support/local-cluster';
+import {
   ackRuns,
-  failoverDrill,
+  failoverAndRejoinTests,
   hostOf,
   memberNames,
   missingOn,
   nameOfHost,
   proxiesOf,
-  rejoinDrill,
   restApiAuth,
   serverBehind,
   spread,
   sql,
   statsAuth,
+  useCluster,
   waitForAcks,
   waitHealthy,
 } from './helpers';
-import { restApiOf } from '../support/local-cluster';
 
 const BLOCK = 61;
 const MAX_LAG_BYTES = 1024 * 1024;
 const EXPECTED_SYNC = 1;
 
-let cluster: TestCluster | undefined;
-const cleanup = new Cleanup();
-const figures = new Figures(`cluster tests, sync mode (127.${BLOCK}.x.y)`);
+const { started, cleanup, figures } = useCluster('cluster tests, sync mode', { addressBlock: BLOCK, replicationMode: 'sync', failover: 'fast', maxReplicaLagBytes: MAX_LAG_BYTES });
 function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
@@ -47,35 +49,6 @@ function processState(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
-const started = () => {
-  if (!cluster) throw new Error('the cluster did not start (see beforeAll)');
-  return cluster;
-};
-
-beforeAll(async () => {
-  const t0 = Date.now();
-  cluster = await startTestCluster({ addressBlock: BLOCK, replicationMode: 'sync', failover: 'fast', maxReplicaLagBytes: MAX_LAG_BYTES });
-  figures.note(`bootstrap (startTestCluster until healthy and routing): ${Date.now() - t0} ms`);
-}, 180_000);
-
-// A failed test may leave something disturbed (a frozen process, a stopped service): put it back
-// before the next scenario runs, so one failure does not cascade into the rest.
-afterEach(async () => {
-  const failures = await cleanup.runAll();
-  if (failures.length > 0) throw new Error(`clean-up after the test failed: ${failures.join('; ')}`);
-}, 120_000);
-
-afterAll(async () => {
-  const failures = await cleanup.runAll();
-  const t0 = Date.now();
-  try {
-    await stopTestCluster(cluster);
-    figures.note(`teardown: ${Date.now() - t0} ms`);
-  } finally {
-    figures.print();
-  }
-  if (failures.length > 0) throw new Error(`clean-up failed: ${failures.join('; ')}`);
-}, 180_000);
 
 describe('sync cluster', () => {
   test('GIVEN a fresh sync cluster WHEN it has bootstrapped THEN one leader, two replicas streaming from it, exactly one synchronous standby', async () => {
@@ -200,49 +173,5 @@ describe('sync cluster', () => {
     expect(await missingOn(c, candidate, 'switchover_writes', report.acknowledged)).toEqual([]);
   }, 180_000);
 
-  let failedLeader: string | undefined;
-  let failoverAcked: number[] = [];
-
-  test('GIVEN writes through the rw port WHEN the leader is killed (SIGKILL) THEN writes resume on the synchronous standby within 60 s, never go back, and no acknowledged write is lost', async () => {
-    const c = started();
-    // WHEN
-    const outcome = await failoverDrill(c, BLOCK, cleanup, { table: 'failover_writes', expectedSync: EXPECTED_SYNC, resumeWithinMs: 60_000 });
-    failedLeader = outcome.oldLeader;
-    failoverAcked = outcome.report.acknowledged;
-    figures.note(
-      `unplanned failover ${outcome.oldLeader} -> ${outcome.newLeader}: writes resumed ${outcome.resumedAfterMs} ms after the kill; ` +
-        `${outcome.report.acknowledged.length} acknowledged, ${outcome.report.unknown.length} unknown, ${outcome.lost.length} lost`,
-    );
-    // THEN
-    expect(outcome.resumedAfterMs).toBeLessThan(60_000);
-    expect(outcome.syncStandbyBefore).toEqual([outcome.newLeader]);
-    expect(outcome.runs.map((h) => nameOfHost(c, h))).toEqual([outcome.oldLeader, outcome.newLeader]);
-    expect(outcome.lost).toEqual([]);
-    // Both proxies' rw ports follow (each proxy runs its own health checks).
-    for (const proxy of proxiesOf(c, BLOCK)) {
-      await eventually(`rw port of ${proxy.host} to reach ${outcome.newLeader}`, 10_000, async () => {
-        const seen = await serverBehind(c, proxy.rw);
-        return seen.address === hostOf(c, outcome.newLeader) && !seen.inRecovery;
-      });
-    }
-  }, 180_000);
-
-  test('GIVEN the killed old primary WHEN its Patroni is started again THEN it rejoins as a streaming replica on the new timeline with no manual step', async () => {
-    const c = started();
-    if (!failedLeader) throw new Error('the failover scenario did not run to the point of killing a leader');
-    // WHEN
-    const outcome = await rejoinDrill(c, failedLeader);
-    figures.note(`rejoin of ${failedLeader}: streaming on the leader's timeline ${outcome.rejoinedAfterMs} ms after its Patroni started (pg_rewind ${outcome.usedPgRewind ? 'ran' : 'not needed'}); timeline ${outcome.memberTimeline}`);
-    // THEN
-    expect(outcome.leader).not.toBe(failedLeader);
-    expect(outcome.inRecovery).toBe(true);
-    expect(outcome.leaderTimeline).toBeGreaterThan(1);
-    expect(outcome.memberTimeline).toBe(outcome.leaderTimeline);
-    expect(outcome.receivedTimeline).toBe(outcome.leaderTimeline);
-    // And the whole cluster is healthy again: both proxies route to it as a replica.
-    await waitHealthy(c, BLOCK, EXPECTED_SYNC);
-    // And it holds every write acknowledged across the failover.
-    const rejoined = failedLeader;
-    await eventually(`${rejoined} to hold every write acknowledged during the failover`, 30_000, async () => (await missingOn(c, rejoined, 'failover_writes', failoverAcked)).length === 0);
-  }, 180_000);
+  failoverAndRejoinTests({ started, cleanup, figures }, BLOCK, EXPECTED_SYNC, 'failover_writes');
 });

@@ -6,62 +6,35 @@
 import { Client } from 'pg';
 import { localStartService, localStopService } from '../../src/platform/local/local-cluster';
 import { replicationOf } from '../../src/platform/local/cluster-checks';
-import { TestCluster, connect, eventually, memberAddress, members, sleep, startTestCluster, stopTestCluster } from '../support/local-cluster';
 import {
-  Cleanup,
-  Figures,
-  PATRONI_SERVICE,
-  failoverDrill,
+  connect,
+  eventually,
+  memberAddress,
+  members,
+  restApiOf,
+  sleep,
+  TestCluster,
+} from '../support/local-cluster';
+import {
+  failoverAndRejoinTests,
   hostOf,
   memberNames,
   missingOn,
-  nameOfHost,
+  PATRONI_SERVICE,
   proxiesOf,
-  rejoinDrill,
   serverBehind,
   sql,
+  useCluster,
   waitHealthy,
   withTimeout,
 } from './helpers';
-import { restApiOf } from '../support/local-cluster';
 
 const BLOCK = 63;
 const EXPECTED_SYNC = 1;
 /** How long a commit with no standby must stay unacknowledged. */
 const BLOCKED_FOR_MS = 10_000;
 
-let cluster: TestCluster | undefined;
-const cleanup = new Cleanup();
-const figures = new Figures(`cluster tests, sync-strict mode (127.${BLOCK}.x.y)`);
-const started = () => {
-  if (!cluster) throw new Error('the cluster did not start (see beforeAll)');
-  return cluster;
-};
-
-beforeAll(async () => {
-  const t0 = Date.now();
-  cluster = await startTestCluster({ addressBlock: BLOCK, replicationMode: 'sync-strict', failover: 'fast' });
-  figures.note(`bootstrap (startTestCluster until healthy and routing): ${Date.now() - t0} ms`);
-}, 180_000);
-
-// A failed test may leave something disturbed (a frozen process, a stopped service): put it back
-// before the next scenario runs, so one failure does not cascade into the rest.
-afterEach(async () => {
-  const failures = await cleanup.runAll();
-  if (failures.length > 0) throw new Error(`clean-up after the test failed: ${failures.join('; ')}`);
-}, 120_000);
-
-afterAll(async () => {
-  const failures = await cleanup.runAll();
-  const t0 = Date.now();
-  try {
-    await stopTestCluster(cluster);
-    figures.note(`teardown: ${Date.now() - t0} ms`);
-  } finally {
-    figures.print();
-  }
-  if (failures.length > 0) throw new Error(`clean-up failed: ${failures.join('; ')}`);
-}, 180_000);
+const { started, cleanup, figures } = useCluster('cluster tests, sync-strict mode', { addressBlock: BLOCK, replicationMode: 'sync-strict', failover: 'fast' });
 
 /** Starts a node's Patroni again unless it runs (clean-up after a test that stopped it). */
 function ensurePatroni(c: TestCluster, name: string): void {
@@ -150,44 +123,5 @@ describe('sync-strict cluster', () => {
     await waitHealthy(c, BLOCK, EXPECTED_SYNC);
   }, 180_000);
 
-  let failedLeader: string | undefined;
-  let failoverAcked: number[] = [];
-
-  test('GIVEN writes through the rw port WHEN the leader is killed (SIGKILL) THEN writes resume within 60 s on the synchronous standby, never go back, and no acknowledged write is lost', async () => {
-    const c = started();
-    // WHEN
-    const outcome = await failoverDrill(c, BLOCK, cleanup, { table: 'strict_failover_writes', expectedSync: EXPECTED_SYNC, resumeWithinMs: 60_000 });
-    failedLeader = outcome.oldLeader;
-    failoverAcked = outcome.report.acknowledged;
-    figures.note(
-      `unplanned failover ${outcome.oldLeader} -> ${outcome.newLeader}: writes resumed ${outcome.resumedAfterMs} ms after the kill; ` +
-        `${outcome.report.acknowledged.length} acknowledged, ${outcome.report.unknown.length} unknown, ${outcome.lost.length} lost`,
-    );
-    // THEN
-    expect(outcome.resumedAfterMs).toBeLessThan(60_000);
-    expect(outcome.syncStandbyBefore).toEqual([outcome.newLeader]);
-    expect(outcome.runs.map((h) => nameOfHost(c, h))).toEqual([outcome.oldLeader, outcome.newLeader]);
-    expect(outcome.lost).toEqual([]);
-    for (const proxy of proxiesOf(c, BLOCK)) {
-      await eventually(`rw port of ${proxy.host} to reach ${outcome.newLeader}`, 10_000, async () => {
-        const seen = await serverBehind(c, proxy.rw);
-        return seen.address === hostOf(c, outcome.newLeader) && !seen.inRecovery;
-      });
-    }
-  }, 180_000);
-
-  test('GIVEN the killed old primary WHEN its Patroni is started again THEN it rejoins as a streaming replica on the new timeline, holding every acknowledged write', async () => {
-    const c = started();
-    if (!failedLeader) throw new Error('the failover scenario did not run to the point of killing a leader');
-    const rejoined = failedLeader;
-    // WHEN
-    const outcome = await rejoinDrill(c, rejoined);
-    figures.note(`rejoin of ${rejoined}: streaming on the leader's timeline ${outcome.rejoinedAfterMs} ms after its Patroni started (pg_rewind ${outcome.usedPgRewind ? 'ran' : 'not needed'}); timeline ${outcome.memberTimeline}`);
-    // THEN
-    expect(outcome.inRecovery).toBe(true);
-    expect(outcome.memberTimeline).toBe(outcome.leaderTimeline);
-    expect(outcome.receivedTimeline).toBe(outcome.leaderTimeline);
-    await eventually(`${rejoined} to hold every write acknowledged during the failover`, 30_000, async () => (await missingOn(c, rejoined, 'strict_failover_writes', failoverAcked)).length === 0);
-    await waitHealthy(c, BLOCK, EXPECTED_SYNC);
-  }, 180_000);
+  failoverAndRejoinTests({ started, cleanup, figures }, BLOCK, EXPECTED_SYNC, 'strict_failover_writes');
 });
