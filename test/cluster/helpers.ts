@@ -19,6 +19,7 @@ import {
   eventually,
   killMember,
   memberAddress,
+  members,
   restApiOf,
   sleep,
   startTestCluster,
@@ -136,6 +137,22 @@ export function useCluster(title: string, options: TestClusterOptions): ClusterU
     return cluster;
   };
   return { started, cleanup, figures };
+}
+
+/**
+ * A freshly bootstrapped cluster: exactly one leader, every other member streaming from it, and
+ * `expectedSync` synchronous standbys. Returns the leader and its replication list.
+ */
+export async function expectBootstrapped(c: TestCluster, expectedSync: number): Promise<{ leader: string; replication: ReplicationEntry[] }> {
+  const view = await members(c);
+  const leaders = view.filter((m) => m.role === 'leader');
+  expect(leaders).toHaveLength(1);
+  const leader = leaders[0].name;
+  const replication = await replicationOf(restApiOf(c, leader));
+  expect(replication.map((r) => r.application_name).sort()).toEqual(memberNames(c).filter((n) => n !== leader).sort());
+  expect(replication.every((r) => r.state === 'streaming')).toBe(true);
+  expect(replication.filter((r) => r.sync_state === 'sync')).toHaveLength(expectedSync);
+  return { leader, replication };
 }
 
 /**
@@ -539,11 +556,13 @@ export async function waitEtcdHealthy(cluster: TestCluster, timeoutMs = 30_000):
   await eventually('every etcd member healthy', timeoutMs, async () => (await Promise.all(cluster.endpoints.etcd.map(etcdHealthy))).every(Boolean));
 }
 
-/** Starts a node's etcd again if it is down (for clean-up after a test that killed it). */
-export function restartEtcd(cluster: TestCluster, name: string): void {
+/** Starts a node's service again if it is down (for clean-up after a test that killed or stopped it). */
+export function ensureRunning(cluster: TestCluster, name: string, service: string): void {
   try {
-    localStartService(cluster.dir, name, ETCD_SERVICE);
+    localStartService(cluster.dir, name, service);
   } catch (error) {
     if (!/still running/.test((error as Error).message)) throw error;
   }
 }
+
+export const restartEtcd = (cluster: TestCluster, name: string) => ensureRunning(cluster, name, ETCD_SERVICE);

@@ -3,8 +3,8 @@
  * both proxies (lagging replicas leave the read-only pool), a planned switchover, an unplanned
  * failover and the old primary's rejoin. One cluster; the scenarios run in order against it.
  */
-import { readFileSync } from 'node:fs';
-import { haproxyServers, http, replicationOf } from '../../src/platform/local/cluster-checks';
+import { haproxyServers, http } from '../../src/platform/local/cluster-checks';
+import { processState } from '../../src/platform/local/processes';
 import { HAPROXY_LISTENERS } from '../../src/render/haproxy-config';
 import {
   eventually,
@@ -16,6 +16,7 @@ import {
 } from '../support/local-cluster';
 import {
   ackRuns,
+  expectBootstrapped,
   failoverAndRejoinTests,
   hostOf,
   memberNames,
@@ -44,25 +45,13 @@ function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
-/** The state letter of /proc/PID/stat (R, S, T for stopped, Z...). */
-function processState(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-}
 
 describe('sync cluster', () => {
   test('GIVEN a fresh sync cluster WHEN it has bootstrapped THEN one leader, two replicas streaming from it, exactly one synchronous standby', async () => {
     const c = started();
-    // WHEN
+    // WHEN / THEN
+    const { replication } = await expectBootstrapped(c, EXPECTED_SYNC);
     const view = await members(c);
-    // THEN
-    const leaders = view.filter((m) => m.role === 'leader');
-    expect(leaders).toHaveLength(1);
-    const leader = leaders[0].name;
-    const replication = await replicationOf(restApiOf(c, leader));
-    expect(replication.map((r) => r.application_name).sort()).toEqual(memberNames(c).filter((n) => n !== leader).sort());
-    expect(replication.every((r) => r.state === 'streaming')).toBe(true);
-    expect(replication.filter((r) => r.sync_state === 'sync')).toHaveLength(EXPECTED_SYNC);
     expect(replication.filter((r) => r.sync_state === 'async')).toHaveLength(2 - EXPECTED_SYNC);
     // The synchronous standby named in the replication list is the one Patroni reports.
     const sync = replication.find((r) => r.sync_state === 'sync')!.application_name;

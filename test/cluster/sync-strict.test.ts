@@ -4,18 +4,18 @@
  * acknowledged write, and the old primary rejoins by itself.
  */
 import { Client } from 'pg';
-import { localStartService, localStopService } from '../../src/platform/local/local-cluster';
+import { localStopService } from '../../src/platform/local/local-cluster';
 import { replicationOf } from '../../src/platform/local/cluster-checks';
 import {
   connect,
   eventually,
   memberAddress,
-  members,
   restApiOf,
   sleep,
-  TestCluster,
 } from '../support/local-cluster';
 import {
+  ensureRunning,
+  expectBootstrapped,
   failoverAndRejoinTests,
   hostOf,
   memberNames,
@@ -37,27 +37,11 @@ const BLOCKED_FOR_MS = 10_000;
 const { started, cleanup, figures } = useCluster('cluster tests, sync-strict mode', { addressBlock: BLOCK, replicationMode: 'sync-strict', failover: 'fast' });
 
 /** Starts a node's Patroni again unless it runs (clean-up after a test that stopped it). */
-function ensurePatroni(c: TestCluster, name: string): void {
-  try {
-    localStartService(c.dir, name, PATRONI_SERVICE);
-  } catch (error) {
-    if (!/still running/.test((error as Error).message)) throw error;
-  }
-}
-
 describe('sync-strict cluster', () => {
   test('GIVEN a fresh sync-strict cluster WHEN it has bootstrapped THEN one leader, two replicas streaming, exactly one synchronous standby, and rw reaches the leader through both proxies', async () => {
     const c = started();
-    // WHEN
-    const view = await members(c);
-    // THEN
-    const leaders = view.filter((m) => m.role === 'leader');
-    expect(leaders).toHaveLength(1);
-    const leader = leaders[0].name;
-    const replication = await replicationOf(restApiOf(c, leader));
-    expect(replication.map((r) => r.application_name).sort()).toEqual(memberNames(c).filter((n) => n !== leader).sort());
-    expect(replication.every((r) => r.state === 'streaming')).toBe(true);
-    expect(replication.filter((r) => r.sync_state === 'sync')).toHaveLength(EXPECTED_SYNC);
+    // WHEN / THEN
+    const { leader, replication } = await expectBootstrapped(c, EXPECTED_SYNC);
     const [settings] = await sql<{ names: string }>(c, memberAddress(c, leader), "SELECT current_setting('synchronous_standby_names') AS names");
     expect(settings.names).toContain(replication.find((r) => r.sync_state === 'sync')!.application_name);
     for (const proxy of proxiesOf(c, BLOCK)) {
@@ -72,7 +56,7 @@ describe('sync-strict cluster', () => {
     await sql(c, c.endpoints.writer, 'CREATE TABLE IF NOT EXISTS strict_writes (id bigint PRIMARY KEY, server inet NOT NULL)');
 
     // GIVEN: both replicas' Patroni stopped cleanly (their postgres with them).
-    for (const name of replicas) cleanup.add(`start patroni on ${name}`, () => ensurePatroni(c, name));
+    for (const name of replicas) cleanup.add(`start patroni on ${name}`, () => ensureRunning(c, name, PATRONI_SERVICE));
     const stopped = await Promise.all(replicas.map((name) => localStopService(c.dir, name, PATRONI_SERVICE)));
     expect(stopped).toEqual(['stopped', 'stopped']);
     await eventually(`${leader} to have no standby left`, 30_000, async () => (await replicationOf(restApiOf(c, leader))).length === 0);

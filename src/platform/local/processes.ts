@@ -54,6 +54,17 @@ export function startProcess(request: StartRequest): TrackedProcess {
   }
 }
 
+/** The state letter of a process (R, S, T when stopped, Z for a zombie), or undefined when it is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    // /proc/PID/stat: "pid (comm) state ...": the comm may hold spaces, the state follows its ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Running, and not a zombie: an exited service waits for init to reap it, which can take seconds. */
 export function isAlive(pid: number): boolean {
   try {
@@ -61,13 +72,8 @@ export function isAlive(pid: number): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  try {
-    // /proc/PID/stat: "pid (comm) state ...": the comm may hold spaces, the state follows its ")".
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const state = processState(pid);
+  return state !== undefined && state !== 'Z';
 }
 
 /** The PID a detached child recorded (first line of postmaster.pid), when that process still runs. */
