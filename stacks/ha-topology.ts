@@ -1,32 +1,42 @@
 import { Construct } from 'constructs';
 import { HaproxyFrontends, HaproxyFrontendsProps } from '../src/constructs/haproxy-frontends';
-import { PatroniCluster, PatroniClusterProps } from '../src/constructs/patroni-cluster';
+import { PatroniCluster, PatroniClusterProps, RestoreFromProps } from '../src/constructs/patroni-cluster';
+import { WalArchiveBucket, WalArchiveBucketProps } from '../src/constructs/wal-archive-bucket';
 import { Platform } from '../src/platform/platform';
 
 export interface HaTopologyProps {
   /** Cluster settings beyond the reference defaults. */
-  readonly cluster?: Partial<Omit<PatroniClusterProps, 'platform'>>;
+  readonly cluster?: Partial<Omit<PatroniClusterProps, 'platform' | 'archive' | 'restoreFrom'>>;
   /** Networks of the applications that connect through the proxies. */
   readonly clientCidrs?: readonly string[];
   /** Proxy settings beyond the reference defaults. */
   readonly frontends?: Partial<Omit<HaproxyFrontendsProps, 'platform' | 'cluster' | 'clientCidrs'>>;
+  /** A pgBackRest repository the cluster archives WAL into. @default - none */
+  readonly archive?: Partial<Omit<WalArchiveBucketProps, 'platform'>>;
+  /** Bootstrap the cluster from the archive (point-in-time recovery); needs `archive`. */
+  readonly restoreFrom?: Omit<RestoreFromProps, 'archive'>;
 }
 
 export interface HaTopology {
   readonly cluster: PatroniCluster;
   readonly frontends: HaproxyFrontends;
+  readonly archive?: WalArchiveBucket;
 }
 
 /**
  * The reference production topology, on any platform: 3 PostgreSQL nodes with Patroni and etcd
- * (synchronous replication), and 2 HAProxy nodes in front of them.
+ * (synchronous replication), and 2 HAProxy nodes in front of them; with an archive when asked.
  */
 export function haTopology(scope: Construct, platform: Platform, props: HaTopologyProps = {}): HaTopology {
+  const archive = props.archive ? new WalArchiveBucket(scope, 'Archive', { name: 'main', ...props.archive, platform }) : undefined;
+  if (props.restoreFrom && !archive) throw new Error('haTopology: restoreFrom needs an archive to restore from');
   const cluster = new PatroniCluster(scope, 'Cluster', {
     clusterName: 'main',
     replicationMode: 'sync',
     ...props.cluster,
     platform,
+    archive,
+    restoreFrom: props.restoreFrom && archive ? { ...props.restoreFrom, archive } : undefined,
   });
   const frontends = new HaproxyFrontends(scope, 'Frontends', {
     ...props.frontends,
@@ -34,5 +44,5 @@ export function haTopology(scope: Construct, platform: Platform, props: HaTopolo
     cluster,
     clientCidrs: [...(props.clientCidrs ?? [])],
   });
-  return { cluster, frontends };
+  return { cluster, frontends, archive };
 }

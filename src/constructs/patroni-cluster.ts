@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { colocatedEtcdMemberCount } from '../node-plan/etcd-member';
-import { planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-cluster-plan';
+import { ClusterArchive, ClusterBackup, planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-cluster-plan';
+import { WalArchiveBucket } from './wal-archive-bucket';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PATRONI_SECRET_VARIABLES } from '../render/patroni-config';
@@ -63,13 +64,44 @@ export interface PatroniClusterProps {
   readonly etcdInstanceType?: string;
   /** Data volume of each dedicated etcd node. @default 20 */
   readonly etcdDataVolumeSizeGiB?: number;
+  /**
+   * Archive WAL continuously into this pgBackRest repository (stanza = clusterName), and build
+   * new replicas from its latest backup. Add a BackupJob for scheduled backups.
+   * @default - no archiving
+   */
+  readonly archive?: WalArchiveBucket;
+  /** A WAL segment is archived at least this often, even when little is written (archive_timeout). @default 60 */
+  readonly archiveTimeoutSeconds?: number;
+  /**
+   * Bootstrap from an archive instead of an empty database: point-in-time recovery into a new
+   * cluster. Exactly one target: targetTime, targetLsn, targetName or latest.
+   * @default - a new, empty cluster
+   */
+  readonly restoreFrom?: RestoreFromProps;
+}
+
+export interface RestoreFromProps {
+  /** The archive holding the source cluster's backups and WAL. */
+  readonly archive: WalArchiveBucket;
+  /** Name of the cluster to restore (its stanza). Must differ from clusterName when restoring from the cluster's own archive. */
+  readonly sourceCluster: string;
+  /** A moment with its time zone: "2026-11-20T14:30:00Z". Must have passed. */
+  readonly targetTime?: string;
+  /** A WAL position: "0/3000060". */
+  readonly targetLsn?: string;
+  /** A restore point made with pg_create_restore_point(). */
+  readonly targetName?: string;
+  /** Replay everything archived. */
+  readonly latest?: true;
+  /** Include the target itself (a commit at exactly targetTime). @default true */
+  readonly targetInclusive?: boolean;
 }
 
 const DEDICATED_ETCD_MEMBERS = 3;
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
-type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB'>;
-const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PatroniClusterSpecInput, 'nodeZones'>>] ? true : never = true;
+type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB' | 'archive' | 'restoreFrom'>;
+const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PatroniClusterSpecInput, 'nodeZones' | 'archiveId' | 'restoreFrom'>>] ? true : never = true;
 void propsMatchSpec;
 
 /**
@@ -87,14 +119,20 @@ export class PatroniCluster extends Construct {
   readonly etcdNodes?: NodeGroup;
   /** Superuser, replication, rewind and REST API passwords (generated; nodes read them at boot). */
   readonly secret: SecretRef;
+  /** The archive WAL goes to, when there is one. */
+  readonly archive?: WalArchiveBucket;
   private readonly hbaNetworks: Set<string>;
+  private backup?: ClusterBackup;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
-    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, ...specInput } = props;
+    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, archive, restoreFrom, ...specInput } = props;
     const nodeCount = specInput.nodeCount ?? 3;
+    this.archive = archive;
     this.spec = validatePatroniClusterSpec({
       ...specInput,
+      archiveId: archive?.archiveId,
+      restoreFrom: restoreFrom ? { ...restoreFrom, archive: undefined, archiveId: restoreFrom.archive.archiveId } : undefined,
       nodeZones: Number.isInteger(nodeCount) && nodeCount > 0 ? defined(platform.previewZones(nodeCount)) : undefined,
     });
     const spec = this.spec;
@@ -109,11 +147,18 @@ export class PatroniCluster extends Construct {
     this.hbaNetworks = new Set([...this.members.map((m) => m.network), ...spec.clientCidrs]);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/patroni`, Object.values(PATRONI_SECRET_VARIABLES));
 
+    const ownArchive = archive ? clusterArchive(archive) : undefined;
+    const restore =
+      restoreFrom && spec.restoreFrom
+        ? { spec: spec.restoreFrom, archive: clusterArchive(restoreFrom.archive), sameArchive: restoreFrom.archive === archive }
+        : undefined;
+    const archiveSecrets = [archive?.secret, restore && !restore.sameArchive ? restoreFrom?.archive.secret : undefined].filter((s): s is SecretRef => s !== undefined);
+
     this.nodes = platform.createNodeGroup(this, 'Nodes', {
       groupName,
       description: `PostgreSQL + Patroni nodes of cluster ${spec.clusterName}`,
       placements: this.members,
-      secrets: [this.secret],
+      secrets: [this.secret, ...archiveSecrets],
       instanceType,
       dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
       plans: () =>
@@ -126,8 +171,13 @@ export class PatroniCluster extends Construct {
           secretName: this.secret.name,
           dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
           ports: this.nodes.ports,
+          archive: ownArchive,
+          restore,
+          backup: this.backup,
         }),
     });
+    archive?.grant(this.nodes);
+    if (restore && !restore.sameArchive) restoreFrom?.archive.grant(this.nodes);
     const self = { group: groupName };
     this.nodes.allow(spec.postgresPort, 'PostgreSQL replication and pg_rewind', self);
     this.nodes.allow(spec.restApiPort, 'Patroni REST API between members', self);
@@ -153,6 +203,20 @@ export class PatroniCluster extends Construct {
     }
   }
 
+  /**
+   * Adds scheduled backups to every node (used by BackupJob). Only one per cluster: the nodes'
+   * pgbackrest.conf carries its retention.
+   */
+  attachBackup(backup: ClusterBackup, by: string): void {
+    if (!this.archive) {
+      throw new Error(`${by}: cluster "${this.clusterName}" has no archive. Fix: give the PatroniCluster an archive (a WalArchiveBucket) to back up into.`);
+    }
+    if (this.backup) {
+      throw new Error(`${by}: cluster "${this.clusterName}" already has a BackupJob. Fix: keep one BackupJob per cluster; it holds every schedule.`);
+    }
+    this.backup = backup;
+  }
+
   /** The security group of the PostgreSQL nodes. */
   get securityGroupId(): string | undefined {
     return this.nodes.securityGroupId;
@@ -174,6 +238,10 @@ export class PatroniCluster extends Construct {
     this.nodes.allowGroup(this.spec.restApiPort, 'Patroni health checks from the proxies', proxies);
     for (const placement of proxies.placements) this.hbaNetworks.add(placement.network);
   }
+}
+
+function clusterArchive(archive: WalArchiveBucket): ClusterArchive {
+  return { repository: archive.repository.options, secretName: archive.secret.name, secretVariables: archive.secretVariables };
 }
 
 function defined(zones: (string | undefined)[]): string[] | undefined {

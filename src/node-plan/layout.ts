@@ -11,6 +11,22 @@ export const LAYOUT = {
   haproxyConfig: '/etc/haproxy/pgha.cfg',
   haproxySecretsEnv: '/etc/haproxy/pgha.env',
   systemdUnitDir: '/etc/systemd/system',
+  pgbackrestConfigDir: '/etc/pgbackrest',
+  pgbackrestConfig: '/etc/pgbackrest/pgbackrest.conf',
+  /** Repository passphrase and location (AWS: bucket, region, endpoint), written at boot. */
+  pgbackrestSecretsEnv: '/etc/pgbackrest/pgbackrest.env',
+  pgbackrestLogDir: '/var/log/pgbackrest',
+  /** On the data volume: the async archive queue must survive a reboot. */
+  pgbackrestSpoolDir: '/var/lib/pgha/pgbackrest/spool',
+  pgbackrestLockDir: '/var/lib/pgha/pgbackrest/lock',
+  /** Scratch data directory of the restore drill (needs room for a full restore). */
+  restoreDrillDir: '/var/lib/pgha/restore-drill',
+  /** Logical dumps (pg_dump -Fc), kept for the dump job's retention. */
+  dumpDir: '/var/lib/pgha/dumps',
+  /** Prometheus textfile-collector files: last run, success and duration of each job. */
+  jobStatusDir: '/var/lib/pgha/status',
+  /** Our scripts (backup, check, verify, restore drill, dump, stanza setup). */
+  scriptDir: '/usr/local/lib/pgha',
   /** Keeps Debian's postgresql package from creating (and starting) its own "main" cluster. */
   createClusterDropIn: '/etc/postgresql-common/createcluster.d/pgha.conf',
 } as const;

@@ -45,6 +45,28 @@ export interface NodeService {
 }
 
 /**
+ * A command run on a schedule (a oneshot systemd service and its timer on a VM). Jobs decide for
+ * themselves whether this node should act (e.g. only the current leader backs up), so every node
+ * of a group can carry the same job and a failover moves the work with the role.
+ */
+export interface NodeJob {
+  /** Unit name without ".service"/".timer", e.g. "pgha-backup-full". */
+  readonly name: string;
+  readonly description: string;
+  readonly user: string;
+  readonly group: string;
+  /** argv of the job. */
+  readonly command: readonly string[];
+  readonly environmentFiles?: readonly string[];
+  /** systemd OnCalendar expression, e.g. "Sun *-*-* 01:00:00" or "daily". */
+  readonly schedule: string;
+  /** Spreads the start of the job on the nodes of a fleet (RandomizedDelaySec). */
+  readonly randomizedDelaySeconds?: number;
+  /** The job is killed, and counts as failed, after this long. */
+  readonly timeoutSeconds: number;
+}
+
+/**
  * Who may reach a port: another group of nodes of the stack, a network, or (on platforms that
  * have them) an existing security group such as an application's.
  */
@@ -86,6 +108,8 @@ export interface NodePlan {
   readonly files: readonly NodeFile[];
   /** Services in start order. */
   readonly services: readonly NodeService[];
+  /** Scheduled jobs (backups, checks, drills). */
+  readonly jobs?: readonly NodeJob[];
   /** Debian units that the packages start on install and that our services replace. */
   readonly replacesServices: readonly string[];
   readonly ports: readonly NodePort[];

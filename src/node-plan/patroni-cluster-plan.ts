@@ -1,10 +1,38 @@
-import { PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
+import { RESTORE_BOOTSTRAP_SCRIPT, STANZA_CREATE_SCRIPT, archiveScriptFiles, restoreTarget } from '../render/archive-scripts';
+import { PATRONI_SECRET_VARIABLES, PatroniArchiveInput, PatroniRestoreInput, renderPatroniConfig } from '../render/patroni-config';
+import { PgbackrestRetention, PgbackrestSource, asRepo2Variables, renderPgbackrestConfig } from '../render/pgbackrest-config';
+import { RestoreFromSpec } from '../spec/restore-target';
 import { renderSystemdUnit, unitPath } from '../render/systemd-unit';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../platform/platform';
 import { ETCD_SERVICE, EtcdMemberPlan, planEtcdMember } from './etcd-member';
 import { LAYOUT, postgresDataDir } from './layout';
-import { NodeFile, NodePlan, NodePort, NodeService } from './node-plan';
+import { NodeDirectory, NodeFile, NodeJob, NodePlan, NodePort, NodeSecret, NodeService } from './node-plan';
+
+/** A pgBackRest repository as a cluster's nodes use it. */
+export interface ClusterArchive {
+  /** repo1-* options without the prefix. */
+  readonly repository: Readonly<Record<string, string>>;
+  readonly secretName: string;
+  /** Environment variable (PGBACKREST_REPO1_*) -> key of the secret. */
+  readonly secretVariables: Readonly<Record<string, string>>;
+}
+
+/** What a BackupJob adds to each node. */
+export interface NodeBackupPlan {
+  readonly jobs: NodeJob[];
+  readonly files: NodeFile[];
+  readonly directories: NodeDirectory[];
+}
+
+export interface ClusterBackup {
+  readonly retention: PgbackrestRetention;
+  readonly processMax: number;
+  readonly planNode: (placement: NodePlacement) => NodeBackupPlan;
+}
+
+/** Where the environment of a restore source in another repository is written at boot. */
+const RESTORE_SOURCE_ENV = '/etc/pgbackrest/restore-source.env';
 
 export interface PatroniClusterPlanInput {
   readonly spec: PatroniClusterSpec;
@@ -17,6 +45,11 @@ export interface PatroniClusterPlanInput {
   readonly secretName: string;
   readonly dataVolumeSizeGiB: number;
   readonly ports: readonly NodePort[];
+  /** The archive the cluster archives into and backs up to. */
+  readonly archive?: ClusterArchive;
+  /** Bootstrap from this archive (point-in-time recovery); `sameArchive` when it is `archive`. */
+  readonly restore?: { readonly spec: RestoreFromSpec; readonly archive: ClusterArchive; readonly sameArchive: boolean };
+  readonly backup?: ClusterBackup;
 }
 
 export const PATRONI_SERVICE = 'pgha-patroni';
@@ -48,7 +81,7 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
   return input.placements.map((placement) => {
     const colocatedEtcd = input.etcdPlacements.find((member) => member.name === placement.name);
     const etcd = colocatedEtcd ? etcdMemberPlan(spec, placement, input.etcdPlacements) : undefined;
-    const patroni: NodeService = {
+    const patroniService: NodeService = {
       name: PATRONI_SERVICE,
       description: `Patroni member ${placement.name} of PostgreSQL cluster ${spec.clusterName}`,
       user: 'postgres',
@@ -62,6 +95,8 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
       reloadSignal: 'HUP',
       limitNoFile: 65536,
     };
+    const pgbackrest = planPgbackrest(input, placement);
+    const patroni: NodeService = { ...patroniService, environmentFiles: [LAYOUT.patroniSecretsEnv, ...pgbackrest.environmentFiles] };
     const services = etcd ? [etcd.service, patroni] : [patroni];
     const patroniConfig = renderPatroniConfig({
       spec,
@@ -72,19 +107,22 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
       dataDir: postgresDataDir(spec.clusterName),
       socketDir: LAYOUT.postgresSocketDir,
       binDir: LAYOUT.postgresBinDir,
+      archive: pgbackrest.patroniArchive,
+      restore: pgbackrest.patroniRestore,
     });
     return {
       name: placement.name,
       group: input.groupName,
       address: placement.address,
       zone: placement.zone,
-      packages: ['postgresql-15', 'patroni', 'python3-psycopg2', ...(etcd?.packages ?? [])],
+      packages: ['postgresql-15', 'patroni', 'python3-psycopg2', ...pgbackrest.packages, ...(etcd?.packages ?? [])],
       directories: [
         { path: `${LAYOUT.dataMount}/postgresql`, mode: '0750', owner: 'postgres:postgres' },
         { path: `${LAYOUT.dataMount}/postgresql/15`, mode: '0700', owner: 'postgres:postgres' },
         { path: LAYOUT.patroniConfigDir, mode: '0750', owner: 'postgres:postgres' },
         { path: LAYOUT.postgresSocketDir, mode: '2775', owner: 'postgres:postgres' },
         ...(etcd ? [{ path: `${LAYOUT.dataMount}/etcd`, mode: '0750', owner: 'etcd:etcd' }, ...etcd.directories] : []),
+        ...pgbackrest.directories,
       ],
       files: [
         {
@@ -95,9 +133,11 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
         },
         { path: LAYOUT.patroniConfig, mode: '0640', owner: 'postgres:postgres', content: patroniConfig },
         ...(etcd?.files ?? []),
+        ...pgbackrest.files,
         ...services.map(unitFile),
       ],
       services,
+      jobs: pgbackrest.jobs,
       replacesServices: ['postgresql', 'patroni', ...(etcd ? ['etcd'] : [])],
       ports: input.ports,
       secrets: [
@@ -107,10 +147,91 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
           owner: 'postgres:postgres',
           variables: PATRONI_SECRET_VARIABLES,
         },
+        ...pgbackrest.secrets,
       ],
       dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: input.dataVolumeSizeGiB },
     };
   });
+}
+
+interface NodePgbackrest {
+  readonly packages: string[];
+  readonly directories: NodeDirectory[];
+  readonly files: NodeFile[];
+  readonly secrets: NodeSecret[];
+  readonly environmentFiles: string[];
+  readonly jobs: NodeJob[];
+  readonly patroniArchive?: PatroniArchiveInput;
+  readonly patroniRestore?: PatroniRestoreInput;
+}
+
+/** pgBackRest on a node: its config, secrets, scripts and jobs, for archiving, restoring or both. */
+function planPgbackrest(input: PatroniClusterPlanInput, placement: NodePlacement): NodePgbackrest {
+  const { spec, archive, restore, backup } = input;
+  if (!archive && !restore) return { packages: [], directories: [], files: [], secrets: [], environmentFiles: [], jobs: [] };
+  const dataDir = postgresDataDir(spec.clusterName);
+  // The source of a restore is repo 1 when it is the cluster's own repository (or the cluster has
+  // none), repo 2 when it is another one; its passphrase then comes as PGBACKREST_REPO2_*.
+  const sourceRepo: 1 | 2 = restore && !restore.sameArchive && archive ? 2 : 1;
+  const source: PgbackrestSource | undefined = restore
+    ? { stanza: restore.spec.sourceCluster, repo: sourceRepo, repository: restore.sameArchive ? undefined : restore.archive.repository }
+    : undefined;
+  const secrets: NodeSecret[] = [];
+  if (archive) {
+    secrets.push({ name: archive.secretName, environmentFile: LAYOUT.pgbackrestSecretsEnv, owner: 'postgres:postgres', variables: archive.secretVariables });
+  }
+  if (restore && !restore.sameArchive) {
+    secrets.push({
+      name: restore.archive.secretName,
+      environmentFile: archive ? RESTORE_SOURCE_ENV : LAYOUT.pgbackrestSecretsEnv,
+      owner: 'postgres:postgres',
+      variables: sourceRepo === 2 ? asRepo2Variables(restore.archive.secretVariables) : restore.archive.secretVariables,
+    });
+  }
+  const config = renderPgbackrestConfig({
+    stanza: spec.clusterName,
+    repository: archive?.repository,
+    retention: backup?.retention,
+    processMax: backup?.processMax ?? 2,
+    dataDir,
+    postgresPort: spec.postgresPort,
+    socketDir: LAYOUT.postgresSocketDir,
+    source,
+  });
+  const backupPlan = archive && backup ? backup.planNode(placement) : { jobs: [], files: [], directories: [] };
+  let patroniRestore: PatroniRestoreInput | undefined;
+  if (restore) {
+    const target = restoreTarget(restore.spec);
+    patroniRestore = {
+      command: [RESTORE_BOOTSTRAP_SCRIPT],
+      recoveryConf: {
+        restore_command: `/usr/bin/pgbackrest --config=${LAYOUT.pgbackrestConfig} --stanza=${restore.spec.sourceCluster} --repo=${sourceRepo} archive-get %f "%p"`,
+        ...target.recoveryConf,
+      },
+    };
+  }
+  return {
+    packages: ['pgbackrest'],
+    directories: [
+      { path: LAYOUT.pgbackrestConfigDir, mode: '0750', owner: 'root:postgres' },
+      { path: LAYOUT.pgbackrestLogDir, mode: '0770', owner: 'postgres:postgres' },
+      { path: `${LAYOUT.dataMount}/pgbackrest`, mode: '0750', owner: 'postgres:postgres' },
+      { path: LAYOUT.pgbackrestSpoolDir, mode: '0750', owner: 'postgres:postgres' },
+      { path: LAYOUT.pgbackrestLockDir, mode: '0750', owner: 'postgres:postgres' },
+      { path: LAYOUT.scriptDir, mode: '0755', owner: 'root:root' },
+      ...backupPlan.directories,
+    ],
+    files: [
+      { path: LAYOUT.pgbackrestConfig, mode: '0640', owner: 'root:postgres', content: config },
+      ...archiveScriptFiles(spec.clusterName, restore?.spec, dataDir, sourceRepo),
+      ...backupPlan.files,
+    ],
+    secrets,
+    environmentFiles: secrets.map((secret) => secret.environmentFile),
+    jobs: backupPlan.jobs,
+    patroniArchive: archive ? { stanza: spec.clusterName, postBootstrapScript: STANZA_CREATE_SCRIPT } : undefined,
+    patroniRestore,
+  };
 }
 
 /** Plans for etcd members on nodes of their own (etcdPlacement "dedicated"). */

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { NodePlan, NodePort, Peer } from '../node-plan/node-plan';
+import { WalArchiveBucketSpec } from '../spec/wal-archive-bucket';
 
 /** Where a node will be, known before any resource exists so that configs can name their peers. */
 export interface NodePlacement {
@@ -75,12 +76,34 @@ export interface EndpointProps {
   readonly healthPort: number;
 }
 
+/**
+ * Where a pgBackRest repository lives, as the nodes see it. Options known at synth time go into
+ * pgbackrest.conf; the rest (an S3 bucket's generated name, its region) is stored in the archive's
+ * secret beside the passphrase and reaches pgBackRest as PGBACKREST_REPO1_* environment variables.
+ */
+export interface ArchiveRepository {
+  /** repo1-* options without the prefix: type, path, s3-key-type, ... */
+  readonly options: Readonly<Record<string, string>>;
+  /** Environment variable -> value stored in the archive's secret (may be a platform reference). */
+  readonly locationVariables: Readonly<Record<string, string>>;
+  /** What a reviewer reads: "s3://<bucket><path>" or a directory. */
+  readonly description: string;
+  /** Lets the nodes of a group read and write the repository (and nothing else). */
+  grant(group: NodeGroup): void;
+}
+
 /** What constructs need from a platform. Constructs never ask which platform it is. */
 export interface Platform {
   placeNodes(groupName: string, count: number): NodePlacement[];
   /** The zones the next `count` placements would get, without placing anything (for validation). */
   previewZones(count: number): (string | undefined)[];
-  createSecret(scope: Construct, id: string, name: string, keys: readonly string[]): SecretRef;
+  /**
+   * A secret with a generated value for each of `keys` (letters and digits), plus `fixedValues`
+   * stored as given (values the platform only knows at deploy time, such as a bucket name).
+   */
+  createSecret(scope: Construct, id: string, name: string, keys: readonly string[], fixedValues?: Readonly<Record<string, string>>): SecretRef;
+  /** The storage of a pgBackRest repository: an S3 bucket on AWS, a directory or local S3 server on this machine. */
+  createArchiveRepository(scope: Construct, id: string, spec: WalArchiveBucketSpec): ArchiveRepository;
   createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup;
   createEndpoint(scope: Construct, id: string, props: EndpointProps): Endpoint;
 }

@@ -2,6 +2,7 @@ import { Document } from 'yaml';
 import { ANYWHERE, isIpv4Cidr } from '../spec/common';
 import { ParameterValue } from '../spec/postgresql-parameters';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
+import { LAYOUT } from '../node-plan/layout';
 
 /** The database roles Patroni uses (and creates at bootstrap), and the REST API's basic-auth user. */
 export const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator', rewind: 'rewinder', restApi: 'patroni' } as const;
@@ -36,6 +37,36 @@ export interface PatroniConfigInput {
   readonly dataDir: string;
   readonly socketDir: string;
   readonly binDir: string;
+  /** WAL archiving and replica creation through pgBackRest, when the cluster has an archive. */
+  readonly archive?: PatroniArchiveInput;
+  /** Bootstrap from an archive instead of initdb (point-in-time recovery). */
+  readonly restore?: PatroniRestoreInput;
+}
+
+export interface PatroniArchiveInput {
+  /** The cluster's own stanza. */
+  readonly stanza: string;
+  /** Runs after the first bootstrap (initdb or restore): creates the stanza. */
+  readonly postBootstrapScript: string;
+}
+
+export interface PatroniRestoreInput {
+  /** pgbackrest restore argv, run instead of initdb. */
+  readonly command: readonly string[];
+  /** recovery_target_* settings and the source stanza's restore_command. */
+  readonly recoveryConf: Readonly<Record<string, string>>;
+}
+
+/** Patroni's name for the custom bootstrap method (any key but initdb works). */
+export const RESTORE_BOOTSTRAP_METHOD = 'pgbackrest_restore';
+
+/** Splits like Python's shlex (Patroni splits commands with it): double quotes keep spaces together. */
+function shellWords(argv: readonly string[]): string {
+  return argv.map((word) => (/[\s"'\\$]/.test(word) ? `"${word.replace(/(["\\$])/g, '\\$1')}"` : word)).join(' ');
+}
+
+function pgbackrestCall(stanza: string, action: string): string {
+  return `/usr/bin/pgbackrest --config=${LAYOUT.pgbackrestConfig} --stanza=${stanza} ${action}`;
 }
 
 /** Replication connections between nodes on one host arrive from here; local tools connect from here too. */
@@ -84,9 +115,24 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,
-          parameters: clusterParameters(spec),
+          parameters: clusterParameters(spec, input.archive !== undefined),
         },
       },
+      ...(input.restore
+        ? {
+            method: RESTORE_BOOTSTRAP_METHOD,
+            [RESTORE_BOOTSTRAP_METHOD]: {
+              command: shellWords(input.restore.command),
+              // pgbackrest takes no --scope/--datadir: its config names the data directory.
+              no_params: true,
+              // Patroni writes these into postgresql.conf for the recovery and removes the copies
+              // pgBackRest wrote into postgresql.auto.conf, so they never outlive the bootstrap.
+              keep_existing_recovery_conf: false,
+              recovery_conf: { ...input.restore.recoveryConf },
+            },
+          }
+        : {}),
+      ...(input.archive ? { post_bootstrap: input.archive.postBootstrapScript } : {}),
       initdb: [
         { encoding: 'UTF8' },
         // Independent of the LANG of whatever starts Patroni; C.UTF-8 is built into Debian 12's glibc.
@@ -106,6 +152,10 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
       // (~postgres/pgpass) would be shared by every node of one host; the socket dir is per node
       // and on tmpfs, so the file never lands on the data volume or its snapshots.
       pgpass: `${input.socketDir}/patroni.pgpass`,
+      // Patroni's own connections go through the socket (peer auth as postgres). Over TCP they
+      // would need the node's address in pg_hba, and while a restored cluster recovers Patroni
+      // trusts only that address, which loopback nodes never connect from (they use 127.0.0.1).
+      use_unix_socket: true,
       authentication: {
         superuser: { username: PATRONI_USERS.superuser },
         replication: { username: PATRONI_USERS.replication },
@@ -114,8 +164,20 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
       parameters: {
         unix_socket_directories: input.socketDir,
         password_encryption: 'scram-sha-256',
+        // Per node, not in the DCS: the command names this node's pgbackrest.conf.
+        ...(input.archive ? { archive_command: pgbackrestCall(input.archive.stanza, 'archive-push %p') } : {}),
       },
       pg_hba: [...hba],
+      ...(input.archive
+        ? {
+            // Standbys fetch from the archive what the primary no longer keeps, and a new or
+            // rebuilt replica starts from the latest backup (then streams) before falling back
+            // to a pg_basebackup from the leader (a new cluster has no backup yet).
+            recovery_conf: { restore_command: pgbackrestCall(input.archive.stanza, 'archive-get %f "%p"') },
+            create_replica_methods: ['pgbackrest', 'basebackup'],
+            pgbackrest: { command: pgbackrestCall(input.archive.stanza, 'restore'), keep_data: true, no_params: true },
+          }
+        : {}),
     },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     // No watchdog: cloud VMs, containers and the loopback test platform have no /dev/watchdog, and
@@ -134,8 +196,10 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
 }
 
 /** Cluster-wide PostgreSQL parameters (bootstrap.dcs): replication, logging, autovacuum, then the user's. */
-function clusterParameters(spec: PatroniClusterSpec): Record<string, ParameterValue> {
+function clusterParameters(spec: PatroniClusterSpec, archiving: boolean): Record<string, ParameterValue> {
   const parameters: Record<string, ParameterValue> = {
+    // Continuous archiving; archive_timeout bounds the data an archive-only recovery can lose.
+    ...(archiving ? { archive_mode: 'on', archive_timeout: `${spec.archiveTimeoutSeconds}s` } : {}),
     // Replication (pg_rewind needs wal_log_hints; data checksums alone would do, both are cheap).
     wal_level: 'replica',
     hot_standby: 'on',

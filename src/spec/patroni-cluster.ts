@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ANYWHERE, cidrList, optIn, port, resourceName, wholeNumber } from './common';
 import { failoverSchema } from './failover';
 import { checkPostgresqlParameters } from './postgresql-parameters';
+import { checkRestoreTarget, restoreFromSchema } from './restore-target';
 import { SpecProblem } from './problems';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
@@ -43,6 +44,12 @@ export const patroniClusterSchema = z.object({
   /** Networks that may connect to PostgreSQL directly (besides the cluster and its proxies). */
   clientCidrs: cidrList,
   allowAnyClient: optIn(),
+  /** Identity of the archive the cluster archives WAL into, when it has one (set by the construct). */
+  archiveId: z.string().optional(),
+  /** A WAL segment is archived at least this often, even when little is written: the RPO of archive-only recovery. */
+  archiveTimeoutSeconds: wholeNumber('seconds', 10, 3600, 60).default(60),
+  /** Bootstrap from an archive (point-in-time recovery) instead of an empty database. */
+  restoreFrom: restoreFromSchema.optional(),
 });
 
 export type PatroniClusterSpecInput = z.input<typeof patroniClusterSchema>;
@@ -144,6 +151,24 @@ export const patroniClusterRules: readonly CrossFieldRule<Spec>[] = [
       }
       return problems;
     },
+  },
+  {
+    uses: ['restoreFrom'],
+    check: (s) => (s.restoreFrom ? checkRestoreTarget(s.restoreFrom) : []),
+  },
+  {
+    uses: ['restoreFrom', 'clusterName', 'archiveId'],
+    check: (s) =>
+      s.restoreFrom && s.archiveId === s.restoreFrom.archiveId && s.restoreFrom.sourceCluster === s.clusterName
+        ? [
+            {
+              path: 'restoreFrom.sourceCluster',
+              given: s.restoreFrom.sourceCluster,
+              expected: `a cluster other than "${s.clusterName}" in the same archive: the restored cluster archives into the stanza named after it and must not write into the stanza it restores from`,
+              fix: `give the restored cluster a new clusterName (e.g. "${s.clusterName.slice(0, 16)}-restored"), or archive it into another WalArchiveBucket`,
+            },
+          ]
+        : [],
   },
   {
     uses: ['clientCidrs', 'allowAnyClient'],

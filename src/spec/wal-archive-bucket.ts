@@ -47,3 +47,6 @@ export const walArchiveBucketRules: readonly CrossFieldRule<WalArchiveBucketSpec
 export function validateWalArchiveBucketSpec(input: unknown): WalArchiveBucketSpec {
   return validateSpec('WalArchiveBucket spec', walArchiveBucketSchema, walArchiveBucketRules, input);
 }
+
+/** The name of an archive's secret (passphrase, location): the same wherever the archive is used. */
+export const archiveSecretName = (spec: Pick<WalArchiveBucketSpec, 'name'>) => `${spec.name}/archive`;

@@ -12,6 +12,7 @@ import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
+import { ArchiveRepository, NodeGroup } from '../platform';
 import { AwsNodeGroup } from './node-group';
 
 /**
@@ -20,11 +21,14 @@ import { AwsNodeGroup } from './node-group';
  * allowed. Retention is pgBackRest's job (`expire`): the lifecycle only cleans up what it leaves,
  * aborted uploads and old versions.
  */
-export class AwsArchiveBucket extends Construct {
+export class AwsArchiveBucket extends Construct implements ArchiveRepository {
   readonly bucketName: string;
   readonly bucketArn: string;
   readonly kmsKeyArn: string;
   readonly repositoryPath: string;
+  readonly options: Readonly<Record<string, string>>;
+  readonly locationVariables: Readonly<Record<string, string>>;
+  readonly description: string;
   private readonly bucket: S3Bucket;
 
   constructor(scope: Construct, id: string, readonly spec: WalArchiveBucketSpec) {
@@ -47,6 +51,21 @@ export class AwsArchiveBucket extends Construct {
     });
     this.bucketName = this.bucket.bucket;
     this.bucketArn = this.bucket.arn;
+    this.options = {
+      type: 's3',
+      path: spec.repositoryPath,
+      // The instance role's credentials, from the metadata service: no static keys anywhere.
+      's3-key-type': 'auto',
+      's3-uri-style': 'host',
+    };
+    // The bucket's name has a generated suffix and is known only once it exists: the nodes read it
+    // (and its region) from the archive's secret at boot, so user data stays static text.
+    this.locationVariables = {
+      PGBACKREST_REPO1_S3_BUCKET: this.bucket.bucket,
+      PGBACKREST_REPO1_S3_REGION: this.bucket.region,
+      PGBACKREST_REPO1_S3_ENDPOINT: `s3.${this.bucket.region}.amazonaws.com`,
+    };
+    this.description = `s3://${spec.name}-archive-*${spec.repositoryPath}`;
     const bucket = this.bucket.id;
 
     new S3BucketVersioningA(this, 'Versioning', { bucket, versioningConfiguration: { status: 'Enabled' } });
@@ -113,6 +132,13 @@ export class AwsArchiveBucket extends Construct {
    * path, object read/write/delete/tagging and version reads under it, and the key to encrypt
    * and decrypt. Nothing on other paths, nothing on the bucket's configuration.
    */
+  grant(group: NodeGroup): void {
+    if (!(group instanceof AwsNodeGroup)) {
+      throw new Error(`AwsArchiveBucket ${this.node.path}: group "${group.groupName}" is not an AWS node group; put the archive and the cluster on the same platform.`);
+    }
+    this.grantArchive(group);
+  }
+
   grantArchive(group: AwsNodeGroup): void {
     const path = this.repositoryPath.replace(/^\//, '');
     const document = new DataAwsIamPolicyDocument(this, `Grant-${group.groupName}`, {

@@ -6,7 +6,9 @@ import { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmana
 import { Fn } from '../../cdktf';
 import { Peer } from '../../node-plan/node-plan';
 import { hostAddress } from '../../node-plan/addresses';
-import { Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { AwsArchiveBucket } from './archive-bucket';
 import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
 import { AwsNodeGroup } from './node-group';
 import { AwsSubnet } from './subnet';
@@ -122,7 +124,7 @@ export class AwsPlatform extends Construct implements Platform {
     return `${this.secretNamePrefix}${name}`;
   }
 
-  createSecret(scope: Construct, id: string, name: string, keys: readonly string[]): SecretRef {
+  createSecret(scope: Construct, id: string, name: string, keys: readonly string[], fixedValues: Readonly<Record<string, string>> = {}): SecretRef {
     const holder = new Construct(scope, id);
     const secret = new SecretsmanagerSecret(holder, 'Resource', {
       name: this.secretStoreName(name),
@@ -130,7 +132,7 @@ export class AwsPlatform extends Construct implements Platform {
       kmsKeyId: this.kmsKeyArn,
       recoveryWindowInDays: 7,
     });
-    const values: Record<string, string> = {};
+    const values: Record<string, string> = { ...fixedValues };
     for (const key of keys) {
       // Letters and digits only: the values go into KEY=value environment files.
       values[key] = new DataAwsSecretsmanagerRandomPassword(holder, `Random-${key}`, {
@@ -147,6 +149,10 @@ export class AwsPlatform extends Construct implements Platform {
       secretStringWoVersion: 1,
     });
     return { name, id: secret.arn };
+  }
+
+  createArchiveRepository(scope: Construct, id: string, spec: WalArchiveBucketSpec): ArchiveRepository {
+    return new AwsArchiveBucket(scope, id, spec);
   }
 
   createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RootConstruct } from 'constructs';
 import { HaproxyFrontends } from '../../constructs/haproxy-frontends';
@@ -12,8 +12,10 @@ import { PATRONI_USERS } from '../../render/patroni-config';
 import { collectRenderedNodes } from '../../review/node-files';
 import { Credentials, clusterHealth, etcdHealthy, haproxyServers, inRecovery, patroniCluster } from './cluster-checks';
 import { LocalPlatform, LocalPlatformProps } from './local-platform';
-import { generateSecrets, layOutNode, logPath, serviceEnvironment } from './node-directory';
-import { TrackedProcess, detachedPid, isAlive, killProcess, logTail, startProcess, stopProcess } from './processes';
+import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEnvironment } from './node-directory';
+import { JobResult, StartRequest, TrackedProcess, detachedPid, isAlive, killProcess, logTail, runJob, startProcess, stopProcess } from './processes';
+import { LOCAL_S3_BUCKET, LocalArchiveStore, archiveSecretsPath } from './archive-store';
+import { s3ServerAnswers, startLocalS3Server } from './s3-server';
 
 /** What a topology gives the local runner: one Patroni cluster and its proxies. */
 export interface LocalTopology {
@@ -51,6 +53,8 @@ export interface LocalEndpoints {
 /** DIR/state.json: what `down` and `status` need, written as processes start. */
 interface LocalState {
   readonly processes: TrackedProcess[];
+  /** How to run each node's scheduled jobs (`pgha local run-job`). */
+  readonly jobs?: StartRequest[];
   readonly restApis: string[];
   readonly stats: { address: string; auth: string }[];
 }
@@ -112,7 +116,8 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   }
 
   const root = new RootConstruct('local');
-  const platform = new LocalPlatform(root, 'Platform', options.platform);
+  const archiveStore: LocalArchiveStore = options.platform?.archiveStore ?? { type: 'posix', dir: join(dir, 'archive') };
+  const platform = new LocalPlatform(root, 'Platform', { ...options.platform, archiveStore });
   const { cluster, frontends } = options.build(root, platform);
   const rendered = collectRenderedNodes(root);
   const longestSocket = Math.max(...rendered.map((n) => join(dir, 'nodes', n.plan.name, LAYOUT.postgresSocketDir, '.s.PGSQL.65535').length));
@@ -124,7 +129,16 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   checkReachable(dir);
   // A directory that ran a cluster before keeps its data: start it again with the same passwords.
   const secretsFile = join(dir, 'secrets.json');
-  const secrets = { ...generateSecrets(platform.secrets), ...(existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {}) };
+  const secrets: SecretValues = { ...generateSecrets(platform.secrets), ...(existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {}) };
+  // An archive's passphrase belongs to the archive: every cluster that uses the store reads it from there.
+  if (platform.archives.length > 0) {
+    mkdirSync(archiveStore.dir, { recursive: true, mode: 0o755 });
+    const storeFile = archiveSecretsPath(archiveStore);
+    const stored: SecretValues = existsSync(storeFile) ? JSON.parse(readFileSync(storeFile, 'utf8')) : {};
+    for (const archive of platform.archives) stored[archive.secretName] ??= secrets[archive.secretName];
+    writeJson(storeFile, stored, 0o600);
+    for (const archive of platform.archives) secrets[archive.secretName] = stored[archive.secretName];
+  }
   writeJson(secretsFile, secrets, 0o600);
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
   const nodes = rendered.map((node) => layOutNode(node, join(dir, 'nodes', node.plan.name), secrets));
@@ -135,6 +149,18 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     processes: [],
     restApis: cluster.members.map((m) => `${m.address}:${cluster.spec.restApiPort}`),
     stats: frontends.proxies.map((p) => ({ address: `${p.address}:${frontends.spec.statsPort}`, auth: statsAuth })),
+    jobs: nodes.flatMap((node) =>
+      (node.plan.jobs ?? []).map((job) => ({
+        node: node.name,
+        service: job.name,
+        argv: job.command.map(node.localPath),
+        user: job.user,
+        group: job.group,
+        env: serviceEnvironment(node, { ...job, description: job.description }, job.user === 'postgres' ? '/var/lib/postgresql' : node.root),
+        log: logPath(dir, node.name, job.name),
+        cwd: node.root,
+      })),
+    ),
   };
   writeState(dir, state);
 
@@ -182,6 +208,11 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   };
 
   try {
+    if (platform.archives.length > 0) {
+      await prepareArchiveStore(archiveStore, platform.archives.map((a) => a.options.path), state);
+      writeState(dir, state);
+      progress(`archive: ${platform.archives.map((a) => a.description).join(', ')}`);
+    }
     const etcdEndpoints = cluster.etcdMembers.map((m) => `${m.address}:${cluster.spec.etcdClientPort}`);
     start(ETCD_SERVICE);
     await waitForStep(
@@ -253,6 +284,37 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   }
 }
 
+/**
+ * Makes the archives' storage ready: each repository directory owned by postgres, or the local
+ * S3 server running (started here, and stopped with the cluster, unless one already answers).
+ */
+async function prepareArchiveStore(store: LocalArchiveStore, repositoryPaths: readonly string[], state: LocalState): Promise<void> {
+  if (store.type === 'posix') {
+    const postgres = ownerIds('postgres:postgres');
+    for (const path of repositoryPaths) {
+      mkdirSync(path, { recursive: true, mode: 0o755 });
+      if (postgres) chownSync(path, postgres.uid, postgres.gid);
+      chmodSync(path, 0o750);
+    }
+    return;
+  }
+  if (await s3ServerAnswers(store.port)) return;
+  const server = await startLocalS3Server({ dir: store.dir, port: store.port, bucket: LOCAL_S3_BUCKET });
+  state.processes.push(server.process);
+}
+
+/** A scheduled job of a node, run now (as its timer would), with optional extra environment for drills. */
+export async function localRunJob(dir: string, node: string, job: string, options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<JobResult> {
+  const state = readState(resolve(dir));
+  if (!state) throw new Error(`${dir} holds no local cluster (no state.json)`);
+  const request = (state.jobs ?? []).find((j) => j.node === node && j.service === job);
+  if (!request) {
+    const known = (state.jobs ?? []).filter((j) => j.node === node).map((j) => j.service);
+    throw new Error(`no job ${job} on node ${node} in ${dir}; its jobs: ${known.join(', ') || 'none'}`);
+  }
+  return runJob(request, options.timeoutMs ?? 600_000, options.env);
+}
+
 export interface StopReport {
   readonly stopped: string[];
   readonly killed: string[];
@@ -289,6 +351,8 @@ async function stopAll(processes: readonly TrackedProcess[], restApis: readonly 
   // etcd one member at a time: stopped all at once, a leader waits seconds to hand over to a
   // member that is stopping too (measured ~7 s against ~0.1 s each).
   for (const p of processes.filter((p) => p.service === ETCD_SERVICE)) await stopBatch([p], 10_000);
+  // Last, what serves the cluster from outside it: the local S3 server of its archive.
+  await stopBatch(processes.filter((p) => ![HAPROXY_SERVICE, PATRONI_SERVICE, ETCD_SERVICE].includes(p.service)), 10_000);
   const leftBehind = processes.flatMap((p) => [p.pid, detachedPid(p.detachedPidFile) ?? 0]).filter((pid) => pid > 0 && isAlive(pid));
   return { stopped, killed, leftBehind };
 }

@@ -1,6 +1,9 @@
 import { Construct } from 'constructs';
 import { NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
-import { Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { LocalArchiveRepository, LocalArchiveStore } from './archive-store';
+import { localS3Settings } from './s3-server';
 import { RenderedNode, RendersNodes } from '../rendered-node';
 
 export interface LocalPlatformProps {
@@ -14,12 +17,16 @@ export interface LocalPlatformProps {
   readonly subnets?: number;
   /** @default 10, as on AWS */
   readonly firstHostNumber?: number;
+  /** Where WalArchiveBuckets live; `pgha local up` sets it under its directory. @default - none: archives are refused */
+  readonly archiveStore?: LocalArchiveStore;
 }
 
 /** What the local platform needs to run a secret: its name and the JSON keys to generate. */
 export interface LocalSecret {
   readonly name: string;
   readonly keys: readonly string[];
+  /** Values stored as given. */
+  readonly fixedValues?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -32,6 +39,9 @@ export class LocalPlatform extends Construct implements Platform {
   readonly addressBlock: number;
   /** The secrets the stack asked for; `pgha local up` generates their values. */
   readonly secrets: LocalSecret[] = [];
+  /** The archives the stack asked for; `pgha local up` creates their directories or S3 server. */
+  readonly archives: LocalArchiveRepository[] = [];
+  readonly archiveStore?: LocalArchiveStore;
   private readonly subnetCount: number;
   private readonly firstHostNumber: number;
   private readonly nextHost: number[];
@@ -42,6 +52,7 @@ export class LocalPlatform extends Construct implements Platform {
     this.addressBlock = props.addressBlock ?? 42;
     this.subnetCount = props.subnets ?? 3;
     this.firstHostNumber = props.firstHostNumber ?? 10;
+    this.archiveStore = props.archiveStore;
     if (!Number.isInteger(this.addressBlock) || this.addressBlock < 1 || this.addressBlock > 254) {
       throw new Error(`LocalPlatform: addressBlock: got ${this.addressBlock}; expected 1-254 (the second octet of 127.x.y.z). Fix: use e.g. 42.`);
     }
@@ -70,9 +81,19 @@ export class LocalPlatform extends Construct implements Platform {
     });
   }
 
-  createSecret(_scope: Construct, _id: string, name: string, keys: readonly string[]): SecretRef {
-    this.secrets.push({ name, keys: [...keys] });
+  createSecret(_scope: Construct, _id: string, name: string, keys: readonly string[], fixedValues: Readonly<Record<string, string>> = {}): SecretRef {
+    this.secrets.push({ name, keys: [...keys], fixedValues });
     return { name, id: name };
+  }
+
+  createArchiveRepository(_scope: Construct, _id: string, spec: WalArchiveBucketSpec): ArchiveRepository {
+    const store = this.archiveStore;
+    if (!store) {
+      throw new Error(`LocalPlatform: WalArchiveBucket "${spec.name}" needs an archive store. Fix: pass archiveStore ({ type: "posix", dir } or { type: "s3", dir, port }), as \`pgha local up\` does.`);
+    }
+    const repository = new LocalArchiveRepository(store, spec, store.type === 's3' ? localS3Settings(store) : undefined);
+    this.archives.push(repository);
+    return repository;
   }
 
   createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup {

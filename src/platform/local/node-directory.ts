@@ -13,9 +13,10 @@ export type SecretValues = Record<string, Record<string, string>>;
 export function generateSecrets(secrets: readonly LocalSecret[]): SecretValues {
   const values: SecretValues = {};
   for (const secret of secrets) {
-    values[secret.name] = Object.fromEntries(
-      secret.keys.map((key) => [key, randomBytes(48).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 32)]),
-    );
+    values[secret.name] = {
+      ...(secret.fixedValues ?? {}),
+      ...Object.fromEntries(secret.keys.map((key) => [key, randomBytes(48).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 32)])),
+    };
   }
   return values;
 }
@@ -26,7 +27,7 @@ function idsFrom(file: string, name: string): number | undefined {
 }
 
 /** uid and gid of "user:group", when this process may give files away (it is root). */
-function ownerIds(owner: string): { uid: number; gid: number } | undefined {
+export function ownerIds(owner: string): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const [user, group] = owner.split(':');
   const uid = idsFrom('/etc/passwd', user);

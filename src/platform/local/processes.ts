@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 
 /** A process started for a node's service, as recorded in the local cluster's state file. */
@@ -133,3 +133,40 @@ export function logTail(file: string, lines = 20): string {
 }
 
 export const currentUser = () => userInfo().username;
+
+export interface JobResult {
+  readonly exitCode: number | null;
+  /** Its output (also appended to the job's log). */
+  readonly output: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Runs a scheduled job once, as systemd would when its timer fires: under the job's user, in its
+ * own process group, killed (group and all) when it outlasts `timeoutMs`.
+ */
+export function runJob(request: StartRequest, timeoutMs: number, extraEnv: Readonly<Record<string, string>> = {}): Promise<JobResult> {
+  const [command, ...args] = isRoot()
+    ? ['/usr/bin/setpriv', `--reuid=${request.user}`, `--regid=${request.group}`, '--init-groups', ...request.argv]
+    : request.argv;
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: request.cwd, env: { ...request.env, ...extraEnv }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const timer = setTimeout(() => child.pid && signal(child.pid, 'SIGKILL', true), timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      appendFileSync(request.log, `--- ${new Date(started).toISOString()} ${request.service} exit ${exitCode}\n${output}`);
+      resolve({ exitCode, output, durationMs: Date.now() - started });
+    });
+  });
+}
