@@ -298,3 +298,49 @@ describe('renderPatroniConfig: refused input', () => {
     expect(() => renderPatroniConfig(input({}, { dataDir: 'data' }))).toThrow(/dataDir: got "data", expected an absolute path/);
   });
 });
+
+describe('renderPatroniConfig: archiving and restores', () => {
+  const archive = { stanza: 'orders', postBootstrapScript: '/usr/local/lib/pgha/pgha-stanza-create' };
+  const pgbackrest = '/usr/bin/pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=orders';
+
+  test('without an archive: no archiving, replicas only from pg_basebackup', () => {
+    const config = render();
+    expect(config.bootstrap.dcs.postgresql.parameters.archive_mode).toBeUndefined();
+    expect(config.postgresql.create_replica_methods).toBeUndefined();
+    expect(config.postgresql.recovery_conf).toBeUndefined();
+    expect(config.bootstrap.post_bootstrap).toBeUndefined();
+  });
+
+  test('with an archive: archive mode and timeout cluster-wide, the command per node, restore_command, replicas from backups first', () => {
+    const config = render({ archiveTimeoutSeconds: 30 }, { archive });
+    expect(config.bootstrap.dcs.postgresql.parameters).toMatchObject({ archive_mode: 'on', archive_timeout: '30s' });
+    expect(config.bootstrap.dcs.postgresql.parameters.archive_command).toBeUndefined();
+    expect(config.postgresql.parameters.archive_command).toBe(`${pgbackrest} archive-push %p`);
+    expect(config.postgresql.recovery_conf).toEqual({ restore_command: `${pgbackrest} archive-get %f "%p"` });
+    expect(config.postgresql.create_replica_methods).toEqual(['pgbackrest', 'basebackup']);
+    expect(config.postgresql.pgbackrest).toEqual({ command: `${pgbackrest} restore`, keep_data: true, no_params: true });
+    expect(config.bootstrap.post_bootstrap).toBe('/usr/local/lib/pgha/pgha-stanza-create');
+    expect(config.bootstrap.method).toBeUndefined();
+  });
+
+  test('with a restore: a custom bootstrap whose recovery settings live in recovery_conf only', () => {
+    const restore = {
+      command: ['/usr/local/lib/pgha/pgha-bootstrap-restore'],
+      recoveryConf: { restore_command: 'pgbackrest --stanza=old archive-get %f "%p"', recovery_target_time: '2026-11-20 14:30:00+00', recovery_target_action: 'promote' },
+    };
+    const config = render({}, { archive, restore });
+    expect(config.bootstrap.method).toBe('pgbackrest_restore');
+    expect(config.bootstrap.pgbackrest_restore).toEqual({
+      command: '/usr/local/lib/pgha/pgha-bootstrap-restore',
+      no_params: true,
+      keep_existing_recovery_conf: false,
+      recovery_conf: restore.recoveryConf,
+    });
+    // The restored cluster's own archiving is unaffected by the source.
+    expect(config.postgresql.parameters.archive_command).toBe(`${pgbackrest} archive-push %p`);
+  });
+
+  test('Patroni connects through the socket', () => {
+    expect(render().postgresql.use_unix_socket).toBe(true);
+  });
+});
