@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { ArchiveRepository, NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { PGBACKREST_CIPHER_VARIABLE } from '../render/pgbackrest-config';
-import { WalArchiveBucketSpec, WalArchiveBucketSpecInput, archiveSecretName, validateWalArchiveBucketSpec } from '../spec/wal-archive-bucket';
+import { ReplicaStorageClass, WalArchiveBucketSpec, WalArchiveBucketSpecInput, archiveSecretName, validateWalArchiveBucketSpec } from '../spec/wal-archive-bucket';
 
 export interface WalArchiveBucketProps {
   /** Where the repository lives: an S3 bucket on AWS, a directory or local S3 server on the local platform. */
@@ -20,6 +20,19 @@ export interface WalArchiveBucketProps {
   readonly objectLockDays?: number;
   /** Let `terraform destroy` delete the (empty) bucket; objects are never force-deleted. @default false */
   readonly allowDestroy?: boolean;
+  /**
+   * AWS region of an offsite copy (S3 cross-region replication of the repository folder) into a
+   * bucket with the same protections and its own KMS key there. Ignored on the local platform.
+   * Objects already in the archive when it is turned on are not copied; later backups and WAL are.
+   * @default - no copy
+   */
+  readonly replicaRegion?: string;
+  /**
+   * Storage class of the offsite copy: "STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING" or "GLACIER_IR"
+   * (classes pgBackRest reads without a restore request). Only with replicaRegion.
+   * @default "STANDARD_IA"
+   */
+  readonly replicaStorageClass?: ReplicaStorageClass;
 }
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
@@ -9,17 +10,127 @@ import { S3BucketObjectLockConfigurationA } from '@cdktf/provider-aws/lib/s3-buc
 import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
+import { S3BucketReplicationConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-replication-configuration';
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
-import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
+import { DEFAULT_REPLICA_STORAGE_CLASS, WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
 import { ArchiveRepository, NodeGroup } from '../platform';
 import { AwsNodeGroup } from './node-group';
+
+/** What makes a bucket fit to hold a pgBackRest repository, for the source and its offsite copy alike. */
+interface ProtectedBucketOptions {
+  readonly bucketPrefix: string;
+  readonly keyDescription: string;
+  readonly keyAlias: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Region of every regional resource (provider v6 per-resource region). @default - the provider's */
+  readonly region?: string;
+}
+
+interface ProtectedBucket {
+  readonly bucket: S3Bucket;
+  readonly key: KmsKey;
+  readonly versioning: S3BucketVersioningA;
+}
+
+/**
+ * A bucket versioned, encrypted with its own rotating KMS key (default key policy: the account
+ * root, which lets IAM policies grant its use), closed to the public and to ACLs, reachable over TLS
+ * only, kept from `terraform destroy` unless allowed, with the repository's lifecycle and object
+ * lock. The construct ids are the resource addresses: keep them.
+ */
+function protectedBucket(scope: Construct, spec: WalArchiveBucketSpec, options: ProtectedBucketOptions): ProtectedBucket {
+  const { region } = options;
+  const key = new KmsKey(scope, 'Key', {
+    region,
+    description: options.keyDescription,
+    enableKeyRotation: true,
+    deletionWindowInDays: 30,
+  });
+  new KmsAlias(scope, 'KeyAlias', { region, name: options.keyAlias, targetKeyId: key.keyId });
+
+  const resource = new S3Bucket(scope, 'Resource', {
+    region,
+    bucketPrefix: options.bucketPrefix,
+    forceDestroy: false,
+    objectLockEnabled: spec.objectLockDays !== undefined ? true : undefined,
+    lifecycle: { preventDestroy: !spec.allowDestroy },
+    tags: { ...options.tags },
+  });
+  const bucket = resource.id;
+
+  const versioning = new S3BucketVersioningA(scope, 'Versioning', { region, bucket, versioningConfiguration: { status: 'Enabled' } });
+  new S3BucketServerSideEncryptionConfigurationA(scope, 'Encryption', {
+    region,
+    bucket,
+    rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: key.arn }, bucketKeyEnabled: true }],
+  });
+  new S3BucketPublicAccessBlock(scope, 'PublicAccessBlock', {
+    region,
+    bucket,
+    blockPublicAcls: true,
+    blockPublicPolicy: true,
+    ignorePublicAcls: true,
+    restrictPublicBuckets: true,
+  });
+  new S3BucketOwnershipControls(scope, 'Ownership', { region, bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } });
+  const tlsOnly = new DataAwsIamPolicyDocument(scope, 'TlsOnlyDocument', {
+    statement: [
+      {
+        sid: 'DenyWithoutTls',
+        effect: 'Deny',
+        principals: [{ type: '*', identifiers: ['*'] }],
+        actions: ['s3:*'],
+        resources: [resource.arn, `${resource.arn}/*`],
+        condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
+      },
+      {
+        sid: 'DenyOldTls',
+        effect: 'Deny',
+        principals: [{ type: '*', identifiers: ['*'] }],
+        actions: ['s3:*'],
+        resources: [resource.arn, `${resource.arn}/*`],
+        condition: [{ test: 'NumericLessThan', variable: 's3:TlsVersion', values: ['1.2'] }],
+      },
+    ],
+  });
+  new S3BucketPolicy(scope, 'TlsOnly', { region, bucket, policy: tlsOnly.json });
+  new S3BucketLifecycleConfiguration(scope, 'Lifecycle', {
+    region,
+    bucket,
+    rule: [
+      {
+        id: 'abort-incomplete-uploads',
+        status: 'Enabled',
+        filter: [{ prefix: '' }],
+        abortIncompleteMultipartUpload: [{ daysAfterInitiation: spec.abortIncompleteUploadDays }],
+      },
+      {
+        id: 'expire-noncurrent-versions',
+        status: 'Enabled',
+        filter: [{ prefix: '' }],
+        noncurrentVersionExpiration: [{ noncurrentDays: spec.noncurrentVersionDays }],
+      },
+    ],
+  });
+  if (spec.objectLockDays !== undefined) {
+    new S3BucketObjectLockConfigurationA(scope, 'ObjectLock', {
+      region,
+      bucket,
+      rule: { defaultRetention: { mode: 'GOVERNANCE', days: spec.objectLockDays } },
+    });
+  }
+  return { bucket: resource, key, versioning };
+}
 
 /**
  * The S3 bucket that holds a pgBackRest repository: versioned, encrypted with a rotating KMS key,
  * closed to the public and to ACLs, reachable over TLS only, kept from `terraform destroy` unless
  * allowed. Retention is pgBackRest's job (`expire`): the lifecycle only cleans up what it leaves,
  * aborted uploads and old versions.
+ *
+ * With `replicaRegion`, S3 replicates the repository to a bucket in that region with the same
+ * protections and its own key there: an offsite copy that survives the loss of the source region.
  */
 export class AwsArchiveBucket extends Construct implements ArchiveRepository {
   readonly bucketName: string;
@@ -29,26 +140,26 @@ export class AwsArchiveBucket extends Construct implements ArchiveRepository {
   readonly options: Readonly<Record<string, string>>;
   readonly locationVariables: Readonly<Record<string, string>>;
   readonly description: string;
+  /** Region of the offsite copy; undefined without replication. */
+  readonly replicaRegion?: string;
+  /** Name of the offsite copy's bucket (generated at apply time); undefined without replication. */
+  readonly replicaBucketName?: string;
+  readonly replicaBucketArn?: string;
+  /** The key the offsite copy is encrypted with, in replicaRegion: restoring from the copy needs kms:Decrypt on it. */
+  readonly replicaKmsKeyArn?: string;
   private readonly bucket: S3Bucket;
 
   constructor(scope: Construct, id: string, readonly spec: WalArchiveBucketSpec) {
     super(scope, id);
     this.repositoryPath = spec.repositoryPath;
-    const key = new KmsKey(this, 'Key', {
-      description: `pgBackRest repository ${spec.name}`,
-      enableKeyRotation: true,
-      deletionWindowInDays: 30,
-    });
-    new KmsAlias(this, 'KeyAlias', { name: `alias/pgha/${spec.name}-archive`, targetKeyId: key.keyId });
-    this.kmsKeyArn = key.arn;
-
-    this.bucket = new S3Bucket(this, 'Resource', {
+    const source = protectedBucket(this, spec, {
       bucketPrefix: `${spec.name}-archive-`,
-      forceDestroy: false,
-      objectLockEnabled: spec.objectLockDays !== undefined ? true : undefined,
-      lifecycle: { preventDestroy: !spec.allowDestroy },
+      keyDescription: `pgBackRest repository ${spec.name}`,
+      keyAlias: `alias/pgha/${spec.name}-archive`,
       tags: { 'pgha:archive': spec.name },
     });
+    this.bucket = source.bucket;
+    this.kmsKeyArn = source.key.arn;
     this.bucketName = this.bucket.bucket;
     this.bucketArn = this.bucket.arn;
     this.options = {
@@ -65,66 +176,126 @@ export class AwsArchiveBucket extends Construct implements ArchiveRepository {
       PGBACKREST_REPO1_S3_REGION: this.bucket.region,
       PGBACKREST_REPO1_S3_ENDPOINT: `s3.${this.bucket.region}.amazonaws.com`,
     };
-    this.description = `s3://${spec.name}-archive-*${spec.repositoryPath}`;
-    const bucket = this.bucket.id;
+    const location = `s3://${spec.name}-archive-*${spec.repositoryPath}`;
+    if (spec.replicaRegion === undefined) {
+      this.description = location;
+      return;
+    }
+    const replica = this.replicate(source, spec.replicaRegion);
+    this.replicaRegion = spec.replicaRegion;
+    this.replicaBucketName = replica.bucket.bucket;
+    this.replicaBucketArn = replica.bucket.arn;
+    this.replicaKmsKeyArn = replica.key.arn;
+    this.description = `${location}, copied to s3://${spec.name}-replica-*${spec.repositoryPath} in ${spec.replicaRegion}`;
+  }
 
-    new S3BucketVersioningA(this, 'Versioning', { bucket, versioningConfiguration: { status: 'Enabled' } });
-    new S3BucketServerSideEncryptionConfigurationA(this, 'Encryption', {
-      bucket,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: key.arn }, bucketKeyEnabled: true }],
+  /**
+   * The offsite copy: a bucket in `region` with the source's protections, an IAM role S3 assumes
+   * to copy the repository's objects there, and the replication rule.
+   * S3 copies objects written from then on: turning it on for an archive that already holds backups
+   * copies none of them (that takes S3 Batch Replication), the next full backup and its WAL are.
+   *
+   * The replica's resources carry `region` (the AWS provider 6 per-resource region) rather than an
+   * aliased provider made here: an aliased provider would have the region and nothing else, not the
+   * stack provider's credentials, assume_role, allowed accounts or default tags, and could put the
+   * copy in another account. The IAM role is global and needs no region.
+   */
+  private replicate(source: ProtectedBucket, region: string): ProtectedBucket {
+    const spec = this.spec;
+    const scope = new Construct(this, 'Replica');
+    const replica = protectedBucket(scope, spec, {
+      region,
+      // At most 37 characters (Terraform adds 26): a 25-character name leaves 12, and "-archive-replica-" needs 17.
+      bucketPrefix: `${spec.name}-replica-`,
+      keyDescription: `pgBackRest repository ${spec.name}, offsite copy`,
+      keyAlias: `alias/pgha/${spec.name}-archive-replica`,
+      tags: { 'pgha:archive': spec.name, 'pgha:archive-copy': 'replica' },
     });
-    new S3BucketPublicAccessBlock(this, 'PublicAccessBlock', {
-      bucket,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
+
+    const path = this.repositoryPath.replace(/^\//, '');
+    const assume = new DataAwsIamPolicyDocument(scope, 'AssumeRoleDocument', {
+      statement: [{ actions: ['sts:AssumeRole'], principals: [{ type: 'Service', identifiers: ['s3.amazonaws.com'] }] }],
     });
-    new S3BucketOwnershipControls(this, 'Ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } });
-    const tlsOnly = new DataAwsIamPolicyDocument(this, 'TlsOnlyDocument', {
+    const role = new IamRole(scope, 'Role', {
+      // At most 38 characters: 25 + 13.
+      namePrefix: `${spec.name}-replication-`,
+      description: `S3 copies pgBackRest repository ${spec.name} to ${region}`,
+      assumeRolePolicy: assume.json,
+    });
+    const objectLockStatements =
+      spec.objectLockDays === undefined
+        ? []
+        : [
+            {
+              // Replicating locked objects carries their retention to the copy: S3 reads it with these.
+              sid: 'ReadRepositoryLocks',
+              actions: ['s3:GetObjectRetention', 's3:GetObjectLegalHold'],
+              resources: [`${source.bucket.arn}/${path}/*`],
+            },
+          ];
+    const permissions = new DataAwsIamPolicyDocument(scope, 'PermissionsDocument', {
       statement: [
         {
-          sid: 'DenyWithoutTls',
-          effect: 'Deny',
-          principals: [{ type: '*', identifiers: ['*'] }],
-          actions: ['s3:*'],
-          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
-          condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
+          sid: 'ReadReplicationConfiguration',
+          actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'],
+          resources: [source.bucket.arn],
         },
         {
-          sid: 'DenyOldTls',
-          effect: 'Deny',
-          principals: [{ type: '*', identifiers: ['*'] }],
-          actions: ['s3:*'],
-          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
-          condition: [{ test: 'NumericLessThan', variable: 's3:TlsVersion', values: ['1.2'] }],
+          sid: 'ReadRepositoryVersions',
+          actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging'],
+          resources: [`${source.bucket.arn}/${path}/*`],
+        },
+        ...objectLockStatements,
+        {
+          sid: 'WriteCopy',
+          actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'],
+          resources: [`${replica.bucket.arn}/${path}/*`],
+        },
+        {
+          sid: 'DecryptSource',
+          actions: ['kms:Decrypt'],
+          resources: [source.key.arn],
+        },
+        {
+          // kms:Encrypt writes the replicas; kms:Decrypt is how S3 checks the copy's S3 Bucket Key
+          // before using it (AWS: "S3 Bucket Keys and replication"). Both keys keep the default key
+          // policy, which lets IAM policies such as this one grant their use: nothing to add there.
+          sid: 'EncryptCopy',
+          actions: ['kms:Encrypt', 'kms:Decrypt'],
+          resources: [replica.key.arn],
         },
       ],
     });
-    new S3BucketPolicy(this, 'TlsOnly', { bucket, policy: tlsOnly.json });
-    new S3BucketLifecycleConfiguration(this, 'Lifecycle', {
-      bucket,
+    const rolePolicy = new IamRolePolicy(scope, 'Permissions', { role: role.id, policy: permissions.json });
+
+    new S3BucketReplicationConfigurationA(scope, 'Configuration', {
+      bucket: this.bucket.id,
+      role: role.arn,
       rule: [
         {
-          id: 'abort-incomplete-uploads',
+          id: 'offsite-copy',
           status: 'Enabled',
-          filter: [{ prefix: '' }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: spec.abortIncompleteUploadDays }],
-        },
-        {
-          id: 'expire-noncurrent-versions',
-          status: 'Enabled',
-          filter: [{ prefix: '' }],
-          noncurrentVersionExpiration: [{ noncurrentDays: spec.noncurrentVersionDays }],
+          priority: 1,
+          // The repository's folder, as the nodes' grant: everything pgBackRest writes is under it.
+          filter: { prefix: `${path}/` },
+          // pgBackRest's expire deletes (without a version id) leave delete markers; replicating them
+          // lets the copy's lifecycle expire what the source expires, or the copy would keep every
+          // backup ever taken. The versions themselves stay noncurrentVersionDays on both sides, and
+          // a delete of a specific version is never replicated: nobody can wipe the copy from the source.
+          deleteMarkerReplication: { status: 'Enabled' },
+          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: 'Enabled' } },
+          destination: {
+            bucket: replica.bucket.arn,
+            storageClass: spec.replicaStorageClass ?? DEFAULT_REPLICA_STORAGE_CLASS,
+            encryptionConfiguration: { replicaKmsKeyId: replica.key.arn },
+          },
         },
       ],
+      // S3 refuses a replication configuration until both buckets are versioned, and objects written
+      // before the role may act are marked FAILED and never retried.
+      dependsOn: [source.versioning, replica.versioning, rolePolicy],
     });
-    if (spec.objectLockDays !== undefined) {
-      new S3BucketObjectLockConfigurationA(this, 'ObjectLock', {
-        bucket,
-        rule: { defaultRetention: { mode: 'GOVERNANCE', days: spec.objectLockDays } },
-      });
-    }
+    return replica;
   }
 
   /**

@@ -26,6 +26,7 @@ export class LocalArchiveRepository implements ArchiveRepository {
     s3?: { options: Readonly<Record<string, string>>; accessKey: string; secretKey: string },
   ) {
     this.secretName = archiveSecretName(spec);
+    // spec.replicaRegion / replicaStorageClass are ignored: loopback is one "region", so the local copy has no replica.
     if (store.type === 'posix') {
       const path = join(store.dir, spec.name, spec.repositoryPath);
       this.options = { type: 'posix', path };

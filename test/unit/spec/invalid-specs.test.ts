@@ -1,6 +1,7 @@
 import { validateHaproxyFrontendsSpec } from '../../../src/spec/haproxy-frontends';
 import { validatePatroniClusterSpec } from '../../../src/spec/patroni-cluster';
 import { SpecError } from '../../../src/spec/problems';
+import { validateWalArchiveBucketSpec } from '../../../src/spec/wal-archive-bucket';
 
 const base = { clusterName: 'orders' };
 const zones3 = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
@@ -122,5 +123,58 @@ describe('HaproxyFrontends spec', () => {
       maxReplicaLagBytes: 16 * 1024 * 1024,
     });
     expect(validateHaproxyFrontendsSpec({}).syncReplicaPort).toBeUndefined();
+  });
+});
+
+describe('WalArchiveBucket spec: the offsite copy', () => {
+  const archive = { name: 'orders' };
+  // [what is wrong, input, path named, words of the message]
+  test.each<[string, Record<string, unknown>, string, RegExp]>([
+    ['an availability zone as the replica region', { replicaRegion: 'eu-central-1a' }, 'replicaRegion', /not an availability zone/],
+    ['a display name as the replica region', { replicaRegion: 'Frankfurt' }, 'replicaRegion', /an AWS region code such as "eu-central-1"/],
+    ['an upper-case region', { replicaRegion: 'EU-CENTRAL-1' }, 'replicaRegion', /an AWS region code/],
+    ['a region without its number', { replicaRegion: 'eu-central' }, 'replicaRegion', /an AWS region code/],
+    ['a region with underscores', { replicaRegion: 'eu_central_1' }, 'replicaRegion', /an AWS region code/],
+    ['a region that is not text', { replicaRegion: 1 }, 'replicaRegion', /an AWS region code/],
+    ['an archive storage class pgBackRest cannot read', { replicaRegion: 'eu-central-1', replicaStorageClass: 'GLACIER' }, 'replicaStorageClass', /without a restore request/],
+    ['a one-zone storage class', { replicaRegion: 'eu-central-1', replicaStorageClass: 'ONEZONE_IA' }, 'replicaStorageClass', /"STANDARD_IA"/],
+    ['a storage class without a replica region', { replicaStorageClass: 'STANDARD' }, 'replicaStorageClass', /only together with replicaRegion/],
+  ])('fails with %s', (_what, input, path, message) => {
+    const error = problemsOf(validateWalArchiveBucketSpec, { ...archive, ...input });
+    const problem = error.problems.find((p) => p.path === path);
+    expect(problem).toBeDefined();
+    expect(problem!.given).toEqual(input[path]);
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain(`${path}: got `);
+    expect(problem!.fix.length).toBeGreaterThan(5);
+  });
+
+  test('names the fix for a zone given as a region', () => {
+    const error = problemsOf(validateWalArchiveBucketSpec, { ...archive, replicaRegion: 'eu-central-1a' });
+    expect(error.message).toContain('replicaRegion: got "eu-central-1a"; expected an AWS region code such as "eu-central-1". Fix: use the region code');
+  });
+
+  test.each([
+    ['a standard region', 'eu-central-1'],
+    ['a two-part area', 'ap-southeast-2'],
+    ['GovCloud', 'us-gov-west-1'],
+    ['China', 'cn-northwest-1'],
+    ['the European Sovereign Cloud', 'eusc-de-east-1'],
+  ])('accepts %s (%s) and keeps it, with no storage class chosen in the spec', (_what, region) => {
+    const spec = validateWalArchiveBucketSpec({ ...archive, replicaRegion: region });
+    expect(spec.replicaRegion).toBe(region);
+    expect(spec.replicaStorageClass).toBeUndefined();
+  });
+
+  test('accepts a storage class with a replica region', () => {
+    expect(validateWalArchiveBucketSpec({ ...archive, replicaRegion: 'eu-central-1', replicaStorageClass: 'GLACIER_IR' })).toMatchObject({
+      replicaRegion: 'eu-central-1',
+      replicaStorageClass: 'GLACIER_IR',
+    });
+  });
+
+  test('has no copy unless asked', () => {
+    const spec = validateWalArchiveBucketSpec(archive);
+    expect([spec.replicaRegion, spec.replicaStorageClass]).toEqual([undefined, undefined]);
   });
 });
