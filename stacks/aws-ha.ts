@@ -6,7 +6,22 @@ import { PatroniCluster } from '../src/constructs/patroni-cluster';
 import { AwsPlatform } from '../src/platform/aws/aws-platform';
 import { AwsSubnet } from '../src/platform/aws/subnet';
 import { AwsVpc } from '../src/platform/aws/vpc';
+import { AwsArchiveBucket } from '../src/platform/aws/archive-bucket';
 import { HaTopologyProps, haTopology } from './ha-topology';
+
+/**
+ * What the reference stack adds to the topology unless its settings say otherwise: a WAL archive
+ * and scheduled backups (weekly full, daily differential, hourly check, weekly verify and restore
+ * drill). Set `archive: false` (and no backup) for a stack without them.
+ */
+export function withReferenceBackups(settings: AwsHaStackSettings): HaTopologyProps {
+  const { archive, backup, ...rest } = settings;
+  if (archive === false) return rest;
+  return { ...rest, archive: archive ?? {}, backup: backup ?? {} };
+}
+
+/** The stack's settings as cdktf.json's context gives them. */
+export type AwsHaStackSettings = Omit<AwsHaStackProps, 'archive'> & { readonly archive?: HaTopologyProps['archive'] | false };
 
 export interface AwsHaStackProps extends HaTopologyProps {
   /** @default "eu-west-1" */
@@ -26,8 +41,10 @@ export class AwsHaStack extends TerraformStack {
   readonly cluster: PatroniCluster;
   readonly frontends: HaproxyFrontends;
 
-  constructor(scope: Construct, id: string, props: AwsHaStackProps = {}) {
+  constructor(scope: Construct, id: string, settings: AwsHaStackSettings = {}) {
     super(scope, id);
+    const { archive: _archiveSetting, ...rest } = settings;
+    const props: AwsHaStackProps = { ...rest, ...withReferenceBackups(settings) };
     const region = props.region ?? 'eu-west-1';
     new AwsProvider(this, 'aws', {
       region,
@@ -48,9 +65,14 @@ export class AwsHaStack extends TerraformStack {
       defaultClients = [vpc.cidrBlock];
     }
     const platform = new AwsPlatform(this, 'Platform', network);
-    const { cluster, frontends } = haTopology(this, platform, { ...props, clientCidrs: props.clientCidrs ?? defaultClients });
+    const { cluster, frontends, archive } = haTopology(this, platform, { ...props, clientCidrs: props.clientCidrs ?? defaultClients });
     this.cluster = cluster;
     this.frontends = frontends;
+    if (archive) {
+      const bucket = archive.repository as AwsArchiveBucket;
+      new TerraformOutput(this, 'archive_bucket_arn', { staticId: true, value: bucket.bucketArn, description: 'S3 bucket of the pgBackRest repository' });
+      new TerraformOutput(this, 'archive_bucket_name', { staticId: true, value: bucket.bucketName, description: `pgBackRest repository: stanza ${cluster.clusterName} under ${bucket.repositoryPath}` });
+    }
     new TerraformOutput(this, 'cluster_members', {
       staticId: true,
       value: this.cluster.members.map((m) => `${m.name}=${m.address}`).join(','),

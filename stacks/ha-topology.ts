@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { BackupJob, BackupJobProps } from '../src/constructs/backup-job';
 import { HaproxyFrontends, HaproxyFrontendsProps } from '../src/constructs/haproxy-frontends';
 import { PatroniCluster, PatroniClusterProps, RestoreFromProps } from '../src/constructs/patroni-cluster';
 import { WalArchiveBucket, WalArchiveBucketProps } from '../src/constructs/wal-archive-bucket';
@@ -15,12 +16,15 @@ export interface HaTopologyProps {
   readonly archive?: Partial<Omit<WalArchiveBucketProps, 'platform'>>;
   /** Bootstrap the cluster from the archive (point-in-time recovery); needs `archive`. */
   readonly restoreFrom?: Omit<RestoreFromProps, 'archive'>;
+  /** Scheduled backups, checks and restore drills into the archive; needs `archive`. */
+  readonly backup?: Omit<BackupJobProps, 'cluster'>;
 }
 
 export interface HaTopology {
   readonly cluster: PatroniCluster;
   readonly frontends: HaproxyFrontends;
   readonly archive?: WalArchiveBucket;
+  readonly backup?: BackupJob;
 }
 
 /**
@@ -38,11 +42,12 @@ export function haTopology(scope: Construct, platform: Platform, props: HaTopolo
     archive,
     restoreFrom: props.restoreFrom && archive ? { ...props.restoreFrom, archive } : undefined,
   });
+  const backup = props.backup ? new BackupJob(scope, 'Backup', { ...props.backup, cluster }) : undefined;
   const frontends = new HaproxyFrontends(scope, 'Frontends', {
     ...props.frontends,
     platform,
     cluster,
     clientCidrs: [...(props.clientCidrs ?? [])],
   });
-  return { cluster, frontends, archive };
+  return { cluster, frontends, archive, backup };
 }

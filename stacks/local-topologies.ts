@@ -1,6 +1,6 @@
 import { TopologyBuilder } from '../src/platform/local/local-cluster';
 import { FailoverProfile } from '../src/spec/failover';
-import { AwsHaStackProps } from './aws-ha';
+import { AwsHaStackSettings, withReferenceBackups } from './aws-ha';
 import { cdktfContext } from './context';
 import { haTopology } from './ha-topology';
 
@@ -10,7 +10,12 @@ import { haTopology } from './ha-topology';
  */
 export const LOCAL_TOPOLOGIES: Record<string, (profile?: FailoverProfile) => TopologyBuilder> = {
   'aws-ha': (profile) => (scope, platform) => {
-    const settings = (cdktfContext()['aws-ha'] ?? {}) as AwsHaStackProps;
-    return haTopology(scope, platform, { cluster: { ...settings.cluster, ...(profile ? { failover: profile } : {}) } });
+    const settings = withReferenceBackups((cdktfContext()['aws-ha'] ?? {}) as AwsHaStackSettings);
+    return haTopology(scope, platform, {
+      archive: settings.archive,
+      backup: settings.backup,
+      restoreFrom: settings.restoreFrom,
+      cluster: { ...settings.cluster, ...(profile ? { failover: profile } : {}) },
+    });
   },
 };

@@ -6,6 +6,11 @@ import { SpecError } from '../spec/problems';
 import { FAILOVER_PROFILES, FailoverProfile } from '../spec/failover';
 import { endpointsPath, localDown, localStatus, localUp } from '../platform/local/local-cluster';
 import { LOCAL_TOPOLOGIES } from '../../stacks/local-topologies';
+import { REFERENCE_STACKS } from '../../stacks/reference-stacks';
+import { App } from '../cdktf';
+import { localRunJob } from '../platform/local/local-cluster';
+import { recoveryReport } from '../review/recovery-objectives';
+import { tmpdir } from 'node:os';
 
 /** Under /tmp: the services run as postgres, etcd and haproxy and must reach their directories. */
 const DEFAULT_LOCAL_DIR = '/tmp/pgha-local';
@@ -25,6 +30,13 @@ const USAGE = `pgha: tools for cdktf-postgres-ha
       Each member's role, state, timeline and lag, and the processes.
   pgha local down [--dir /tmp/pgha-local]
       Stops every process \`up\` started.
+  pgha local run-job <node> <job> [--dir /tmp/pgha-local]
+      Runs a node's scheduled job now, as its timer would (pgha-backup-full, pgha-backup-diff,
+      pgha-check, pgha-verify, pgha-restore-drill, pgha-dump): it acts only on the node whose role
+      fits, and prints its output.
+  pgha plan-report [--stack aws-ha] [--restore-seconds N]
+      The RPO/RTO table of each cluster of the stack, from its settings (replication mode,
+      failover timing, archive_timeout, backups); N is a measured restore time to plan with.
   pgha help
 `;
 
@@ -129,12 +141,42 @@ async function local(args: string[], io: Output): Promise<number> {
       io.out(await localStatus(dir));
       return 0;
     }
-    io.err(`pgha local: expected up, status or down\n`);
+    if (action === 'run-job') {
+      const [, node, job] = args;
+      if (!node || !job || node.startsWith('--') || job.startsWith('--')) {
+        io.err('pgha local run-job: expected a node and a job, e.g. `pgha local run-job main-pg-1 pgha-backup-full`\n');
+        return 2;
+      }
+      const result = await localRunJob(dir, node, job);
+      io.out(result.output);
+      io.out(`${job} on ${node}: exit ${result.exitCode} after ${(result.durationMs / 1000).toFixed(1)} s\n`);
+      return result.exitCode === 0 ? 0 : 1;
+    }
+    io.err(`pgha local: expected up, status, down or run-job\n`);
     return 2;
   } catch (error) {
     io.err(`${(error as Error).message}\n`);
     return 1;
   }
+}
+
+function planReport(args: string[], io: Output): number {
+  const name = option(args, '--stack', 'aws-ha');
+  const build = REFERENCE_STACKS[name];
+  if (!build) {
+    io.err(`pgha plan-report: no stack "${name}"; expected one of ${Object.keys(REFERENCE_STACKS).join(', ')}\n`);
+    return 2;
+  }
+  const given = option(args, '--restore-seconds', '');
+  const restoreSeconds = given === '' ? undefined : Number(given);
+  if (restoreSeconds !== undefined && !(Number.isFinite(restoreSeconds) && restoreSeconds > 0)) {
+    io.err(`pgha plan-report: --restore-seconds: got "${given}"; expected a positive number of seconds, e.g. 300\n`);
+    return 2;
+  }
+  // Built in memory, never synthesized to disk.
+  const stack = build(new App({ outdir: join(tmpdir(), 'pgha-plan-report') }));
+  io.out(`## Recovery objectives of stack ${name}\n\n${recoveryReport(stack, restoreSeconds)}`);
+  return 0;
 }
 
 export async function main(args: string[], io: Output = console_): Promise<number> {
@@ -146,6 +188,8 @@ export async function main(args: string[], io: Output = console_): Promise<numbe
       return nodes(rest, io);
     case 'local':
       return local(rest, io);
+    case 'plan-report':
+      return planReport(rest, io);
     case undefined:
     case 'help':
     case '--help':

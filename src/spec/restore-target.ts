@@ -42,6 +42,9 @@ export function normalizeTargetTime(text: string): string | undefined {
   const offset = zone === 'Z' ? '+00:00' : zone.length === 3 ? `${zone}:00` : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const instant = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}${offset}`);
   if (Number.isNaN(instant.getTime())) return undefined;
+  // Date rolls 2026-02-30 over to March: refuse dates that do not exist.
+  const calendar = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (calendar.getUTCMonth() !== Number(month) - 1 || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return undefined;
   // Date would round the fraction to milliseconds: keep the digits given.
   const iso = instant.toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction}+00`;

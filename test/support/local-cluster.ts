@@ -11,7 +11,8 @@ import { patroniCluster, PatroniMember } from '../../src/platform/local/cluster-
 import { HostPort, LocalEndpoints, localDown, localKillService, localUp } from '../../src/platform/local/local-cluster';
 import { FailoverProfile } from '../../src/spec/failover';
 import { ReplicationMode } from '../../src/spec/patroni-cluster';
-import { haTopology } from '../../stacks/ha-topology';
+import { HaTopologyProps, haTopology } from '../../stacks/ha-topology';
+import { LocalArchiveStore } from '../../src/platform/local/archive-store';
 
 export interface TestCluster {
   readonly dir: string;
@@ -27,6 +28,10 @@ export interface TestClusterOptions {
   /** @default 16 MiB */
   readonly maxReplicaLagBytes?: number;
   readonly progress?: (line: string) => void;
+  /** Archive, backups, restore and other cluster settings, on top of the reference topology. */
+  readonly topology?: HaTopologyProps;
+  /** Where archives live: shared by clusters that restore from each other. @default a directory of the cluster's own */
+  readonly archiveStore?: LocalArchiveStore;
 }
 
 /** Starts the reference topology (3 Patroni nodes with etcd, 2 HAProxy) on 127.<block>.x.y. */
@@ -34,11 +39,12 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
   const dir = mkdtempSync(join(tmpdir(), `pgha-cluster-${options.addressBlock}-`));
   const endpoints = await localUp({
     dir,
-    platform: { addressBlock: options.addressBlock },
+    platform: { addressBlock: options.addressBlock, archiveStore: options.archiveStore },
     progress: options.progress,
     build: (scope, platform) => {
       const topology = haTopology(scope, platform, {
-        cluster: { replicationMode: options.replicationMode ?? 'sync', failover: options.failover ?? 'fast' },
+        ...options.topology,
+        cluster: { replicationMode: options.replicationMode ?? 'sync', failover: options.failover ?? 'fast', ...options.topology?.cluster },
         frontends: options.maxReplicaLagBytes === undefined ? {} : { maxReplicaLagBytes: options.maxReplicaLagBytes },
       });
       return topology;

@@ -160,10 +160,11 @@ describe('pgha-backup', () => {
     expect(text).not.toContain('--backup-standby');
   });
 
-  test('with backupStandby runs on the first replica and passes --backup-standby', () => {
+  test('with backupStandby runs on the first replica and passes --backup-standby there (not on a leader standing in)', () => {
     const text = renderBackupScript(input({ ...FULL_FEATURED, backupStandby: true }));
     expect(text).toContain('should_run replica || exit 0');
-    expect(text).toContain('backup "--type=$BACKUP_TYPE" --backup-standby');
+    expect(text).toContain(`if [ "$(pg_query 'SELECT pg_is_in_recovery()' 2> /dev/null || true)" = t ]; then\n  BACKUP_OPTIONS+=(--backup-standby)`);
+    expect(text).toContain('backup "--type=$BACKUP_TYPE" "${BACKUP_OPTIONS[@]}"');
   });
 });
 
@@ -175,7 +176,7 @@ describe('pgha-check and pgha-verify', () => {
 
   test('verify reads the text report: pgBackRest 2.45 exits 0 with "status: error"', () => {
     const text = renderVerifyScript(input());
-    expect(text).toContain('REPORT=$("/usr/bin/pgbackrest" "--config=/etc/pgbackrest/pgbackrest.conf" "--stanza=orders" verify --output=text)');
+    expect(text).toContain('REPORT=$("/usr/bin/pgbackrest" "--config=/etc/pgbackrest/pgbackrest.conf" "--stanza=orders" verify --output=text --verbose)');
     expect(text).toContain("if grep '^status: ' <<< \"$REPORT\" | grep -qv '^status: ok$'; then");
     expect(text).toContain("no archives or backups exist in the repo");
   });
@@ -190,7 +191,7 @@ describe('pgha-restore-drill', () => {
   });
 
   test('restores into the drill directory with an immediate target, promoting, with a synchronous archive-get of the same stanza', () => {
-    expect(text).toContain('"--stanza=orders" restore \\\n  "--pg1-path=/var/lib/pgha/restore-drill/data" --type=immediate --target-action=promote --archive-mode=off');
+    expect(text).toContain('"--stanza=orders" restore \\\n  "--pg1-path=/var/lib/pgha/restore-drill/data" --type=immediate --target-action=promote --archive-mode=off --no-delta');
     expect(text).toContain('"--tablespace-map-all=/var/lib/pgha/restore-drill/tablespaces"');
     expect(text).toContain(
       '"--recovery-option=restore_command=/usr/bin/pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=orders --pg1-path=/var/lib/pgha/restore-drill/data --archive-async=n archive-get %f \\"%p\\""',

@@ -1,0 +1,8 @@
+import { App, TerraformStack } from '../src/cdktf';
+import { AwsHaStack, AwsHaStackSettings } from './aws-ha';
+import { cdktfContext } from './context';
+
+/** The app's stacks by name, with their settings from cdktf.json: what `pgha plan-report` reads. */
+export const REFERENCE_STACKS: Record<string, (app: App) => TerraformStack> = {
+  'aws-ha': (app) => new AwsHaStack(app, 'aws-ha', (cdktfContext()['aws-ha'] ?? {}) as AwsHaStackSettings),
+};

@@ -1,0 +1,64 @@
+import { validateBackupJobSpec } from '../../../src/spec/backup-job';
+import { PatroniClusterSpecInput, validatePatroniClusterSpec } from '../../../src/spec/patroni-cluster';
+import { RecoveryObjective, recoveryObjectives, renderRecoveryReport } from '../../../src/review/recovery-objectives';
+import { main } from '../../../src/cli/main';
+
+const cluster = (input: Partial<PatroniClusterSpecInput> = {}) => validatePatroniClusterSpec({ clusterName: 'orders', ...input });
+const row = (rows: RecoveryObjective[], scenario: string) => {
+  const found = rows.find((r) => r.scenario === scenario);
+  if (!found) throw new Error(`no row "${scenario}" in ${rows.map((r) => r.scenario).join(', ')}`);
+  return found;
+};
+
+describe('recoveryObjectives', () => {
+  test('sync-strict loses nothing on a failover; the RTO bound follows the failover timing', () => {
+    const rows = recoveryObjectives({ cluster: cluster({ replicationMode: 'sync-strict', failover: 'fast' }), archived: true });
+    expect(row(rows, 'primary node or its zone lost')).toMatchObject({ rpo: '0', rto: 'at most 15 s' });
+  });
+
+  test('sync names the window after a failover; async is bounded by maximum_lag_on_failover', () => {
+    expect(row(recoveryObjectives({ cluster: cluster(), archived: true }), 'primary node or its zone lost').rpo).toMatch(/^0 \(a second failure within one loop_wait/);
+    const async = recoveryObjectives({ cluster: cluster({ replicationMode: 'async', maximumLagOnFailoverBytes: 4194304 }), archived: true });
+    expect(row(async, 'primary node or its zone lost').rpo).toBe('up to 4 MiB of WAL (maximum_lag_on_failover: a replica further behind is never promoted)');
+    expect(row(async, 'primary node or its zone lost').rto).toBe('at most 43 s');
+  });
+
+  test('archive-only recovery is bounded by archive_timeout; RTO from a measured restore', () => {
+    const rows = recoveryObjectives({ cluster: cluster({ archiveTimeoutSeconds: 30 }), archived: true, backup: validateBackupJobSpec({}), measuredRestoreSeconds: 90 });
+    expect(row(rows, 'whole cluster lost')).toMatchObject({ rpo: 'up to 30 s (plus WAL still queued for the asynchronous push)', rto: '2 min' });
+    expect(row(rows, 'logical mistake (DROP, bad UPDATE)').basis).toMatch(/recovery window 14 days/);
+    expect(row(rows, 'region lost')).toMatchObject({ rpo: 'everything' });
+  });
+
+  test('an offsite copy covers the region; no backups means nothing to restore yet', () => {
+    const rows = recoveryObjectives({ cluster: cluster(), archived: true, offsiteCopy: true });
+    expect(row(rows, 'region lost').basis).toMatch(/replica bucket/);
+    expect(row(rows, 'whole cluster lost').rto).toBe('none until a backup exists');
+  });
+
+  test('without an archive, losing the cluster loses everything', () => {
+    const rows = recoveryObjectives({ cluster: cluster(), archived: false });
+    expect(row(rows, 'whole cluster or region lost')).toMatchObject({ rpo: 'everything' });
+  });
+
+  test('the table escapes pipes', () => {
+    expect(renderRecoveryReport('x', [{ scenario: 'a|b', rpo: '0', rto: '1 s', basis: 'c' }])).toContain('| a\\|b | 0 | 1 s | c |');
+  });
+});
+
+describe('pgha plan-report', () => {
+  test('prints the reference stack\'s table with a measured restore time', async () => {
+    let out = '';
+    const code = await main(['plan-report', '--restore-seconds', '300'], { out: (t) => (out += t), err: (t) => (out += t) });
+    expect(code).toBe(0);
+    expect(out).toContain('### main (aws-ha/Cluster)');
+    expect(out).toMatch(/\| whole cluster lost \| up to 60 s .* \| 6 min \|/);
+  });
+
+  test('refuses a bad restore time', async () => {
+    let err = '';
+    const code = await main(['plan-report', '--restore-seconds', 'soon'], { out: () => undefined, err: (t) => (err += t) });
+    expect(code).toBe(2);
+    expect(err).toMatch(/--restore-seconds: got "soon"; expected a positive number of seconds/);
+  });
+});
