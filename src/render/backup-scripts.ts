@@ -324,8 +324,11 @@ export function renderBackupScript(input: BackupScriptsInput): string {
       '',
       `should_run ${role} || exit 0`,
       'start_job',
-      '# Creates the stanza after bootstrap or a restore; does nothing when it exists and matches.',
-      `${pgbackrest(r)} stanza-create`,
+      '# Creates the stanza when it is missing (a bootstrap whose stanza-create failed). Only then:',
+      "# stanza-create takes the archive lock, which the asynchronous archive-push holds while it works.",
+      `if ${pgbackrest(r)} --output=json info | grep -q '"code":1,'; then`,
+      `  ${pgbackrest(r)} stanza-create`,
+      'fi',
       ...(r.spec.backupStandby
         ? [
             '# From a replica: files from this standby, start/stop on the primary. The leader runs the',

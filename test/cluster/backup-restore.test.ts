@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { LocalArchiveStore } from '../../src/platform/local/archive-store';
 import { localRunJob, localStartService, localStopService } from '../../src/platform/local/local-cluster';
+import { JobResult } from '../../src/platform/local/processes';
 import { LOCAL_S3_BUCKET } from '../../src/platform/local/archive-store';
 import { startLocalS3Server, stopLocalS3Server } from '../../src/platform/local/s3-server';
 import { clusterHealth } from '../../src/platform/local/cluster-checks';
@@ -34,6 +35,11 @@ function jobStatus(c: TestCluster, node: string, job: string): Record<string, nu
     if (match) metrics[match[1]] = Number(match[2]);
   }
   return metrics;
+}
+
+/** A job's exit code, with its output in the failure message. */
+function expectExit(result: JobResult, zero = true): void {
+  if ((result.exitCode === 0) !== zero) throw new Error(`expected ${zero ? 'success' : 'failure'}, got exit ${result.exitCode}:\n${result.output}`);
 }
 
 const replicaNames = async (c: TestCluster) => (await members(c)).filter((m) => m.role !== 'leader').map((m) => m.name);
@@ -113,8 +119,7 @@ describe('GIVEN a cluster archiving into a directory repository, with backup job
   test('the check job passes on the leader, and the replicas leave it to the leader without recording anything', async () => {
     const c = under.started();
     const leader = (await leaderName(c))!;
-    const result = await localRunJob(c.dir, leader, 'pgha-check');
-    expect(result.exitCode).toBe(0);
+    expectExit(await localRunJob(c.dir, leader, 'pgha-check'));
     expect(jobStatus(c, leader, 'check')).toMatchObject({ pgha_job_last_exit_code: 0 });
     for (const replica of await replicaNames(c)) {
       expect((await localRunJob(c.dir, replica, 'pgha-check')).exitCode).toBe(0);
@@ -126,10 +131,10 @@ describe('GIVEN a cluster archiving into a directory repository, with backup job
     const c = under.started();
     const leader = (await leaderName(c))!;
     const full = await localRunJob(c.dir, leader, 'pgha-backup-full');
-    expect(full.exitCode).toBe(0);
+    expectExit(full);
     await query(c, c.endpoints.writer, 'CREATE TABLE after_full AS SELECT g FROM generate_series(1, 10000) g');
     const diff = await localRunJob(c.dir, leader, 'pgha-backup-diff');
-    expect(diff.exitCode).toBe(0);
+    expectExit(diff);
     expect(backupInfo(c, leader).map((b) => b.type)).toEqual(['full', 'diff']);
     const status = jobStatus(c, leader, 'backup-diff');
     expect(status).toMatchObject({ pgha_job_last_exit_code: 0 });
@@ -140,7 +145,7 @@ describe('GIVEN a cluster archiving into a directory repository, with backup job
   test('verify passes, fails on a corrupted repository file, and keeps the last success time', async () => {
     const c = under.started();
     const leader = (await leaderName(c))!;
-    expect((await localRunJob(c.dir, leader, 'pgha-verify')).exitCode).toBe(0);
+    expectExit(await localRunJob(c.dir, leader, 'pgha-verify'));
     const succeeded = jobStatus(c, leader, 'verify')?.pgha_job_last_success_timestamp_seconds;
     // Corrupt one file of the full backup (and put it back afterwards: later tests restore from it).
     const backupDir = join(store.dir, 'main/pgbackrest/backup/main');
@@ -153,7 +158,7 @@ describe('GIVEN a cluster archiving into a directory repository, with backup job
       bytes[Math.floor(bytes.length / 2)] ^= 0xff;
       writeFileSync(file, bytes);
       const failed = await localRunJob(c.dir, leader, 'pgha-verify');
-      expect(failed.exitCode).not.toBe(0);
+      expectExit(failed, false);
       const status = jobStatus(c, leader, 'verify');
       expect(status?.pgha_job_last_exit_code).not.toBe(0);
       expect(status?.pgha_job_last_success_timestamp_seconds).toBe(succeeded);
@@ -183,7 +188,7 @@ describe('GIVEN a cluster archiving into a directory repository, with backup job
     const c = under.started();
     const nodes = c.endpoints.members.map((m) => m.name);
     const results = await Promise.all(nodes.map((node) => localRunJob(c.dir, node, 'pgha-restore-drill')));
-    expect(results.map((r) => r.exitCode)).toEqual(nodes.map(() => 0));
+    results.forEach((result) => expectExit(result));
     const ran = nodes.filter((node) => jobStatus(c, node, 'restore-drill') !== undefined);
     expect(ran).toHaveLength(1);
     expect(await replicaNames(c)).toContain(ran[0]);
@@ -193,16 +198,16 @@ describe('GIVEN a cluster archiving into a directory repository, with backup job
     under.figures.note(`restore drill: ${status.pgha_restore_drill_duration_seconds} s`);
 
     const failed = await localRunJob(c.dir, ran[0], 'pgha-restore-drill', { env: { PGBACKREST_REPO1_CIPHER_PASS: 'not-the-passphrase' } });
-    expect(failed.exitCode).not.toBe(0);
+    expectExit(failed, false);
     expect(jobStatus(c, ran[0], 'restore-drill')).toMatchObject({ pgha_restore_drill_success: 0 });
-    expect(existsSync(join(c.dir, 'nodes', ran[0], 'var/lib/pgha/restore-drill'))).toBe(false);
+    // Nothing of the failed drill is left: its scratch directory (made by the node plan) is empty.
+    expect(readdirSync(join(c.dir, 'nodes', ran[0], 'var/lib/pgha/restore-drill'))).toEqual([]);
   }, 300_000);
 
   test('the dump job keeps a dump of each database that pg_restore can read', async () => {
     const c = under.started();
     const leader = (await leaderName(c))!;
-    const result = await localRunJob(c.dir, leader, 'pgha-dump');
-    expect(result.exitCode).toBe(0);
+    expectExit(await localRunJob(c.dir, leader, 'pgha-dump'));
     const dumps = readdirSync(join(c.dir, 'nodes', leader, 'var/lib/pgha/dumps'));
     expect(dumps.filter((name) => name.startsWith('postgres-') && name.endsWith('.dump'))).toHaveLength(1);
     expect(dumps.filter((name) => name.endsWith('.partial'))).toEqual([]);
@@ -246,7 +251,7 @@ describe('GIVEN a single-node cluster archiving into the local S3-compatible ser
     const single = { nodeCount: 1, allowSingleNode: true, replicationMode: 'async' as const };
     source = await startTestCluster({ addressBlock: S3_SOURCE_BLOCK, archiveStore: s3Store, replicationMode: 'async', topology: { cluster: single, archive: {}, backup: {} } });
     const leader = (await leaderName(source))!;
-    expect((await localRunJob(source.dir, leader, 'pgha-backup-full')).exitCode).toBe(0);
+    expectExit(await localRunJob(source.dir, leader, 'pgha-backup-full'));
     const target = await twoBatchesAroundATime(source, 'pitr_s3');
     let restored: TestCluster | undefined;
     try {

@@ -132,7 +132,10 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   const secrets: SecretValues = { ...generateSecrets(platform.secrets), ...(existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {}) };
   // An archive's passphrase belongs to the archive: every cluster that uses the store reads it from there.
   if (platform.archives.length > 0) {
+    // The services (postgres) reach the store through it: searchable, like the cluster's own directory.
     mkdirSync(archiveStore.dir, { recursive: true, mode: 0o755 });
+    chmodSync(archiveStore.dir, 0o755);
+    checkReachable(archiveStore.dir);
     const storeFile = archiveSecretsPath(archiveStore);
     const stored: SecretValues = existsSync(storeFile) ? JSON.parse(readFileSync(storeFile, 'utf8')) : {};
     for (const archive of platform.archives) stored[archive.secretName] ??= secrets[archive.secretName];
