@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { colocatedEtcdMemberCount } from '../node-plan/etcd-member';
 import { ClusterArchive, ClusterBackup, planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-cluster-plan';
 import { WalArchiveBucket } from './wal-archive-bucket';
+import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PATRONI_SECRET_VARIABLES } from '../render/patroni-config';
@@ -122,6 +123,7 @@ export class PatroniCluster extends Construct {
   /** The archive WAL goes to, when there is one. */
   readonly archive?: WalArchiveBucket;
   private readonly hbaNetworks: Set<string>;
+  private readonly platform: Platform;
   private backup?: ClusterBackup;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
@@ -129,6 +131,7 @@ export class PatroniCluster extends Construct {
     const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, archive, restoreFrom, ...specInput } = props;
     const nodeCount = specInput.nodeCount ?? 3;
     this.archive = archive;
+    this.platform = platform;
     this.spec = validatePatroniClusterSpec({
       ...specInput,
       archiveId: archive?.archiveId,
@@ -174,6 +177,7 @@ export class PatroniCluster extends Construct {
           archive: ownArchive,
           restore,
           backup: this.backup,
+          peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
         }),
     });
     archive?.grant(this.nodes);
@@ -207,14 +211,27 @@ export class PatroniCluster extends Construct {
    * Adds scheduled backups to every node (used by BackupJob). Only one per cluster: the nodes'
    * pgbackrest.conf carries its retention.
    */
-  attachBackup(backup: ClusterBackup, by: string): void {
+  attachBackup(backup: Omit<ClusterBackup, 'tls'>, by: string, options: { fromStandby: boolean }): void {
     if (!this.archive) {
       throw new Error(`${by}: cluster "${this.clusterName}" has no archive. Fix: give the PatroniCluster an archive (a WalArchiveBucket) to back up into.`);
     }
     if (this.backup) {
       throw new Error(`${by}: cluster "${this.clusterName}" already has a BackupJob. Fix: keep one BackupJob per cluster; it holds every schedule.`);
     }
-    this.backup = backup;
+    if (!options.fromStandby) {
+      this.backup = backup;
+      return;
+    }
+    // From a standby, pgBackRest reaches the primary through its TLS server on every node, with
+    // mutual TLS: one CA and certificate for the cluster, accepted only for this cluster's stanza.
+    const certificate = this.platform.createNodeCertificates(this, 'BackupTls', {
+      name: `${this.clusterName}/pgbackrest`,
+      commonName: `pgha-${this.clusterName}-pgbackrest`,
+      nodes: this.members,
+    });
+    this.nodes.grantSecret(certificate);
+    this.nodes.allow(PGBACKREST_TLS_PORT, 'pgBackRest TLS server (backups from a standby)', { group: this.nodes.groupName });
+    this.backup = { ...backup, tls: { secretName: certificate.name, clientCommonName: `pgha-${this.clusterName}-pgbackrest` } };
   }
 
   /** The security group of the PostgreSQL nodes. */

@@ -16,6 +16,8 @@ export const LAYOUT = {
   /** Repository passphrase and location (AWS: bucket, region, endpoint), written at boot. */
   pgbackrestSecretsEnv: '/etc/pgbackrest/pgbackrest.env',
   pgbackrestLogDir: '/var/log/pgbackrest',
+  /** The CA, certificate and key of the pgBackRest TLS server and its clients (backups from a standby). */
+  pgbackrestTlsDir: '/etc/pgbackrest/tls',
   /** On the data volume: the async archive queue must survive a reboot. */
   pgbackrestSpoolDir: '/var/lib/pgha/pgbackrest/spool',
   pgbackrestLockDir: '/var/lib/pgha/pgbackrest/lock',

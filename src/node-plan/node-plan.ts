@@ -90,6 +90,16 @@ export interface NodeSecret {
   readonly variables: Readonly<Record<string, string>>;
 }
 
+/** One value of a secret written to a file of its own at boot (a TLS key or certificate), mode 0600. */
+export interface NodeSecretFile {
+  /** The secret's logical name. */
+  readonly secret: string;
+  /** Key of the secret's JSON document. */
+  readonly key: string;
+  readonly path: string;
+  readonly owner: string;
+}
+
 export interface NodeDataVolume {
   readonly mountPath: string;
   readonly sizeGiB: number;
@@ -114,5 +124,7 @@ export interface NodePlan {
   readonly replacesServices: readonly string[];
   readonly ports: readonly NodePort[];
   readonly secrets: readonly NodeSecret[];
+  /** Secret values written as files at boot. */
+  readonly secretFiles?: readonly NodeSecretFile[];
   readonly dataVolume?: NodeDataVolume;
 }

@@ -1,13 +1,14 @@
 import { RESTORE_BOOTSTRAP_SCRIPT, STANZA_CREATE_SCRIPT, archiveScriptFiles, restoreTarget } from '../render/archive-scripts';
 import { PATRONI_SECRET_VARIABLES, PatroniArchiveInput, PatroniRestoreInput, renderPatroniConfig } from '../render/patroni-config';
-import { PgbackrestRetention, PgbackrestSource, asRepo2Variables, renderPgbackrestConfig } from '../render/pgbackrest-config';
+import { PGBACKREST_TLS_PORT, PgbackrestRetention, PgbackrestSource, PgbackrestTls, asRepo2Variables, renderPgbackrestConfig } from '../render/pgbackrest-config';
+import { CERTIFICATE_KEYS } from '../platform/platform';
 import { RestoreFromSpec } from '../spec/restore-target';
 import { renderSystemdUnit, unitPath } from '../render/systemd-unit';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../platform/platform';
 import { ETCD_SERVICE, EtcdMemberPlan, planEtcdMember } from './etcd-member';
 import { LAYOUT, postgresDataDir } from './layout';
-import { NodeDirectory, NodeFile, NodeJob, NodePlan, NodePort, NodeSecret, NodeService } from './node-plan';
+import { NodeDirectory, NodeFile, NodeJob, NodePlan, NodePort, NodeSecret, NodeSecretFile, NodeService } from './node-plan';
 
 /** A pgBackRest repository as a cluster's nodes use it. */
 export interface ClusterArchive {
@@ -29,7 +30,11 @@ export interface ClusterBackup {
   readonly retention: PgbackrestRetention;
   readonly processMax: number;
   readonly planNode: (placement: NodePlacement) => NodeBackupPlan;
+  /** Backups from a standby: pgBackRest's TLS server on every node, with this certificate. */
+  readonly tls?: { readonly secretName: string; readonly clientCommonName: string };
 }
+
+export const PGBACKREST_SERVER_SERVICE = 'pgha-pgbackrest-server';
 
 /** Where the environment of a restore source in another repository is written at boot. */
 const RESTORE_SOURCE_ENV = '/etc/pgbackrest/restore-source.env';
@@ -50,6 +55,8 @@ export interface PatroniClusterPlanInput {
   /** Bootstrap from this archive (point-in-time recovery); `sameArchive` when it is `archive`. */
   readonly restore?: { readonly spec: RestoreFromSpec; readonly archive: ClusterArchive; readonly sameArchive: boolean };
   readonly backup?: ClusterBackup;
+  /** A peer's path as this node sees it (the platform's peerPath). */
+  readonly peerPath: (nodeName: string, path: string) => string;
 }
 
 export const PATRONI_SERVICE = 'pgha-patroni';
@@ -97,7 +104,7 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
     };
     const pgbackrest = planPgbackrest(input, placement);
     const patroni: NodeService = { ...patroniService, environmentFiles: [LAYOUT.patroniSecretsEnv, ...pgbackrest.environmentFiles] };
-    const services = etcd ? [etcd.service, patroni] : [patroni];
+    const services = [...(etcd ? [etcd.service] : []), patroni, ...pgbackrest.services];
     const patroniConfig = renderPatroniConfig({
       spec,
       nodeName: placement.name,
@@ -149,6 +156,7 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
         },
         ...pgbackrest.secrets,
       ],
+      secretFiles: pgbackrest.secretFiles,
       dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: input.dataVolumeSizeGiB },
     };
   });
@@ -156,6 +164,8 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
 
 interface NodePgbackrest {
   readonly packages: string[];
+  readonly services: NodeService[];
+  readonly secretFiles: NodeSecretFile[];
   readonly directories: NodeDirectory[];
   readonly files: NodeFile[];
   readonly secrets: NodeSecret[];
@@ -168,7 +178,7 @@ interface NodePgbackrest {
 /** pgBackRest on a node: its config, secrets, scripts and jobs, for archiving, restoring or both. */
 function planPgbackrest(input: PatroniClusterPlanInput, placement: NodePlacement): NodePgbackrest {
   const { spec, archive, restore, backup } = input;
-  if (!archive && !restore) return { packages: [], directories: [], files: [], secrets: [], environmentFiles: [], jobs: [] };
+  if (!archive && !restore) return { packages: [], services: [], secretFiles: [], directories: [], files: [], secrets: [], environmentFiles: [], jobs: [] };
   const dataDir = postgresDataDir(spec.clusterName);
   // The source of a restore is repo 1 when it is the cluster's own repository (or the cluster has
   // none), repo 2 when it is another one; its passphrase then comes as PGBACKREST_REPO2_*.
@@ -188,6 +198,46 @@ function planPgbackrest(input: PatroniClusterPlanInput, placement: NodePlacement
       variables: sourceRepo === 2 ? asRepo2Variables(restore.archive.secretVariables) : restore.archive.secretVariables,
     });
   }
+  const tlsFile = (name: string) => `${LAYOUT.pgbackrestTlsDir}/${name}`;
+  const tls: PgbackrestTls | undefined =
+    archive && backup?.tls
+      ? {
+          address: placement.address,
+          port: PGBACKREST_TLS_PORT,
+          clientCommonName: backup.tls.clientCommonName,
+          caFile: tlsFile('ca.crt'),
+          certFile: tlsFile('node.crt'),
+          keyFile: tlsFile('node.key'),
+          peers: input.placements
+            .filter((peer) => peer.name !== placement.name)
+            .map((peer) => ({
+              address: peer.address,
+              dataDir: input.peerPath(peer.name, dataDir),
+              socketDir: input.peerPath(peer.name, LAYOUT.postgresSocketDir),
+              postgresPort: spec.postgresPort,
+            })),
+        }
+      : undefined;
+  const secretFiles: NodeSecretFile[] =
+    tls && backup?.tls
+      ? [
+          { secret: backup.tls.secretName, key: CERTIFICATE_KEYS.ca, path: tls.caFile, owner: 'postgres:postgres' },
+          { secret: backup.tls.secretName, key: CERTIFICATE_KEYS.certificate, path: tls.certFile, owner: 'postgres:postgres' },
+          { secret: backup.tls.secretName, key: CERTIFICATE_KEYS.key, path: tls.keyFile, owner: 'postgres:postgres' },
+        ]
+      : [];
+  const services: NodeService[] = tls
+    ? [
+        {
+          name: PGBACKREST_SERVER_SERVICE,
+          description: `pgBackRest TLS server of ${placement.name}: lets a backup on a standby reach this node`,
+          user: 'postgres',
+          group: 'postgres',
+          command: ['/usr/bin/pgbackrest', `--config=${LAYOUT.pgbackrestConfig}`, 'server'],
+          environmentFiles: secrets.map((secret) => secret.environmentFile),
+        },
+      ]
+    : [];
   const config = renderPgbackrestConfig({
     stanza: spec.clusterName,
     repository: archive?.repository,
@@ -197,6 +247,7 @@ function planPgbackrest(input: PatroniClusterPlanInput, placement: NodePlacement
     postgresPort: spec.postgresPort,
     socketDir: LAYOUT.postgresSocketDir,
     source,
+    tls,
   });
   const backupPlan = archive && backup ? backup.planNode(placement) : { jobs: [], files: [], directories: [] };
   let patroniRestore: PatroniRestoreInput | undefined;
@@ -212,19 +263,23 @@ function planPgbackrest(input: PatroniClusterPlanInput, placement: NodePlacement
   }
   return {
     packages: ['pgbackrest'],
+    services,
+    secretFiles,
     directories: [
+      ...(tls ? [{ path: LAYOUT.pgbackrestTlsDir, mode: '0750', owner: 'root:postgres' }] : []),
       { path: LAYOUT.pgbackrestConfigDir, mode: '0750', owner: 'root:postgres' },
       { path: LAYOUT.pgbackrestLogDir, mode: '0770', owner: 'postgres:postgres' },
       { path: `${LAYOUT.dataMount}/pgbackrest`, mode: '0750', owner: 'postgres:postgres' },
       { path: LAYOUT.pgbackrestSpoolDir, mode: '0750', owner: 'postgres:postgres' },
       { path: LAYOUT.pgbackrestLockDir, mode: '0750', owner: 'postgres:postgres' },
       { path: LAYOUT.scriptDir, mode: '0755', owner: 'root:root' },
-      ...backupPlan.directories,
+      ...backupPlan.directories.filter((dir) => dir.path !== LAYOUT.scriptDir),
     ],
     files: [
       { path: LAYOUT.pgbackrestConfig, mode: '0640', owner: 'root:postgres', content: config },
       ...archiveScriptFiles(spec.clusterName, restore?.spec, dataDir, sourceRepo),
       ...backupPlan.files,
+      ...services.map(unitFile),
     ],
     secrets,
     environmentFiles: secrets.map((secret) => secret.environmentFile),

@@ -53,6 +53,8 @@ export interface NodeGroup {
   allow(port: number, purpose: string, peer: Peer): void;
   /** Opens `port` to the nodes of `other`. */
   allowGroup(port: number, purpose: string, other: NodeGroup): void;
+  /** Lets the nodes read a secret created after the group (the group's own come with its props). */
+  grantSecret(secret: SecretRef): void;
 }
 
 export interface EndpointListener {
@@ -92,6 +94,22 @@ export interface ArchiveRepository {
   grant(group: NodeGroup): void;
 }
 
+/** Keys of a group certificate's secret (PEM). */
+export const CERTIFICATE_KEYS = { ca: 'ca_crt', certificate: 'tls_crt', key: 'tls_key' } as const;
+
+/**
+ * A private CA and one certificate for a group of nodes, valid for each node's address, for mutual
+ * TLS between them. One for the group, not one per node: the nodes of a group share one role (one
+ * IAM role on AWS), so per-node keys would not keep one node from reading another's.
+ */
+export interface NodeCertificatesProps {
+  /** The secret's name: "<name>/tls". */
+  readonly name: string;
+  /** The certificates' common name: what servers authorize clients by. */
+  readonly commonName: string;
+  readonly nodes: readonly NodePlacement[];
+}
+
 /** What constructs need from a platform. Constructs never ask which platform it is. */
 export interface Platform {
   placeNodes(groupName: string, count: number): NodePlacement[];
@@ -102,6 +120,13 @@ export interface Platform {
    * stored as given (values the platform only knows at deploy time, such as a bucket name).
    */
   createSecret(scope: Construct, id: string, name: string, keys: readonly string[], fixedValues?: Readonly<Record<string, string>>): SecretRef;
+  /** A CA and a certificate for the nodes (server and client use), in a secret with the keys of CERTIFICATE_KEYS. */
+  createNodeCertificates(scope: Construct, id: string, props: NodeCertificatesProps): SecretRef;
+  /**
+   * A path of another node as seen from this one, for configs that name a peer's files (pgBackRest's
+   * pgN-path): the same path on machines of their own; under the peer's directory on one host.
+   */
+  peerPath(nodeName: string, path: string): string;
   /** The storage of a pgBackRest repository: an S3 bucket on AWS, a directory or local S3 server on this machine. */
   createArchiveRepository(scope: Construct, id: string, spec: WalArchiveBucketSpec): ArchiveRepository;
   createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup;

@@ -26,7 +26,32 @@ export interface PgbackrestConfigInput {
   readonly socketDir: string;
   /** The stanza this cluster was restored from (point-in-time recovery), and where it is. */
   readonly source?: PgbackrestSource;
+  /** The pgBackRest TLS server on this node and its peers, for backups from a standby. */
+  readonly tls?: PgbackrestTls;
 }
+
+/** pgBackRest's TLS server on every node: a backup on a standby reaches the primary through it. */
+export interface PgbackrestTls {
+  readonly address: string;
+  readonly port: number;
+  /** The client certificate's common name the server accepts, for this stanza only. */
+  readonly clientCommonName: string;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The other members, with their paths as this node sees them. */
+  readonly peers: readonly PgbackrestPeer[];
+}
+
+export interface PgbackrestPeer {
+  readonly address: string;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly postgresPort: number;
+}
+
+/** pgBackRest's default TLS server port. */
+export const PGBACKREST_TLS_PORT = 8432;
 
 export interface PgbackrestSource {
   readonly stanza: string;
@@ -92,13 +117,42 @@ export function renderPgbackrestConfig(input: PgbackrestConfigInput): string {
     `lock-path=${LAYOUT.pgbackrestLockDir}`,
     'log-level-file=info',
     'log-level-console=warn',
-    ...stanza(input.stanza),
+    ...(input.tls
+      ? [
+          // The server answers only clients with our CA's certificate and the cluster's common name.
+          `tls-server-address=${input.tls.address}`,
+          `tls-server-port=${input.tls.port}`,
+          `tls-server-ca-file=${input.tls.caFile}`,
+          `tls-server-cert-file=${input.tls.certFile}`,
+          `tls-server-key-file=${input.tls.keyFile}`,
+          `tls-server-auth=${input.tls.clientCommonName}=${input.stanza}`,
+        ]
+      : []),
+    ...stanza(input.stanza, input.tls ? peerLines(input.tls) : []),
     ...(input.source && input.source.stanza !== input.stanza
       ? stanza(input.source.stanza, input.source.repository ? repoLines(input.source.repo, input.source.repository) : [])
       : []),
     '',
   ];
   return lines.join('\n');
+}
+
+/** pg2..pgN: the other members, reached through their TLS servers; pgBackRest finds the primary among them. */
+function peerLines(tls: PgbackrestTls): string[] {
+  return tls.peers.flatMap((peer, index) => {
+    const pg = `pg${index + 2}`;
+    return [
+      `${pg}-host=${peer.address}`,
+      `${pg}-host-type=tls`,
+      `${pg}-host-port=${tls.port}`,
+      `${pg}-host-ca-file=${tls.caFile}`,
+      `${pg}-host-cert-file=${tls.certFile}`,
+      `${pg}-host-key-file=${tls.keyFile}`,
+      `${pg}-path=${peer.dataDir}`,
+      `${pg}-port=${peer.postgresPort}`,
+      `${pg}-socket-path=${peer.socketDir}`,
+    ];
+  });
 }
 
 /** The options every pgbackrest call of a node starts with. */

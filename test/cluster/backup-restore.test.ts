@@ -267,3 +267,33 @@ describe('GIVEN a single-node cluster archiving into the local S3-compatible ser
     }
   }, 300_000);
 });
+
+describe('GIVEN backups from a standby (pgBackRest TLS servers with the cluster certificate)', () => {
+  const standbyStore: LocalArchiveStore = { type: 'posix', dir: mkdtempSync(join(tmpdir(), 'pgha-archive-standby-')) };
+  const under = useCluster('backups from a standby', {
+    addressBlock: 70,
+    archiveStore: standbyStore,
+    topology: { archive: {}, backup: { backupStandby: true } },
+  });
+  afterAll(() => rmSync(standbyStore.dir, { recursive: true, force: true }));
+
+  test('a full backup and then a differential run on one replica, copying its files, and succeed', async () => {
+    const c = under.started();
+    const nodes = c.endpoints.members.map((m) => m.name);
+    for (const type of ['full', 'diff']) {
+      const results = await Promise.all(nodes.map((node) => localRunJob(c.dir, node, `pgha-backup-${type}`)));
+      results.forEach((result) => expectExit(result));
+      const ran = nodes.filter((node) => jobStatus(c, node, `backup-${type}`) !== undefined);
+      expect(ran).toHaveLength(1);
+      expect(await replicaNames(c)).toContain(ran[0]);
+      // pgBackRest logs each command with its options: this backup ran with --backup-standby and
+      // reached the primary through its TLS server (pg2/pg3 are the peers).
+      const log = readFileSync(join(c.dir, 'nodes', ran[0], 'var/log/pgbackrest/main-backup.log'), 'utf8');
+      const begin = log.split('\n').filter((line) => line.includes('backup command begin')).pop() ?? '';
+      expect(begin).toContain('--backup-standby');
+      expect(begin).toContain(`--type=${type}`);
+      expect(begin).toMatch(/--pg2-host-type=tls/);
+    }
+    expect(backupInfo(c, nodes[0]).map((b) => b.type)).toEqual(['full', 'diff']);
+  }, 240_000);
+});

@@ -7,8 +7,9 @@ import { Fn } from '../../cdktf';
 import { Peer } from '../../node-plan/node-plan';
 import { hostAddress } from '../../node-plan/addresses';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
 import { AwsArchiveBucket } from './archive-bucket';
+import { AwsNodeCertificates } from './node-certificates';
 import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
 import { AwsNodeGroup } from './node-group';
 import { AwsSubnet } from './subnet';
@@ -149,6 +150,15 @@ export class AwsPlatform extends Construct implements Platform {
       secretStringWoVersion: 1,
     });
     return { name, id: secret.arn };
+  }
+
+  createNodeCertificates(scope: Construct, id: string, props: NodeCertificatesProps): SecretRef {
+    return new AwsNodeCertificates(scope, id, { ...props, secretStoreName: (name) => this.secretStoreName(name), kmsKeyArn: this.kmsKeyArn }).secret;
+  }
+
+  /** Every node is a machine of its own: a peer's path is the same path. */
+  peerPath(_nodeName: string, path: string): string {
+    return path;
   }
 
   createArchiveRepository(scope: Construct, id: string, spec: WalArchiveBucketSpec): ArchiveRepository {

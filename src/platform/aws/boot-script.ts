@@ -53,11 +53,10 @@ prepare_data_volume() {
   mountpoint -q "$mount_path" || mount "$mount_path"
 }
 
-# Writes KEY=value lines from a Secrets Manager JSON secret into a 0600 environment file.
-# Retries: a new instance profile can take a minute to be usable.
-fetch_secret() {
-  local secret_id=$1 file=$2 owner=$3 region json="" attempt
-  shift 3
+# Prints a Secrets Manager secret's JSON document. Retries: a new instance profile can take a
+# minute to be usable.
+read_secret() {
+  local secret_id=$1 region json="" attempt
   region=$(metadata placement/region)
   for attempt in $(seq 1 30); do
     json=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$secret_id" \
@@ -69,6 +68,14 @@ fetch_secret() {
     log "cannot read secret $secret_id"
     exit 1
   fi
+  printf '%s' "$json"
+}
+
+# Writes KEY=value lines from a secret into a 0600 environment file.
+fetch_secret() {
+  local secret_id=$1 file=$2 owner=$3 json
+  shift 3
+  json=$(read_secret "$secret_id")
   (
     umask 077
     printf '%s' "$json" | /usr/bin/python3 -c '
@@ -78,6 +85,21 @@ for pair in sys.argv[1:]:
     variable, key = pair.split("=", 1)
     print(variable + "=" + document[key])
 ' "$@" > "$file.tmp"
+  )
+  chown "$owner" "$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+# Writes one value of a secret (a PEM key or certificate) into a 0600 file.
+fetch_secret_file() {
+  local secret_id=$1 key=$2 file=$3 owner=$4 json
+  json=$(read_secret "$secret_id")
+  (
+    umask 077
+    printf '%s' "$json" | /usr/bin/python3 -c '
+import json, sys
+sys.stdout.write(json.load(sys.stdin)[sys.argv[1]])
+' "$key" > "$file.tmp"
   )
   chown "$owner" "$file.tmp"
   mv "$file.tmp" "$file"
@@ -99,6 +121,9 @@ export function renderBootScript(plan: NodePlan, secretStoreName: (name: string)
   for (const secret of plan.secrets) {
     const pairs = Object.entries(secret.variables).map(([variable, key]) => quote(`${variable}=${key}`));
     steps.push(`fetch_secret ${quote(secretStoreName(secret.name))} ${quote(secret.environmentFile)} ${secret.owner} ${pairs.join(' ')}`);
+  }
+  for (const file of plan.secretFiles ?? []) {
+    steps.push(`fetch_secret_file ${quote(secretStoreName(file.secret))} ${quote(file.key)} ${quote(file.path)} ${file.owner}`);
   }
   if (plan.replacesServices.length > 0) {
     steps.push(`# Debian's own units for what our services replace must never run beside them.`);

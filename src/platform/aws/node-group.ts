@@ -12,7 +12,7 @@ import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { Lazy } from '../../cdktf';
 import { NodeFile, NodePort, Peer } from '../../node-plan/node-plan';
-import { NodeGroup, NodeGroupProps, NodePlacement } from '../platform';
+import { NodeGroup, NodeGroupProps, NodePlacement, SecretRef } from '../platform';
 import { RenderedNode } from '../rendered-node';
 import type { AwsPlatform } from './aws-platform';
 import { BOOT_SCRIPT_PATH, renderBootScript } from './boot-script';
@@ -137,6 +137,15 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
     } else {
       this.granted.set(port, { purpose, from: [peer] });
     }
+  }
+
+  /** Lets the nodes read one more secret at boot (one that exists only after the group, e.g. certificates). */
+  grantSecret(secret: SecretRef): void {
+    const id = secret.name.replace(/[^A-Za-z0-9-]/g, '-');
+    const document = new DataAwsIamPolicyDocument(this, `ReadSecret-${id}`, {
+      statement: [{ actions: ['secretsmanager:GetSecretValue'], resources: [secret.id] }],
+    });
+    new IamRolePolicy(this, `ReadSecretPolicy-${id}`, { role: this.role.id, policy: document.json });
   }
 
   allowGroup(port: number, purpose: string, other: NodeGroup): void {

@@ -11,6 +11,7 @@ import { HAPROXY_LISTENERS } from '../../render/haproxy-config';
 import { PATRONI_USERS } from '../../render/patroni-config';
 import { collectRenderedNodes } from '../../review/node-files';
 import { Credentials, clusterHealth, etcdHealthy, haproxyServers, inRecovery, patroniCluster } from './cluster-checks';
+import { issueCertificate } from './certificates';
 import { LocalPlatform, LocalPlatformProps } from './local-platform';
 import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEnvironment } from './node-directory';
 import { JobResult, StartRequest, TrackedProcess, detachedPid, isAlive, killProcess, logTail, runJob, startProcess, stopProcess } from './processes';
@@ -117,7 +118,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
 
   const root = new RootConstruct('local');
   const archiveStore: LocalArchiveStore = options.platform?.archiveStore ?? { type: 'posix', dir: join(dir, 'archive') };
-  const platform = new LocalPlatform(root, 'Platform', { ...options.platform, archiveStore });
+  const platform = new LocalPlatform(root, 'Platform', { ...options.platform, archiveStore, nodesDir: join(dir, 'nodes') });
   const { cluster, frontends } = options.build(root, platform);
   const rendered = collectRenderedNodes(root);
   const longestSocket = Math.max(...rendered.map((n) => join(dir, 'nodes', n.plan.name, LAYOUT.postgresSocketDir, '.s.PGSQL.65535').length));
@@ -141,6 +142,14 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     for (const archive of platform.archives) stored[archive.secretName] ??= secrets[archive.secretName];
     writeJson(storeFile, stored, 0o600);
     for (const archive of platform.archives) secrets[archive.secretName] = stored[archive.secretName];
+  }
+  for (const request of platform.certificates) {
+    secrets[`${request.name}/tls`] ??= issueCertificate({
+      caName: `${request.name} CA`,
+      commonName: request.commonName,
+      dnsNames: request.nodes.flatMap((node) => [node.address, node.name]),
+      ipAddresses: request.nodes.map((node) => node.address),
+    });
   }
   writeJson(secretsFile, secrets, 0o600);
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
@@ -225,6 +234,18 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
       () => `etcd members ${etcdEndpoints.join(', ')} are not all healthy`,
     );
     progress(`etcd up: ${etcdEndpoints.length} member(s)`);
+
+    // The rest of the nodes' services (pgBackRest's TLS server), before Patroni: its bootstrap may
+    // need them. Running a second later counts as started.
+    const core = [ETCD_SERVICE, PATRONI_SERVICE, HAPROXY_SERVICE];
+    const others = [...new Set(nodes.flatMap((node) => node.plan.services.map((service) => service.name)))].filter((name) => !core.includes(name));
+    for (const name of others) start(name);
+    if (others.length > 0) {
+      await sleep(1_000);
+      const exited = state.processes.find((p) => others.includes(p.service) && !isAlive(p.pid));
+      if (exited) throw new LocalUpError('services', `${exited.node}/${exited.service} exited`, { file: exited.log, tail: logTail(exited.log) });
+      progress(`started: ${others.join(', ')}`);
+    }
 
     start(PATRONI_SERVICE);
     const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : Math.min(cluster.spec.synchronousNodeCount, cluster.members.length - 1);

@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { join } from 'node:path';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
 import { LocalArchiveRepository, LocalArchiveStore } from './archive-store';
 import { localS3Settings } from './s3-server';
 import { RenderedNode, RendersNodes } from '../rendered-node';
@@ -19,6 +20,8 @@ export interface LocalPlatformProps {
   readonly firstHostNumber?: number;
   /** Where WalArchiveBuckets live; `pgha local up` sets it under its directory. @default - none: archives are refused */
   readonly archiveStore?: LocalArchiveStore;
+  /** The directory holding each node's own (DIR/nodes): where a node finds its peers' files. Set by `pgha local up`. */
+  readonly nodesDir?: string;
 }
 
 /** What the local platform needs to run a secret: its name and the JSON keys to generate. */
@@ -42,6 +45,9 @@ export class LocalPlatform extends Construct implements Platform {
   /** The archives the stack asked for; `pgha local up` creates their directories or S3 server. */
   readonly archives: LocalArchiveRepository[] = [];
   readonly archiveStore?: LocalArchiveStore;
+  /** The certificates the stack asked for; `pgha local up` issues them with openssl. */
+  readonly certificates: NodeCertificatesProps[] = [];
+  private readonly nodesDir?: string;
   private readonly subnetCount: number;
   private readonly firstHostNumber: number;
   private readonly nextHost: number[];
@@ -53,6 +59,7 @@ export class LocalPlatform extends Construct implements Platform {
     this.subnetCount = props.subnets ?? 3;
     this.firstHostNumber = props.firstHostNumber ?? 10;
     this.archiveStore = props.archiveStore;
+    this.nodesDir = props.nodesDir;
     if (!Number.isInteger(this.addressBlock) || this.addressBlock < 1 || this.addressBlock > 254) {
       throw new Error(`LocalPlatform: addressBlock: got ${this.addressBlock}; expected 1-254 (the second octet of 127.x.y.z). Fix: use e.g. 42.`);
     }
@@ -84,6 +91,18 @@ export class LocalPlatform extends Construct implements Platform {
   createSecret(_scope: Construct, _id: string, name: string, keys: readonly string[], fixedValues: Readonly<Record<string, string>> = {}): SecretRef {
     this.secrets.push({ name, keys: [...keys], fixedValues });
     return { name, id: name };
+  }
+
+  createNodeCertificates(_scope: Construct, _id: string, props: NodeCertificatesProps): SecretRef {
+    this.certificates.push(props);
+    const name = `${props.name}/tls`;
+    return { name, id: name };
+  }
+
+  /** All nodes share this machine, each under DIR/nodes/<node>: a peer's path is under its directory. */
+  peerPath(nodeName: string, path: string): string {
+    if (!this.nodesDir) throw new Error('LocalPlatform: peerPath needs nodesDir (the directory of the nodes), as `pgha local up` sets it.');
+    return join(this.nodesDir, nodeName, path);
   }
 
   createArchiveRepository(_scope: Construct, _id: string, spec: WalArchiveBucketSpec): ArchiveRepository {
@@ -132,6 +151,10 @@ export class LocalNodeGroup extends Construct implements NodeGroup, RendersNodes
 
   allowGroup(port: number, purpose: string, other: NodeGroup): void {
     this.allow(port, purpose, { group: other.groupName });
+  }
+
+  grantSecret(): void {
+    // One machine, one user: every local node can read every secret file already.
   }
 
   renderedNodes(): RenderedNode[] {

@@ -85,6 +85,14 @@ export function layOutNode(rendered: RenderedNode, root: string, secrets: Secret
     writeFileSync(path, lines.join(''), { mode: 0o600 });
     place(path, '0600', secret.owner);
   }
+  for (const file of plan.secretFiles ?? []) {
+    const value = secrets[file.secret]?.[file.key];
+    if (value === undefined) throw new Error(`node ${plan.name} needs "${file.key}" of secret "${file.secret}", which the stack does not create`);
+    const path = localPath(file.path);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    writeFileSync(path, value, { mode: 0o600 });
+    place(path, '0600', file.owner);
+  }
   return { name: plan.name, address: plan.address, root, plan, files, localPath };
 }
 

@@ -11,6 +11,7 @@ export function ownedPaths(plan: NodePlan): string[] {
   for (const file of plan.files) paths.add(dirname(file.path));
   for (const dir of plan.directories) paths.add(dir.path);
   for (const secret of plan.secrets) paths.add(dirname(secret.environmentFile));
+  for (const file of plan.secretFiles ?? []) paths.add(dirname(file.path));
   if (plan.dataVolume) paths.add(plan.dataVolume.mountPath);
   // Keep only the outermost: /var/lib/pgha covers /var/lib/pgha/etcd.
   return [...paths].filter((path) => ![...paths].some((other) => other !== path && path.startsWith(`${other}/`))).sort();

@@ -1,6 +1,7 @@
 import { parse } from 'yaml';
 import { PatroniCluster } from '../../../src/constructs/patroni-cluster';
 import { WalArchiveBucket } from '../../../src/constructs/wal-archive-bucket';
+import { BackupJob } from '../../../src/constructs/backup-job';
 import { SpecError } from '../../../src/spec/problems';
 import { awsTestStack, resourcesOf, synthesize, userDataOf } from '../../support/aws-stack';
 
@@ -84,5 +85,55 @@ describe('PatroniCluster with a WalArchiveBucket on AWS', () => {
     expect(() =>
       new PatroniCluster(stack, 'Other', { clusterName: 'other', platform, archive, restoreFrom: { archive, sourceCluster: 'orders', targetTime: '2999-01-01T00:00:00Z' } }),
     ).toThrow(/restoreFrom.targetTime: got "2999-01-01T00:00:00Z"; expected a moment that has passed/);
+  });
+});
+
+describe('BackupJob with backupStandby on AWS', () => {
+  function standbyStack() {
+    const { stack, platform } = awsTestStack();
+    const archive = new WalArchiveBucket(stack, 'Archive', { platform, name: 'orders' });
+    const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform, archive });
+    new BackupJob(stack, 'Backup', { cluster, backupStandby: true });
+    return synthesize(stack);
+  }
+
+  test('Terraform makes a private CA and the cluster certificate for every node address, stored write-only', () => {
+    const synth = standbyStack();
+    expect(resourcesOf(synth, 'tls_private_key').map((k) => k.algorithm)).toEqual(['ECDSA', 'ECDSA']);
+    expect(resourcesOf(synth, 'tls_self_signed_cert')[0]).toMatchObject({ is_ca_certificate: true, allowed_uses: ['cert_signing', 'crl_signing'] });
+    expect(resourcesOf(synth, 'tls_cert_request')[0]).toMatchObject({
+      ip_addresses: ['10.0.1.10', '10.0.2.10', '10.0.3.10'],
+      dns_names: ['10.0.1.10', 'orders-pg-1', '10.0.2.10', 'orders-pg-2', '10.0.3.10', 'orders-pg-3'],
+      subject: [{ common_name: 'pgha-orders-pgbackrest', organization: 'cdktf-postgres-ha' }],
+    });
+    expect(resourcesOf(synth, 'tls_locally_signed_cert')[0].allowed_uses).toEqual(['digital_signature', 'key_encipherment', 'server_auth', 'client_auth']);
+    const tlsSecret = resourcesOf(synth, 'aws_secretsmanager_secret').find((s) => s.name === 'pgha/test/orders/pgbackrest/tls');
+    expect(tlsSecret).toBeDefined();
+    const version = resourcesOf(synth, 'aws_secretsmanager_secret_version').find((v) => String(v.secret_string_wo).includes('tls_key'));
+    expect(version?.secret_string).toBeUndefined();
+    expect(Object.keys((synth as unknown as { provider: Record<string, unknown> }).provider)).toEqual(expect.arrayContaining(['aws', 'tls']));
+  });
+
+  test('the nodes may read the certificate secret and reach each other on 8432 only', () => {
+    const synth = standbyStack();
+    const documents = Object.entries(synth.data.aws_iam_policy_document).map(([id, d]) => [id, JSON.stringify(d.statement)] as const);
+    expect(documents.find(([id]) => id.includes('ReadSecret-orders-pgbackrest-tls'))?.[1]).toContain('aws_secretsmanager_secret.Cluster_BackupTls_Secret');
+    const rule = resourcesOf(synth, 'aws_vpc_security_group_ingress_rule').find((r) => r.from_port === 8432);
+    expect(rule).toMatchObject({ to_port: 8432, ip_protocol: 'tcp' });
+    expect(rule?.referenced_security_group_id).toBe(rule?.security_group_id);
+  });
+
+  test('each node fetches the PEMs into files, runs the TLS server and lists its peers in pgbackrest.conf', () => {
+    const cloudConfig = cloudConfigOf(standbyStack());
+    const boot = fileOf(cloudConfig, '/usr/local/sbin/pgha-boot') ?? '';
+    expect(boot).toContain("fetch_secret_file 'pgha/test/orders/pgbackrest/tls' 'tls_key' '/etc/pgbackrest/tls/node.key' postgres:postgres");
+    expect(boot).toContain('pgha-pgbackrest-server.service');
+    expect(fileOf(cloudConfig, '/etc/systemd/system/pgha-pgbackrest-server.service')).toContain('ExecStart=/usr/bin/pgbackrest --config=/etc/pgbackrest/pgbackrest.conf server');
+    const conf = fileOf(cloudConfig, '/etc/pgbackrest/pgbackrest.conf') ?? '';
+    expect(conf).toContain('tls-server-address=10.0.1.10\n');
+    expect(conf).toContain('tls-server-auth=pgha-orders-pgbackrest=orders\n');
+    expect(conf).toContain('pg2-host=10.0.2.10\npg2-host-type=tls\npg2-host-port=8432\n');
+    expect(conf).toContain('pg3-path=/var/lib/pgha/postgresql/15/orders\n');
+    expect(conf).not.toMatch(/BEGIN|PRIVATE KEY/);
   });
 });

@@ -1,6 +1,9 @@
 /**
  * The local platform runs what the AWS nodes run: laid out under a node directory, each node's
- * files differ from the AWS node's only in addresses, networks and paths.
+ * files differ from the AWS node's only in addresses, networks and paths. The compared topology
+ * has a WAL archive and a BackupJob, so pgbackrest.conf, the job scripts, units and timers are
+ * compared too. The one other difference allowed is where the archive is: pgbackrest.conf's
+ * repository location lines (an S3 bucket on AWS, a directory of the local posix store).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,7 @@ import { LAYOUT } from '../../../src/node-plan/layout';
 import { RenderedNode } from '../../../src/platform/rendered-node';
 import { collectRenderedNodes } from '../../../src/review/node-files';
 import { AwsHaStack } from '../../../stacks/aws-ha';
-import { haTopology } from '../../../stacks/ha-topology';
+import { HaTopologyProps, haTopology } from '../../../stacks/ha-topology';
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -32,15 +35,48 @@ const NODE_PATHS = Object.entries(LAYOUT)
 
 const BOOT_ONLY_ON_AWS = ['/usr/local/sbin/pgha-boot', '/var/lib/cloud/instance/user-data.txt'];
 
+/** The topology on both platforms: the reference one with an archive and every kind of backup job. */
+const TOPOLOGY: HaTopologyProps = {
+  archive: {},
+  backup: { incrementalSchedule: '*-*-* 07..23/6:00:00', logicalDump: {} },
+};
+
+/**
+ * The only lines allowed to differ between the platforms, and only in pgbackrest.conf: where
+ * repository 1 is. AWS: an S3 bucket (its name and region come from the environment at boot),
+ * signed by the instance role. Local (posix store): a directory in the store.
+ */
+const PGBACKREST_CONFIG = '/etc/pgbackrest/pgbackrest.conf';
+const REPO_LOCATION = /^repo1-(type|path|s3-key-type|s3-uri-style)=/;
+const awsLocation = ['repo1-path=/pgbackrest', 'repo1-s3-key-type=auto', 'repo1-s3-uri-style=host', 'repo1-type=s3'];
+const localLocation = (storeDir: string) => [`repo1-path=${storeDir}/main/pgbackrest`, 'repo1-type=posix'];
+
+/**
+ * The repository location lines of a pgbackrest.conf, and the file with each run of consecutive
+ * location lines as one placeholder line: the two sides must still agree on where the runs are.
+ */
+function splitLocation(text: string): { location: string[]; rest: string } {
+  const lines = text.split('\n');
+  const location = lines.filter((line) => REPO_LOCATION.test(line));
+  const rest = lines
+    .map((line) => (REPO_LOCATION.test(line) ? '<repo1 location>' : line))
+    .filter((line, index, all) => !(line === '<repo1 location>' && all[index - 1] === '<repo1 location>'));
+  return { location, rest: rest.join('\n') };
+}
+
 describe('local platform against AWS', () => {
   let dir: string;
+  let storeDir: string;
   let aws: RenderedNode[];
   let local: RenderedNode[];
+  let platform: LocalPlatform;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'pgha-local-vs-aws-'));
-    aws = collectRenderedNodes(new AwsHaStack(new App({ outdir: dir }), 'aws-ha'));
+    storeDir = join(dir, 'archive-store');
+    aws = collectRenderedNodes(new AwsHaStack(new App({ outdir: dir }), 'aws-ha', TOPOLOGY));
     const root = new RootConstruct('local');
-    haTopology(root, new LocalPlatform(root, 'Platform', { addressBlock: 99 }));
+    platform = new LocalPlatform(root, 'Platform', { addressBlock: 99, archiveStore: { type: 'posix', dir: storeDir } });
+    haTopology(root, platform, TOPOLOGY);
     local = collectRenderedNodes(root);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,29 +87,75 @@ describe('local platform against AWS', () => {
     expect(local.map((n) => hostPart(n.plan.address))).toEqual(aws.map((n) => hostPart(n.plan.address)));
   });
 
+  test('THEN both have the archive and the backup jobs on every PostgreSQL node, so the comparison covers them', () => {
+    for (const nodes of [aws, local]) {
+      for (const node of nodes.filter((n) => n.plan.name.includes('-pg-'))) {
+        const paths = node.files.map((f) => f.path);
+        expect(paths).toEqual(
+          expect.arrayContaining([
+            PGBACKREST_CONFIG,
+            ...['pgha-stanza-create', 'pgha-backup', 'pgha-check', 'pgha-verify', 'pgha-restore-drill', 'pgha-dump'].map((name) => `/usr/local/lib/pgha/${name}`),
+            ...['pgha-backup-full', 'pgha-backup-diff', 'pgha-backup-incr', 'pgha-check', 'pgha-verify', 'pgha-restore-drill', 'pgha-dump'].flatMap((job) => [
+              `/etc/systemd/system/${job}.service`,
+              `/etc/systemd/system/${job}.timer`,
+            ]),
+          ]),
+        );
+      }
+    }
+  });
+
   test('WHEN laid out under node directories THEN every file equals the AWS one but for addresses, networks and paths', () => {
-    const secrets = generateSecrets([{ name: 'main/patroni', keys: ['superuser_password', 'replication_password', 'rewind_password', 'restapi_password'] }, { name: 'main/haproxy', keys: ['stats_password'] }]);
+    const secrets = generateSecrets(platform.secrets);
     const nodeRoot = (name: string) => join(dir, 'nodes', name);
     const laidOut = local.map((node) => layOutNode(node, nodeRoot(node.plan.name), secrets));
     let compared = 0;
+    let locations = 0;
     for (const awsNode of aws) {
       const localNode = laidOut.find((n) => n.name === awsNode.plan.name)!;
       const awsFiles = awsNode.files.filter((f) => !BOOT_ONLY_ON_AWS.includes(f.path));
       expect(localNode.files.map((f) => f.path)).toEqual(awsFiles.map((f) => join(nodeRoot(awsNode.plan.name), f.path)));
       for (const awsFile of awsFiles) {
-        const onDisk = readFileSync(join(nodeRoot(awsNode.plan.name), awsFile.path), 'utf8');
+        let onDisk = readFileSync(join(nodeRoot(awsNode.plan.name), awsFile.path), 'utf8');
+        let awsText = awsFile.content;
+        // Where the repository is: the one allowed difference, in pgbackrest.conf only; each side exactly as expected.
+        if (awsFile.path === PGBACKREST_CONFIG) {
+          const awsSplit = splitLocation(awsText);
+          const localSplit = splitLocation(onDisk);
+          expect({ node: awsNode.plan.name, aws: awsSplit.location, local: localSplit.location }).toEqual({
+            node: awsNode.plan.name,
+            aws: awsLocation,
+            local: localLocation(storeDir),
+          });
+          awsText = awsSplit.rest;
+          onDisk = localSplit.rest;
+          locations++;
+        }
         // Every node-owned path in the local file was moved under the node directory...
         const unmoved = new RegExp(`(?<!${escape(nodeRoot(awsNode.plan.name))})(${NODE_PATHS.map(escape).join('|')})(?=[/\\s"':,]|$)`, 'm');
         expect({ file: awsFile.path, unmoved: unmoved.exec(onDisk)?.[0] }).toEqual({ file: awsFile.path, unmoved: undefined });
         // ...and apart from that, and addresses and networks, it is the AWS file.
         expect({ file: awsFile.path, text: normalize(onDisk, local, '127.99', nodeRoot(awsNode.plan.name)) }).toEqual({
           file: awsFile.path,
-          text: normalize(awsFile.content, aws, '10.40'),
+          text: normalize(awsText, aws, '10.40'),
         });
         compared++;
       }
     }
-    expect(compared).toBeGreaterThanOrEqual(5 * 2);
+    expect(locations).toBe(3);
+    // Per PostgreSQL node: createcluster drop-in, patroni.yml, etcd config, pgbackrest.conf, 6 scripts,
+    // 7 jobs (service + timer), etcd and Patroni units; per proxy: haproxy.cfg and its unit.
+    expect(compared).toBe(3 * (4 + 6 + 7 * 2 + 2) + 2 * 2);
+  });
+
+  test('negative control: any other difference in pgbackrest.conf stays a difference: another repo1-* line changed, a location line moved to another section', () => {
+    const awsConfig = aws[0].files.find((f) => f.path === PGBACKREST_CONFIG)!.content;
+    const changed = awsConfig.replace('repo1-cipher-type=aes-256-cbc', 'repo1-cipher-type=none');
+    expect(changed).not.toBe(awsConfig);
+    expect(splitLocation(changed).rest).not.toBe(splitLocation(awsConfig).rest);
+    const moved = awsConfig.replace('repo1-type=s3\n', '').replace('[main]\n', '[main]\nrepo1-type=s3\n');
+    expect(splitLocation(moved).location).toEqual(awsLocation);
+    expect(splitLocation(moved).rest).not.toBe(splitLocation(awsConfig).rest);
   });
 
   test('THEN paths inside the configs point into the node directory, and programs stay where Debian put them', () => {
@@ -85,5 +167,12 @@ describe('local platform against AWS', () => {
     const unit = readFileSync(join(root, 'etc/systemd/system/pgha-patroni.service'), 'utf8');
     expect(unit).toContain(`ExecStart=/usr/bin/patroni ${root}/etc/patroni/patroni.yml`);
     expect(unit).toContain(`EnvironmentFile=${root}/etc/patroni/patroni.env`);
+    const pgbackrest = readFileSync(join(root, 'etc/pgbackrest/pgbackrest.conf'), 'utf8');
+    expect(pgbackrest).toContain(`spool-path=${root}/var/lib/pgha/pgbackrest/spool`);
+    expect(pgbackrest).toContain(`pg1-path=${root}/var/lib/pgha/postgresql/15/main`);
+    expect(pgbackrest).toContain(`repo1-path=${storeDir}/main/pgbackrest`);
+    const job = readFileSync(join(root, 'etc/systemd/system/pgha-backup-full.service'), 'utf8');
+    expect(job).toContain(`ExecStart=${root}/usr/local/lib/pgha/pgha-backup full`);
+    expect(job).toContain(`EnvironmentFile=${root}/etc/pgbackrest/pgbackrest.env`);
   });
 });

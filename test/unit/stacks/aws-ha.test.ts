@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { App, Testing } from '../../../src/cdktf';
 import { collectRenderedNodes, writeNodeFiles } from '../../../src/review/node-files';
 import { AwsHaStack } from '../../../stacks/aws-ha';
-import { resourcesOf, SynthesizedStack, UNUSED_OUTDIR, userDataOf } from '../../support/aws-stack';
+import { resourcesOf, synthesize, SynthesizedStack, UNUSED_OUTDIR, userDataOf } from '../../support/aws-stack';
 import { findCycle, referenceGraph } from '../../support/reference-graph';
 
 const newApp = () => new App({ outdir: UNUSED_OUTDIR });
@@ -49,8 +49,9 @@ describe('stack aws-ha', () => {
     });
   });
 
-  test('THEN the outputs are writer_endpoint, reader_endpoint and cluster_members', () => {
-    expect(Object.keys(synth.output ?? {}).sort()).toEqual(['cluster_members', 'reader_endpoint', 'writer_endpoint']);
+  test('THEN the outputs are the endpoints, the members and the archive bucket', () => {
+    expect(Object.keys(synth.output ?? {}).sort()).toEqual(['archive_bucket_arn', 'archive_bucket_name', 'cluster_members', 'reader_endpoint', 'writer_endpoint']);
+    expect(synth.output?.archive_bucket_arn.value).toMatch(/^\$\{aws_s3_bucket\.Archive_Repository_[A-F0-9]+\.arn\}$/);
     expect(synth.output?.cluster_members.value).toBe('main-pg-1=10.40.1.10,main-pg-2=10.40.2.10,main-pg-3=10.40.3.10');
   });
 
@@ -80,7 +81,7 @@ describe('stack aws-ha', () => {
       expect(text).not.toMatch(/random_password|\$\{(data\.)?aws_/);
     }
     const secretNames = resourcesOf(synth, 'aws_secretsmanager_secret').map((s) => s.name);
-    expect(secretNames.sort()).toEqual(['pgha/aws-ha/main/haproxy', 'pgha/aws-ha/main/patroni']);
+    expect(secretNames.sort()).toEqual(['pgha/aws-ha/main/archive', 'pgha/aws-ha/main/haproxy', 'pgha/aws-ha/main/patroni']);
   });
 
   test('WHEN node files are written THEN each node has its configs at their absolute paths', () => {
@@ -94,6 +95,13 @@ describe('stack aws-ha', () => {
     expect(existsSync(join(dir, 'nodes/main-pg-3/usr/local/sbin/pgha-boot'))).toBe(true);
     expect(existsSync(join(dir, 'nodes/main-pg-3/var/lib/cloud/instance/user-data.txt'))).toBe(true);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('GIVEN archive: false WHEN synthesized THEN no bucket, no backup jobs and no archive output', () => {
+    const bare = synthesize(new AwsHaStack(newApp(), 'aws-ha', { archive: false }));
+    expect(resourcesOf(bare, 'aws_s3_bucket')).toEqual([]);
+    expect(Object.keys(bare.output ?? {})).not.toContain('archive_bucket_arn');
+    expect(userDataOf(resourcesOf(bare, 'aws_instance')[0])).not.toMatch(/pgbackrest|pgha-backup/);
   });
 
   test('GIVEN an existing VPC WHEN synthesized THEN no network is created and nodes use the given subnets', () => {
