@@ -277,7 +277,7 @@ function planPgbackrest(input: PatroniClusterPlanInput, placement: NodePlacement
     ],
     files: [
       { path: LAYOUT.pgbackrestConfig, mode: '0640', owner: 'root:postgres', content: config },
-      ...archiveScriptFiles(spec.clusterName, restore?.spec, dataDir, sourceRepo),
+      ...archiveScriptFiles(archive ? spec.clusterName : undefined, restore?.spec, dataDir, sourceRepo),
       ...backupPlan.files,
       ...services.map(unitFile),
     ],

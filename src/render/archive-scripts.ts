@@ -76,10 +76,11 @@ exec ${pgbackrest(restore.sourceCluster)} --repo=${repo} --pg1-path=${quote(data
 `;
 }
 
-export function archiveScriptFiles(stanza: string, restore: RestoreFromSpec | undefined, dataDir: string, sourceRepo: 1 | 2): NodeFile[] {
+/** The scripts of a node: stanza creation when the cluster archives (`stanza`), the restore bootstrap when it restores. */
+export function archiveScriptFiles(stanza: string | undefined, restore: RestoreFromSpec | undefined, dataDir: string, sourceRepo: 1 | 2): NodeFile[] {
   const file = (path: string, content: string): NodeFile => ({ path, content, mode: '0755', owner: 'root:root' });
   return [
-    file(STANZA_CREATE_SCRIPT, renderStanzaCreateScript(stanza)),
+    ...(stanza ? [file(STANZA_CREATE_SCRIPT, renderStanzaCreateScript(stanza))] : []),
     ...(restore ? [file(RESTORE_BOOTSTRAP_SCRIPT, renderRestoreBootstrapScript(restore, dataDir, sourceRepo))] : []),
   ];
 }

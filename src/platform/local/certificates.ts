@@ -11,7 +11,8 @@ export interface CertificateRequest {
   readonly ipAddresses: readonly string[];
 }
 
-function openssl(args: string[]): void {
+/** Runs openssl, failing with its own message. */
+export function openssl(args: string[]): void {
   try {
     execFileSync('/usr/bin/openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   } catch (error) {

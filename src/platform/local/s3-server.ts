@@ -34,6 +34,7 @@ import * as https from 'node:https';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
 import { LOCAL_S3_BUCKET } from './archive-store';
+import { openssl } from './certificates';
 import { TrackedProcess, isAlive, logTail, startProcess } from './processes';
 
 export interface LocalS3ServerOptions {
@@ -80,15 +81,6 @@ export function localS3ServerFiles(dir: string) {
     data: path.join(dir, 'data'),
     log: path.join(dir, 's3rver.log'),
   };
-}
-
-function openssl(args: string[]): void {
-  try {
-    execFileSync('/usr/bin/openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-  } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`openssl ${args[0]} failed: ${stderr || (error as Error).message}`);
-  }
 }
 
 /** Kept certificates are reused while they chain to the CA, name what we need and stay valid a day. */
