@@ -42,7 +42,8 @@ describe('pgha local', () => {
     expect(up.err).toBe('');
     expect(up.code).toBe(0);
     const steps = up.out.split('\n').map((line) => line.replace(/^\[\s*[\d.]+ s\] /, '').split(':')[0]);
-    expect(steps.slice(0, 4)).toEqual(['etcd up', 'leader elected', 'replicas streaming', 'proxies routing']);
+    // The reference stack archives: its repository is prepared first.
+    expect(steps.slice(0, 5)).toEqual(['archive', 'etcd up', 'leader elected', 'replicas streaming', 'proxies routing']);
     expect(up.out).toMatch(/healthy: writer 127\.64\.1\.11:5000, reader 127\.64\.1\.11:5001/);
   });
 
