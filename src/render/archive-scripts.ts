@@ -11,7 +11,7 @@ const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Patroni's post_bootstrap on a new cluster: creates the cluster's stanza so WAL archiving works
- * from the start. Retries for a minute, then lets the bootstrap finish anyway: a cluster that
+ * from the start, then runs a first `pgbackrest check`. Retries for a minute, then lets the bootstrap finish anyway: a cluster that
  * cannot start because the archive is briefly unreachable helps nobody, archiving failures show in
  * pg_stat_archiver, and every backup job runs stanza-create again first.
  */
@@ -22,6 +22,10 @@ ${HEADER}
 set -uo pipefail
 for attempt in 1 2 3 4 5 6 7 8 9 10 11 12; do
   if ${pgbackrest(stanza)} stanza-create; then
+    # A first check: a WAL switch reaches the repository. Reported, not fatal (the hourly check job repeats it).
+    if ! ${pgbackrest(stanza)} --archive-timeout=30 check; then
+      echo "pgha-stanza-create: stanza ${stanza} exists, but pgbackrest check failed: see /var/log/pgbackrest" >&2
+    fi
     exit 0
   fi
   echo "pgha-stanza-create: attempt $attempt of 12 failed; retrying in 5 s" >&2
