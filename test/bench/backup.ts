@@ -39,6 +39,7 @@ import { detachedPid, isAlive, JobResult } from '../../src/platform/local/proces
 import { startLocalS3Server, stopLocalS3Server } from '../../src/platform/local/s3-server';
 import { HaTopologyProps, haTopology } from '../../stacks/ha-topology';
 import { eventually, leaderName, memberAddress, query, sleep, TestCluster } from '../support/local-cluster';
+import { handleInterruption } from './interruption';
 
 const MB = 1024 * 1024;
 const BIN = LAYOUT.postgresBinDir;
@@ -62,35 +63,13 @@ const BATCH_ROWS = 1_000_000;
 const BASELINE_RUNS = 3;
 const single = { nodeCount: 1, allowSingleNode: true, replicationMode: 'async' as const };
 
-// ---------------------------------------------------------------------------------------------
-// Interruption: SIGINT/SIGTERM (and any stray exception) abort the current wait, so the
-// `finally` blocks that stop what was started run.
-
-let interrupted: string | undefined;
-let rejectInterrupt: (error: Error) => void = () => undefined;
-const interruption = new Promise<never>((_, reject) => (rejectInterrupt = reject));
-interruption.catch(() => undefined);
-
-function interrupt(reason: string): void {
-  if (interrupted) {
-    log(`(${reason} again: still cleaning up, please wait)`);
-    return;
-  }
-  interrupted = reason;
-  log(`${reason}: stopping, tearing everything down`);
-  for (const child of children) if (child.pid) signalPid(child.pid, 'SIGKILL');
-  rejectInterrupt(new Error(`interrupted (${reason})`));
-}
-process.on('SIGINT', () => interrupt('SIGINT'));
-process.on('SIGTERM', () => interrupt('SIGTERM'));
-process.on('uncaughtException', (error) => interrupt(`uncaught exception: ${error.stack ?? error.message}`));
-process.on('unhandledRejection', (error) => interrupt(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
-
-/** Awaits `work` unless the run is interrupted first. */
-function guard<T>(work: Promise<T>): Promise<T> {
-  if (interrupted) return Promise.reject(new Error(`interrupted (${interrupted})`));
-  return Promise.race([work, interruption]);
-}
+const interruption = handleInterruption(
+  (line) => log(line),
+  () => {
+    for (const child of children) if (child.pid) signalPid(child.pid, 'SIGKILL');
+  },
+);
+const guard = <T>(work: Promise<T>) => interruption.guard(work);
 
 const wait = <T>(what: string, ms: number, check: () => Promise<T | undefined | false>) => guard(eventually(what, ms, check));
 
@@ -678,5 +657,5 @@ main()
     const problems = await cleanUpAll().catch((e) => [(e as Error).message]);
     for (const problem of problems) log(`clean-up failed: ${problem}`);
     console.error(`\nbackup benchmark failed: ${(error as Error).stack ?? error}`);
-    process.exit(interrupted?.startsWith('SIG') ? 130 : 1);
+    process.exit(interruption.exitCode);
   });

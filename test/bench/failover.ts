@@ -44,6 +44,7 @@ import { FAILOVER_PROFILES, FailoverTiming } from '../../src/spec/failover';
 import { haTopology } from '../../stacks/ha-topology';
 import { etcdEndpointOf, etcdRaftLeader, moveEtcdLeadership } from '../support/etcd';
 import { eventually, killMember, memberAddress, members, query, restApiOf, sleep, TestCluster, WriterLoop, WriterReport } from '../support/local-cluster';
+import { handleInterruption } from './interruption';
 
 const WAIT_MS = 120_000;
 const WRITES_BEFORE_KILL_MS = 2_000;
@@ -87,34 +88,8 @@ interface Round {
   readonly syncBackMs: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Interruption: SIGINT/SIGTERM (and any stray exception) abort the current wait, so the
-// `finally` that tears the cluster down runs.
-
-let interrupted: string | undefined;
-let rejectInterrupt: (error: Error) => void = () => undefined;
-const interruption = new Promise<never>((_, reject) => (rejectInterrupt = reject));
-interruption.catch(() => undefined);
-
-function interrupt(reason: string): void {
-  if (interrupted) {
-    log(`(${reason} again: still tearing down, please wait)`);
-    return;
-  }
-  interrupted = reason;
-  log(`${reason}: stopping, tearing the cluster down`);
-  rejectInterrupt(new Error(`interrupted (${reason})`));
-}
-process.on('SIGINT', () => interrupt('SIGINT'));
-process.on('SIGTERM', () => interrupt('SIGTERM'));
-process.on('uncaughtException', (error) => interrupt(`uncaught exception: ${error.stack ?? error.message}`));
-process.on('unhandledRejection', (error) => interrupt(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
-
-/** Awaits `work` unless the run is interrupted first. */
-function guard<T>(work: Promise<T>): Promise<T> {
-  if (interrupted) return Promise.reject(new Error(`interrupted (${interrupted})`));
-  return Promise.race([work, interruption]);
-}
+const interruption = handleInterruption((line) => log(line));
+const guard = <T>(work: Promise<T>) => interruption.guard(work);
 
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -561,5 +536,5 @@ main()
     // runProfile's finally has torn its cluster down; this is the last resort if it could not.
     if (current) await teardown(current.dir).catch((e) => log(`teardown failed: ${(e as Error).message}`));
     console.error(`\nfailover benchmark failed: ${(error as Error).stack ?? error}`);
-    process.exit(interrupted?.startsWith('SIG') ? 130 : 1);
+    process.exit(interruption.exitCode);
   });
