@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { colocatedEtcdMemberCount } from '../node-plan/etcd-member';
-import { ClusterArchive, ClusterBackup, planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-cluster-plan';
+import { planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-cluster-plan';
+import { ClusterArchive, ClusterBackup } from '../node-plan/pgbackrest-plan';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';

@@ -3,7 +3,7 @@ import { HaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { NodePlacement } from '../platform/platform';
 import { LAYOUT } from './layout';
 import { NodePlan, NodePort, NodeService } from './node-plan';
-import { unitFile } from './patroni-cluster-plan';
+import { unitFile } from './unit-file';
 
 export interface HaproxyPlanInput {
   readonly spec: HaproxyFrontendsSpec;
