@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the tests run for real (PostgreSQL, Patroni, etcd, HAProxy,
-# pgBackRest and the validators), only when something is missing. Safe to run again; changes
+# pgBackRest, Prometheus and its exporters, and the validators), only when something is missing. Safe to run again; changes
 # nothing when all is there.
 set -euo pipefail
 
-packages=(postgresql-15 patroni python3-psycopg2 etcd-server etcd-client haproxy pgbackrest shellcheck cloud-init systemd)
+packages=(postgresql-15 patroni python3-psycopg2 etcd-server etcd-client haproxy pgbackrest prometheus
+  prometheus-postgres-exporter prometheus-node-exporter shellcheck cloud-init systemd)
 commands=(/usr/lib/postgresql/15/bin/postgres /usr/bin/patroni /usr/bin/etcd /usr/bin/etcdctl /usr/sbin/haproxy
-  /usr/bin/pgbackrest /usr/bin/shellcheck /usr/bin/cloud-init /usr/bin/systemd-analyze)
+  /usr/bin/pgbackrest /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-postgres-exporter
+  /usr/bin/prometheus-node-exporter /usr/bin/shellcheck /usr/bin/cloud-init /usr/bin/systemd-analyze)
 
 missing=()
 for command in "${commands[@]}"; do

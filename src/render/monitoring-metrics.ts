@@ -1,0 +1,51 @@
+/**
+ * The metric names the monitoring pieces agree on: the exporter's custom queries produce them
+ * (postgres_exporter names a metric `<query>_<column>`), the alert rules and the dashboard read them.
+ */
+export const PG_METRICS = {
+  /** postgres_exporter built-ins. */
+  up: 'pg_up',
+  /** 1 on a replica (in recovery), 0 on a primary. */
+  isReplica: 'pgha_replication_is_replica',
+  /** Seconds the replica's replay is behind; 0 on a primary and on a caught-up idle replica. */
+  lagSeconds: 'pgha_replication_lag_seconds',
+  /** 1 while this replica's WAL receiver streams from its upstream. */
+  walReceiverStreaming: 'pgha_wal_receiver_streaming',
+  /** Per database (label datname), the empty-datname row of PG15 excluded. */
+  blocksHit: 'pgha_database_blks_hit',
+  blocksRead: 'pgha_database_blks_read',
+  commits: 'pgha_database_xact_commit',
+  rollbacks: 'pgha_database_xact_rollback',
+  backends: 'pgha_database_numbackends',
+  databaseSizeBytes: 'pgha_database_size_bytes',
+  /** age(datfrozenxid): transactions until wraparound protection starts at 2^31 - 3 million. */
+  xidAge: 'pgha_database_xid_age',
+  /** Connections in use (pg_stat_activity backends of clients) and max_connections. */
+  connectionsUsed: 'pgha_connections_used',
+  connectionsMax: 'pgha_connections_max',
+  /** Per table (labels datname, schemaname, relname), the largest tables only. */
+  liveTuples: 'pgha_table_n_live_tup',
+  deadTuples: 'pgha_table_n_dead_tup',
+  tableSizeBytes: 'pgha_table_size_bytes',
+  /** pg_stat_archiver. */
+  archivedCount: 'pgha_archiver_archived_count',
+  archiveFailedCount: 'pgha_archiver_failed_count',
+  /** Seconds since the last successfully archived segment (-1 when none yet). */
+  lastArchivedAgeSeconds: 'pgha_archiver_last_archived_age_seconds',
+  /** 1 when the last archiving attempt failed (last failure newer than the last success). */
+  archiveFailing: 'pgha_archiver_failing',
+} as const;
+
+/** Written by the BackupJob's scripts as textfiles, read by node_exporter (labels cluster, node, job). */
+export const JOB_STATUS_METRICS = {
+  lastSuccess: 'pgha_job_last_success_timestamp_seconds',
+  lastExitCode: 'pgha_job_last_exit_code',
+  drillSuccess: 'pgha_restore_drill_success',
+  drillDuration: 'pgha_restore_drill_duration_seconds',
+} as const;
+
+/** Labels every scraped series gets from the scrape config: the cluster and the node's name. */
+export const TARGET_LABELS = { cluster: 'cluster', node: 'node', role: 'pgha_role' } as const;
+
+/** Scrape job names. */
+export const SCRAPE_JOBS = { postgres: 'pgha-postgres', node: 'pgha-node' } as const;
