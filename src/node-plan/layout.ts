@@ -27,6 +27,11 @@ export const LAYOUT = {
   dumpDir: '/var/lib/pgha/dumps',
   /** Prometheus textfile-collector files: last run, success and duration of each job. */
   jobStatusDir: '/var/lib/pgha/status',
+  /** Monitoring: postgres_exporter's custom queries and the exporters' secret environment files. */
+  monitoringDir: '/etc/pgha/monitoring',
+  exporterQueries: '/etc/pgha/monitoring/queries.yaml',
+  postgresExporterEnv: '/etc/pgha/monitoring/postgres-exporter.env',
+  monitoringRoleEnv: '/etc/pgha/monitoring/monitoring-role.env',
   /** Our scripts (backup, check, verify, restore drill, dump, stanza setup). */
   scriptDir: '/usr/local/lib/pgha',
   /** Keeps Debian's postgresql package from creating (and starting) its own "main" cluster. */

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { NodeAddition } from '../node-plan/node-addition';
 import { NodePlan, NodePort, Peer } from '../node-plan/node-plan';
 import { WalArchiveBucketSpec } from '../spec/wal-archive-bucket';
 
@@ -55,6 +56,8 @@ export interface NodeGroup {
   allowGroup(port: number, purpose: string, other: NodeGroup): void;
   /** Lets the nodes read a secret created after the group (the group's own come with its props). */
   grantSecret(secret: SecretRef): void;
+  /** Adds to every node's plan (an exporter, an agent): applied at synth, after the group's own plans. */
+  extendPlans(addition: (plan: NodePlan) => NodeAddition): void;
 }
 
 export interface EndpointListener {

@@ -15,3 +15,19 @@ export interface RendersNodes {
 export function rendersNodes(value: unknown): value is RendersNodes {
   return typeof (value as RendersNodes | undefined)?.renderedNodes === 'function';
 }
+
+/** A file about the stack rather than on a node (alert rules, scrape config, a dashboard), for review and for users to take. */
+export interface StackArtifact {
+  /** Relative to the stack's output directory, e.g. "monitoring/main/alert-rules.yml". */
+  readonly path: string;
+  readonly content: string;
+}
+
+/** Implemented by constructs that produce artifacts. */
+export interface RendersArtifacts {
+  artifacts(): StackArtifact[];
+}
+
+export function rendersArtifacts(value: unknown): value is RendersArtifacts {
+  return typeof (value as RendersArtifacts | undefined)?.artifacts === 'function';
+}

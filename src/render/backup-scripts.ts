@@ -1,7 +1,7 @@
 import { LAYOUT } from '../node-plan/layout';
 import { NodeDirectory, NodeFile, NodeJob } from '../node-plan/node-plan';
+import { jobUnitFiles } from '../node-plan/unit-file';
 import { BackupJobSpec } from '../spec/backup-job';
-import { jobServicePath, jobTimerPath, renderJobService, renderJobTimer } from './systemd-unit';
 
 /**
  * The scheduled jobs of a pgBackRest-backed cluster, as bash scripts that every PostgreSQL node
@@ -754,10 +754,7 @@ export function planBackupJobs(input: BackupScriptsInput): { jobs: NodeJob[]; fi
         ]
       : []),
   ];
-  const unitFiles = jobs.flatMap((job): NodeFile[] => [
-    { path: jobServicePath(job), content: renderJobService(job), mode: '0644', owner: 'root:root' },
-    { path: jobTimerPath(job), content: renderJobTimer(job), mode: '0644', owner: 'root:root' },
-  ]);
+  const unitFiles = jobs.flatMap(jobUnitFiles);
   const directories: NodeDirectory[] = [
     { path: r.scriptDir, mode: '0755', owner: 'root:root' },
     { path: r.jobStatusDir, mode: '0755', owner: 'postgres:postgres' },

@@ -11,7 +11,8 @@ import { VolumeAttachment } from '@cdktf/provider-aws/lib/volume-attachment';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { Lazy } from '../../cdktf';
-import { NodeFile, NodePort, Peer } from '../../node-plan/node-plan';
+import { NodeAddition, applyAdditions } from '../../node-plan/node-addition';
+import { NodeFile, NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
 import { NodeGroup, NodeGroupProps, NodePlacement, SecretRef } from '../platform';
 import { RenderedNode } from '../rendered-node';
 import type { AwsPlatform } from './aws-platform';
@@ -36,6 +37,7 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
   private readonly granted = new Map<number, { purpose: string; from: Peer[] }>();
   private readonly props: AwsNodeGroupProps;
   private rendered?: { nodes: RenderedNode[]; userDataBase64: string[] };
+  private readonly additions: ((plan: NodePlan) => NodeAddition)[] = [];
 
   constructor(scope: Construct, id: string, props: AwsNodeGroupProps) {
     super(scope, id);
@@ -152,6 +154,11 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
     this.allow(port, purpose, { group: other.groupName });
   }
 
+  extendPlans(addition: (plan: NodePlan) => NodeAddition): void {
+    if (this.rendered) throw new Error(`${this.groupName}: extendPlans after the nodes were rendered; extend before synth`);
+    this.additions.push(addition);
+  }
+
   /** Each node's files as cloud-init writes them, the cloud-config among them. */
   renderedNodes(): RenderedNode[] {
     return this.render().nodes;
@@ -163,7 +170,7 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
       const platform = this.props.platform;
       const nodes: RenderedNode[] = [];
       const userDataBase64: string[] = [];
-      for (const plan of this.props.plans()) {
+      for (const plan of applyAdditions(this.props.plans(), this.additions)) {
         const bootScript: NodeFile = {
           path: BOOT_SCRIPT_PATH,
           mode: '0755',

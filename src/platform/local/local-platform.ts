@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { NodeAddition, applyAdditions } from '../../node-plan/node-addition';
 import { NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
 import { join } from 'node:path';
@@ -131,6 +132,7 @@ export class LocalNodeGroup extends Construct implements NodeGroup, RendersNodes
   private readonly granted = new Map<number, { purpose: string; from: Peer[] }>();
   private readonly plans: () => readonly NodePlan[];
   private rendered?: RenderedNode[];
+  private readonly additions: ((plan: NodePlan) => NodeAddition)[] = [];
 
   constructor(scope: Construct, id: string, props: NodeGroupProps) {
     super(scope, id);
@@ -157,8 +159,13 @@ export class LocalNodeGroup extends Construct implements NodeGroup, RendersNodes
     // One machine, one user: every local node can read every secret file already.
   }
 
+  extendPlans(addition: (plan: NodePlan) => NodeAddition): void {
+    if (this.rendered) throw new Error(`${this.groupName}: extendPlans after the nodes were rendered; extend before synth`);
+    this.additions.push(addition);
+  }
+
   renderedNodes(): RenderedNode[] {
-    this.rendered ??= this.plans().map((plan) => ({ plan, files: plan.files }));
+    this.rendered ??= applyAdditions(this.plans(), this.additions).map((plan) => ({ plan, files: plan.files }));
     return this.rendered;
   }
 }
