@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { BackupJob, BackupJobProps } from '../src/constructs/backup-job';
+import { ClusterMonitoring, ClusterMonitoringProps } from '../src/constructs/cluster-monitoring';
 import { HaproxyFrontends, HaproxyFrontendsProps } from '../src/constructs/haproxy-frontends';
 import { PatroniCluster, PatroniClusterProps, RestoreFromProps } from '../src/constructs/patroni-cluster';
 import { WalArchiveBucket, WalArchiveBucketProps } from '../src/constructs/wal-archive-bucket';
@@ -18,6 +19,8 @@ export interface HaTopologyProps {
   readonly restoreFrom?: Omit<RestoreFromProps, 'archive'>;
   /** Scheduled backups, checks and restore drills into the archive; needs `archive`. */
   readonly backup?: Omit<BackupJobProps, 'cluster'>;
+  /** Exporters on every node, alert rules, scrape config and dashboard. @default - none */
+  readonly monitoring?: Omit<ClusterMonitoringProps, 'cluster' | 'frontends'>;
 }
 
 export interface HaTopology {
@@ -25,6 +28,7 @@ export interface HaTopology {
   readonly frontends: HaproxyFrontends;
   readonly archive?: WalArchiveBucket;
   readonly backup?: BackupJob;
+  readonly monitoring?: ClusterMonitoring;
 }
 
 /**
@@ -49,5 +53,6 @@ export function haTopology(scope: Construct, platform: Platform, props: HaTopolo
     cluster,
     clientCidrs: [...(props.clientCidrs ?? [])],
   });
-  return { cluster, frontends, archive, backup };
+  const monitoring = props.monitoring ? new ClusterMonitoring(scope, 'Monitoring', { ...props.monitoring, cluster, frontends }) : undefined;
+  return { cluster, frontends, archive, backup, monitoring };
 }

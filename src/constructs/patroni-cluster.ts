@@ -124,7 +124,8 @@ export class PatroniCluster extends Construct {
   /** The archive WAL goes to, when there is one. */
   readonly archive?: WalArchiveBucket;
   private readonly hbaNetworks: Set<string>;
-  private readonly platform: Platform;
+  /** The platform the nodes run on (for constructs that add to them). */
+  readonly platform: Platform;
   private backup?: ClusterBackup;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {

@@ -70,6 +70,7 @@ export function postgresExporterAddition(plan: NodePlan, input: PostgresExporter
     environmentFiles: [LAYOUT.monitoringRoleEnv],
     schedule: input.roleSchedule,
     timeoutSeconds: 120,
+    afterStart: true,
   };
   return {
     packages: ['prometheus-postgres-exporter'],

@@ -64,6 +64,8 @@ export interface NodeJob {
   readonly randomizedDelaySeconds?: number;
   /** The job is killed, and counts as failed, after this long. */
   readonly timeoutSeconds: number;
+  /** Also run once soon after the node's services start (setup that must not wait for the schedule). */
+  readonly afterStart?: boolean;
 }
 
 /**

@@ -113,8 +113,12 @@ export interface NodeCertificatesProps {
   readonly nodes: readonly NodePlacement[];
 }
 
+/** How a Prometheus finds the nodes: by EC2 service discovery (tags) or listed addresses. */
+export type ScrapeDiscovery = { readonly kind: 'ec2'; readonly region: string } | { readonly kind: 'static' };
+
 /** What constructs need from a platform. Constructs never ask which platform it is. */
 export interface Platform {
+  readonly scrapeDiscovery: ScrapeDiscovery;
   placeNodes(groupName: string, count: number): NodePlacement[];
   /** The zones the next `count` placements would get, without placing anything (for validation). */
   previewZones(count: number): (string | undefined)[];

@@ -100,6 +100,7 @@ export function renderJobTimer(job: NodeJob): string {
     '',
     '[Timer]',
     `OnCalendar=${job.schedule}`,
+    ...(job.afterStart ? ['OnBootSec=30s'] : []),
     ...(job.randomizedDelaySeconds ? [`RandomizedDelaySec=${job.randomizedDelaySeconds}`] : []),
     'Persistent=true',
     'AccuracySec=1min',

@@ -7,7 +7,7 @@ import { Fn } from '../../cdktf';
 import { Peer } from '../../node-plan/node-plan';
 import { hostAddress } from '../../node-plan/addresses';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, ScrapeDiscovery, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
 import { AwsArchiveBucket } from './archive-bucket';
 import { AwsNodeCertificates } from './node-certificates';
 import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
@@ -52,6 +52,7 @@ export class AwsPlatform extends Construct implements Platform {
   readonly subnets: readonly AwsSubnet[];
   readonly defaultInstanceType: string;
   readonly kmsKeyArn?: string;
+  readonly scrapeDiscovery: ScrapeDiscovery;
   private readonly secretNamePrefix: string;
   private readonly firstHostNumber: number;
   private readonly nextHost = new Map<string, number>();
@@ -68,6 +69,8 @@ export class AwsPlatform extends Construct implements Platform {
     }
     this.vpcId = props.vpcId;
     this.subnets = props.subnets;
+    // The region is the subnets' zone without its letter ("eu-west-1a" -> "eu-west-1").
+    this.scrapeDiscovery = { kind: 'ec2', region: props.subnets[0].availabilityZone.replace(/[a-z]$/, '') };
     this.amiId = props.amiId;
     this.kmsKeyArn = props.kmsKeyArn;
     this.defaultInstanceType = props.defaultInstanceType ?? 'm6i.large';

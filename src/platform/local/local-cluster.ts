@@ -263,6 +263,14 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     );
     progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
 
+    // Jobs that systemd also runs right after boot (setup such as the monitoring role): run them once now.
+    const startJobs = (state.jobs ?? []).filter((request) => nodes.some((node) => node.name === request.node && node.plan.jobs?.some((job) => job.name === request.service && job.afterStart)));
+    for (const request of startJobs) {
+      const result = await runJob(request, timeout);
+      if (result.exitCode !== 0) throw new LocalUpError('jobs after start', `${request.node}/${request.service} exited ${result.exitCode}`, { file: request.log, tail: logTail(request.log) });
+    }
+    if (startJobs.length > 0) progress(`ran after start: ${[...new Set(startJobs.map((request) => request.service))].join(', ')}`);
+
     start(HAPROXY_SERVICE);
     const replicas = cluster.members.length - 1;
     for (const stats of state.stats) {

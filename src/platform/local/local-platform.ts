@@ -41,6 +41,7 @@ export interface LocalSecret {
  */
 export class LocalPlatform extends Construct implements Platform {
   readonly addressBlock: number;
+  readonly scrapeDiscovery = { kind: 'static' } as const;
   /** The secrets the stack asked for; `pgha local up` generates their values. */
   readonly secrets: LocalSecret[] = [];
   /** The archives the stack asked for; `pgha local up` creates their directories or S3 server. */

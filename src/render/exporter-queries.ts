@@ -1,0 +1,195 @@
+import { stringify } from 'yaml';
+
+/**
+ * postgres_exporter 0.11's custom queries file (`--extend.query-path`): what the built-in
+ * collectors lack on PostgreSQL 15, under the metric names of PG_METRICS (monitoring-metrics.ts).
+ *
+ * The 0.11 format: one top-level key per query (the metric namespace), with `query`, `master`
+ * (run once per server, not once per auto-discovered database; without --auto-discover-databases
+ * every DSN counts as the master), optional `cache_seconds`, and `metrics`, a list of one-key maps
+ * `column: { usage: LABEL | GAUGE | COUNTER, description }`. The exporter names each non-LABEL
+ * column's metric `<namespace>_<column>`, labelled by the LABEL columns; a column missing from
+ * `metrics` would still be exported (untyped), so every query lists all of its columns.
+ *
+ * Every query runs on a primary and on a hot standby (nothing that needs a writable server, no
+ * pg_current_wal_lsn()) as a role that has only pg_monitor (monitoring-role.ts), and never returns
+ * NULL where a number is expected (the exporter would export NaN).
+ */
+
+export type ColumnUsage = 'LABEL' | 'GAUGE' | 'COUNTER';
+
+export interface ExporterColumn {
+  readonly name: string;
+  readonly usage: ColumnUsage;
+  readonly description: string;
+}
+
+export interface ExporterQuery {
+  /** The metric namespace: metrics are named `<name>_<column>`. */
+  readonly name: string;
+  /** Instance-wide (true) or about the database the exporter connects to (false). */
+  readonly master: boolean;
+  /** Reuse the last result for this long (0.11 `cache_seconds`); absent: run on every scrape. */
+  readonly cacheSeconds?: number;
+  readonly query: string;
+  readonly columns: readonly ExporterColumn[];
+}
+
+/** At most this many tables (the largest, with their indexes and TOAST) get per-table series. */
+export const TABLE_METRICS_LIMIT = 100;
+
+const label = (name: string, description: string): ExporterColumn => ({ name, usage: 'LABEL', description });
+const gauge = (name: string, description: string): ExporterColumn => ({ name, usage: 'GAUGE', description });
+const counter = (name: string, description: string): ExporterColumn => ({ name, usage: 'COUNTER', description });
+
+const sql = (lines: string[]) => `${lines.join('\n')}\n`;
+
+export const EXPORTER_QUERIES: readonly ExporterQuery[] = [
+  {
+    name: 'pgha_replication',
+    master: true,
+    // A replica whose received WAL is all replayed is as current as its upstream lets it be: 0,
+    // not the age of the last replayed commit (which grows forever while the primary is idle).
+    // Otherwise the age of the last replayed commit, never negative (clock skew between nodes).
+    // A replica that has replayed no commit since it started has no such timestamp: the time since
+    // it started stands in, so that a replica stuck right after a restart still shows a growing lag.
+    query: sql([
+      'SELECT',
+      '  CASE WHEN pg_is_in_recovery() THEN 1 ELSE 0 END AS is_replica,',
+      '  CASE',
+      '    WHEN NOT pg_is_in_recovery() THEN 0',
+      '    WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0',
+      '    ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - COALESCE(pg_last_xact_replay_timestamp(), pg_postmaster_start_time())))',
+      '  END AS lag_seconds',
+    ]),
+    columns: [
+      gauge('is_replica', '1 when this server is a replica (in recovery), 0 on a primary'),
+      gauge(
+        'lag_seconds',
+        'Seconds since the last replayed commit (or since the start, when none was replayed yet) while received WAL waits for replay; 0 on a primary and on a replica that has replayed all it received',
+      ),
+    ],
+  },
+  {
+    name: 'pgha_wal_receiver',
+    master: true,
+    // pg_stat_wal_receiver has no row on a primary (or a replica without a receiver): count() keeps one row.
+    query: sql(["SELECT count(*) FILTER (WHERE status = 'streaming') AS streaming", 'FROM pg_stat_wal_receiver']),
+    columns: [gauge('streaming', '1 while the WAL receiver streams from its upstream, else 0 (always 0 on a primary)')],
+  },
+  {
+    name: 'pgha_database',
+    master: true,
+    // Driven by pg_database: PG15's pg_stat_database row for shared objects (datid 0, NULL
+    // datname) never appears. template0 stays: its datfrozenxid counts for wraparound too.
+    // datconnlimit -2 marks a database whose DROP was interrupted (PG 15.4+): skipped.
+    query: sql([
+      'SELECT',
+      '  d.datname,',
+      '  s.blks_hit,',
+      '  s.blks_read,',
+      '  s.xact_commit,',
+      '  s.xact_rollback,',
+      '  s.numbackends,',
+      '  pg_database_size(d.oid) AS size_bytes,',
+      '  age(d.datfrozenxid) AS xid_age',
+      'FROM pg_database d',
+      'JOIN pg_stat_database s ON s.datid = d.oid',
+      'WHERE d.datconnlimit <> -2',
+    ]),
+    columns: [
+      label('datname', 'Name of the database'),
+      counter('blks_hit', 'Disk blocks found in shared buffers'),
+      counter('blks_read', 'Disk blocks read (not in shared buffers)'),
+      counter('xact_commit', 'Transactions committed'),
+      counter('xact_rollback', 'Transactions rolled back'),
+      gauge('numbackends', 'Backends connected to this database'),
+      gauge('size_bytes', 'Disk space used by the database (pg_database_size)'),
+      gauge('xid_age', 'age(datfrozenxid): transactions since the oldest unfrozen XID; wraparound protection stops writes near 2^31'),
+    ],
+  },
+  {
+    name: 'pgha_connections',
+    master: true,
+    // max_connections limits client backends only (WAL senders, autovacuum and background workers
+    // have their own limits), so `used` counts exactly those. Of max_connections,
+    // superuser_reserved_connections (3 by default) are kept for superusers: ordinary roles are
+    // refused at max - reserved. It is not exported: the contract compares used with max.
+    query: sql([
+      'SELECT',
+      "  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS used,",
+      "  current_setting('max_connections')::int AS max",
+    ]),
+    columns: [
+      gauge('used', 'Client backends connected (pg_stat_activity, backend_type client backend)'),
+      gauge('max', 'max_connections'),
+    ],
+  },
+  {
+    name: 'pgha_table',
+    master: false,
+    // Bounded cardinality: the largest user tables only. Dead tuples move slowly: a cached result
+    // spares the size calculation of every table on each scrape.
+    cacheSeconds: 30,
+    query: sql([
+      'SELECT',
+      '  current_database() AS datname,',
+      '  s.schemaname,',
+      '  s.relname,',
+      '  s.n_live_tup,',
+      '  s.n_dead_tup,',
+      '  COALESCE(pg_total_relation_size(s.relid), 0) AS size_bytes',
+      'FROM pg_stat_user_tables s',
+      'ORDER BY size_bytes DESC, s.schemaname, s.relname',
+      `LIMIT ${TABLE_METRICS_LIMIT}`,
+    ]),
+    columns: [
+      label('datname', 'Name of the database'),
+      label('schemaname', 'Schema of the table'),
+      label('relname', 'Name of the table'),
+      gauge('n_live_tup', 'Estimated live rows'),
+      gauge('n_dead_tup', 'Estimated dead rows (removed by the next vacuum)'),
+      gauge('size_bytes', 'Disk space of the table with its indexes and TOAST (pg_total_relation_size)'),
+    ],
+  },
+  {
+    name: 'pgha_archiver',
+    master: true,
+    query: sql([
+      'SELECT',
+      '  archived_count,',
+      '  failed_count,',
+      '  CASE WHEN last_archived_time IS NULL THEN -1',
+      '    ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - last_archived_time)) END AS last_archived_age_seconds,',
+      '  CASE WHEN last_failed_time IS NOT NULL',
+      '    AND (last_archived_time IS NULL OR last_failed_time > last_archived_time) THEN 1 ELSE 0 END AS failing',
+      'FROM pg_stat_archiver',
+    ]),
+    columns: [
+      counter('archived_count', 'WAL files archived successfully'),
+      counter('failed_count', 'Failed attempts to archive a WAL file'),
+      gauge('last_archived_age_seconds', 'Seconds since the last WAL file was archived; -1 when none was since the statistics were reset'),
+      gauge('failing', '1 when the last archiving attempt failed (last failure newer than the last success)'),
+    ],
+  },
+];
+
+/** Every metric name the queries produce (`<query>_<column>` of each non-LABEL column). */
+export const EXPORTER_METRIC_NAMES: readonly string[] = EXPORTER_QUERIES.flatMap((query) =>
+  query.columns.filter((column) => column.usage !== 'LABEL').map((column) => `${query.name}_${column.name}`),
+);
+
+/** The custom queries file for postgres_exporter 0.11.1 (`--extend.query-path`). */
+export function renderExporterQueries(): string {
+  const document: Record<string, unknown> = {};
+  for (const query of EXPORTER_QUERIES) {
+    document[query.name] = {
+      query: query.query,
+      master: query.master,
+      ...(query.cacheSeconds !== undefined ? { cache_seconds: query.cacheSeconds } : {}),
+      metrics: query.columns.map((column) => ({ [column.name]: { usage: column.usage, description: column.description } })),
+    };
+  }
+  const header = '# Generated by cdktf-postgres-ha: postgres_exporter 0.11 custom queries. Changes are overwritten on the next deploy.\n';
+  return header + stringify(document, { blockQuote: 'literal', lineWidth: 0 });
+}

@@ -1,0 +1,186 @@
+/**
+ * Monitoring on a real local cluster: postgres_exporter and node_exporter on every node, the
+ * custom queries running on PG15 without error, replication lag that rises when a replica's replay
+ * is paused and falls back to 0, and a real Prometheus (Debian's) that loads the generated alert
+ * rules and scrapes every target of the generated scrape configuration as up.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClusterMonitoring } from '../../src/constructs/cluster-monitoring';
+import { LocalEndpoints, localDown, localRunJob, localUp } from '../../src/platform/local/local-cluster';
+import { PG_METRICS, SCRAPE_JOBS } from '../../src/render/monitoring-metrics';
+import { renderPrometheusConfig } from '../../src/render/scrape-config';
+import { haTopology } from '../../stacks/ha-topology';
+import { RunningProcess, startProcess, stopProcess, waitUntil } from '../support/processes';
+import { TestCluster, eventually, leaderName, members, query } from '../support/local-cluster';
+
+const BLOCK = 71;
+const PROMETHEUS_ADDRESS = `127.${BLOCK}.9.1`;
+const PROMETHEUS_PORT = 19071;
+
+let dir: string | undefined;
+let endpoints: LocalEndpoints | undefined;
+let monitoring: ClusterMonitoring | undefined;
+let prometheus: RunningProcess | undefined;
+let promDir: string | undefined;
+
+const cluster = (): TestCluster => {
+  if (!dir || !endpoints) throw new Error('the cluster did not start (see beforeAll)');
+  return { dir, endpoints, superuser: endpoints.superuser };
+};
+
+/** One exporter's metrics as name{labels} -> value lines. */
+async function scrape(host: string, port: number): Promise<string[]> {
+  const response = await fetch(`http://${host}:${port}/metrics`);
+  return (await response.text()).split('\n').filter((line) => line && !line.startsWith('#'));
+}
+
+/** The PID of a server's startup process (WAL replay), a child of its postmaster. */
+function startupProcessOf(dataDir: string): number {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === postmaster && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('startup')) return Number(entry);
+    } catch {
+      // The process went away while we looked.
+    }
+  }
+  throw new Error(`no startup process under postmaster ${postmaster} of ${dataDir}`);
+}
+
+const value = (lines: string[], name: string): number | undefined => {
+  const line = lines.find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ').pop());
+};
+
+async function prometheusApi<T>(path: string): Promise<T> {
+  const response = await fetch(`http://${PROMETHEUS_ADDRESS}:${PROMETHEUS_PORT}${path}`);
+  return ((await response.json()) as { data: T }).data;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), `pgha-monitoring-${BLOCK}-`));
+  endpoints = await localUp({
+    dir,
+    platform: { addressBlock: BLOCK },
+    build: (scope, platform) => {
+      const topology = haTopology(scope, platform, { cluster: { failover: 'fast' }, archive: {}, backup: {}, monitoring: {} });
+      monitoring = topology.monitoring;
+      return topology;
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  if (prometheus) await stopProcess(prometheus);
+  if (promDir) rmSync(promDir, { recursive: true, force: true });
+  if (dir) {
+    const report = await localDown(dir);
+    rmSync(dir, { recursive: true, force: true });
+    if (report.leftBehind.length > 0) throw new Error(`processes left behind: ${report.leftBehind.join(', ')}`);
+  }
+}, 180_000);
+
+describe('GIVEN a local cluster with ClusterMonitoring', () => {
+  test('every custom query runs on PG15 without error, on the primary and the replicas, and the metrics named in the contract appear', async () => {
+    const c = cluster();
+    // Per-table series need a user table (the table query is cached for 30 s by the exporter).
+    await query(c, c.endpoints.writer, 'CREATE TABLE IF NOT EXISTS monitored AS SELECT g AS id FROM generate_series(1, 1000) g');
+    for (const member of c.endpoints.members) {
+      await eventually(`table series on ${member.name}`, 45_000, async () => (await scrape(member.host, 9187)).some((l) => l.startsWith(PG_METRICS.liveTuples)));
+    }
+    for (const member of c.endpoints.members) {
+      const lines = await scrape(member.host, 9187);
+      expect({ node: member.name, error: value(lines, 'pg_exporter_last_scrape_error') }).toEqual({ node: member.name, error: 0 });
+      expect(value(lines, PG_METRICS.up)).toBe(1);
+      for (const name of Object.values(PG_METRICS)) {
+        // Table and archiver series exist on every node, per-database ones for each database.
+        expect({ node: member.name, name, present: lines.some((l) => l.startsWith(name)) }).toEqual({ node: member.name, name, present: true });
+      }
+      expect(lines.some((l) => l.startsWith(PG_METRICS.blocksHit) && l.includes('datname=""'))).toBe(false);
+      const log = readFileSync(join(c.dir, 'logs', `${member.name}.pgha-postgres-exporter.log`), 'utf8');
+      expect(log).not.toMatch(/Error running query|Failed to reload user queries/);
+    }
+    const leader = (await leaderName(c))!;
+    const leaderLines = await scrape(c.endpoints.members.find((m) => m.name === leader)!.host, 9187);
+    expect(value(leaderLines, PG_METRICS.isReplica)).toBe(0);
+    expect(value(leaderLines, PG_METRICS.connectionsMax)).toBe(200);
+  }, 120_000);
+
+  test('replication lag reads 0 on a caught-up replica, rises while its replay is stopped, and returns to 0', async () => {
+    const c = cluster();
+    const replica = (await members(c)).find((m) => m.role !== 'leader')!;
+    const at = c.endpoints.members.find((m) => m.name === replica.name)!;
+    const lag = async () => value(await scrape(at.host, 9187), PG_METRICS.lagSeconds);
+    await query(c, c.endpoints.writer, 'CREATE TABLE IF NOT EXISTS lag_probe (at timestamptz)');
+    await eventually('the replica caught up (lag 0)', 30_000, async () => (await lag()) === 0);
+    // Replay stopped: SIGSTOP of the replica's startup process (the one that replays WAL), not
+    // pg_wal_replay_pause(): Patroni 3.0.2 resumes a paused replay within a loop ("Resuming paused
+    // WAL replay for PostgreSQL 14+"). WAL keeps arriving, so received is ahead of replayed.
+    const startup = startupProcessOf(join(c.dir, 'nodes', replica.name, 'var/lib/pgha/postgresql/15/main'));
+    process.kill(startup, 'SIGSTOP');
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        await query(c, c.endpoints.writer, 'INSERT INTO lag_probe VALUES (now())');
+        await new Promise((done) => setTimeout(done, 1_000));
+      }
+      const stopped = await eventually('lag above 0 while replay is stopped', 30_000, async () => {
+        const seconds = await lag();
+        return seconds !== undefined && seconds > 0 ? seconds : undefined;
+      });
+      expect(stopped).toBeGreaterThan(0);
+    } finally {
+      process.kill(startup, 'SIGCONT');
+    }
+    await eventually('lag back to 0 once replay goes on', 30_000, async () => (await lag()) === 0);
+  }, 120_000);
+
+  test('a real Prometheus loads the generated rules and scrapes every generated target as up, with the cluster and node labels', async () => {
+    const c = cluster();
+    // A backup, so node_exporter serves the job status textfiles too.
+    const leader = (await leaderName(c))!;
+    expect((await localRunJob(c.dir, leader, 'pgha-backup-full')).exitCode).toBe(0);
+
+    promDir = mkdtempSync(join(tmpdir(), 'pgha-prometheus-'));
+    writeFileSync(join(promDir, 'alert-rules.yml'), monitoring!.alertRules());
+    const configFile = join(promDir, 'prometheus.yml');
+    writeFileSync(configFile, renderPrometheusConfig({ clusters: [monitoring!.scrapeCluster], ruleFiles: ['alert-rules.yml'], scrapeIntervalSeconds: 1, evaluationIntervalSeconds: 1 }));
+    prometheus = startProcess('prometheus', '/usr/bin/prometheus', {
+      args: [`--config.file=${configFile}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=${PROMETHEUS_ADDRESS}:${PROMETHEUS_PORT}`],
+      inheritEnv: false,
+      env: { HOME: promDir },
+    });
+    const expected = monitoring!.scrapeCluster.nodes.length + monitoring!.scrapeCluster.nodes.filter((n) => n.role === 'postgres').length;
+    type Target = { health: string; labels: Record<string, string>; lastError: string };
+    await waitUntil(
+      `all ${expected} targets up`,
+      async () => {
+        const targets = await prometheusApi<{ activeTargets: Target[] }>('/api/v1/targets').catch(() => ({ activeTargets: [] as Target[] }));
+        return targets.activeTargets.length === expected && targets.activeTargets.every((t) => t.health === 'up');
+      },
+      { timeoutMs: 60_000, process: prometheus },
+    );
+    const { activeTargets } = await prometheusApi<{ activeTargets: Target[] }>('/api/v1/targets');
+    expect(new Set(activeTargets.map((t) => t.labels.job))).toEqual(new Set([SCRAPE_JOBS.postgres, SCRAPE_JOBS.node]));
+    for (const target of activeTargets) expect(target.labels.cluster).toBe('main');
+    expect(activeTargets.map((t) => t.labels.node).sort()).toEqual(
+      [...monitoring!.scrapeCluster.nodes.map((n) => n.name), ...monitoring!.scrapeCluster.nodes.filter((n) => n.role === 'postgres').map((n) => n.name)].sort(),
+    );
+    const rules = await prometheusApi<{ groups: { rules: { name: string; health: string }[] }[] }>('/api/v1/rules');
+    const loaded = rules.groups.flatMap((g) => g.rules);
+    expect(loaded.length).toBeGreaterThan(15);
+    await waitUntil('every rule evaluated without error', async () => {
+      const now = await prometheusApi<{ groups: { rules: { health: string }[] }[] }>('/api/v1/rules');
+      return now.groups.flatMap((g) => g.rules).every((r) => r.health === 'ok');
+    }, { timeoutMs: 30_000, process: prometheus });
+    // The healthy cluster fires nothing critical.
+    const alerts = await prometheusApi<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts');
+    expect(alerts.alerts.filter((a) => a.labels.severity === 'critical' && a.state === 'firing')).toEqual([]);
+    // The backup's status reached Prometheus through node_exporter's textfile collector, with the job label.
+    const backup = await prometheusApi<{ result: { metric: Record<string, string> }[] }>(`/api/v1/query?query=${encodeURIComponent('pgha_job_last_success_timestamp_seconds{job="backup-full"}')}`);
+    expect(backup.result.map((r) => r.metric.node)).toEqual([leader]);
+  }, 180_000);
+});

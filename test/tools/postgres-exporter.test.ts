@@ -1,0 +1,528 @@
+/**
+ * The custom queries and the monitoring role, run for real: a standalone PostgreSQL 15 primary and
+ * a streaming replica (pg_basebackup -R), each with Debian's postgres_exporter 0.11.1 connected as
+ * the pg_monitor role over TCP, all on 127.77.0.1/127.77.0.2 in a temp dir. Every query must run
+ * without an error on both, every metric of the contract must appear, and the replication lag must
+ * rise while replay is paused and fall back to 0 after.
+ * Every process started here is stopped by its PID in afterAll.
+ */
+import { chmodSync, mkdirSync, readFileSync, readdirSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXPORTER_METRIC_NAMES, TABLE_METRICS_LIMIT, renderExporterQueries } from '../../src/render/exporter-queries';
+import { PG_METRICS } from '../../src/render/monitoring-metrics';
+import { MONITORING_PASSWORD_VARIABLE, MONITORING_ROLE, renderMonitoringRoleScript } from '../../src/render/monitoring-role';
+import {
+  RunningProcess,
+  canConnect,
+  chownTo,
+  makeTempDir,
+  removeTempDir,
+  requireBinaries,
+  runCommand,
+  sleep,
+  startProcess,
+  stopProcess,
+  waitForPort,
+  waitUntil,
+} from '../support/processes';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+const EXPORTER = '/usr/bin/prometheus-postgres-exporter';
+const SHELLCHECK = '/usr/bin/shellcheck';
+const POSTGRES = { user: 'postgres' } as const;
+const EXPORTER_USER = { user: 'prometheus' } as const;
+const PASSWORD = 'Mon1tor-pw_7f3a';
+const NEW_PASSWORD = 'Mon1tor-pw_rotated_91c2';
+const MAX_CONNECTIONS = 37;
+
+interface Node {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly exporterPort: number;
+}
+const PRIMARY: Node = { name: 'primary', address: '127.77.0.1', port: 5591, exporterPort: 9591 };
+const REPLICA: Node = { name: 'replica', address: '127.77.0.2', port: 5592, exporterPort: 9592 };
+/** The negative controls' exporter, on the primary's address. */
+const CONTROL_PORT = 9593;
+
+// ---- the exposition format -------------------------------------------------------------------
+
+interface Sample {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+function parseMetrics(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`unparseable metrics line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]] = pair[2];
+    samples.push({ name: match[1], labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+const only = (samples: Sample[], name: string, labels: Record<string, string> = {}): Sample[] =>
+  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+
+/** The value of the single sample of `name` (with `labels`); fails when there is not exactly one. */
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const found = only(samples, name, labels);
+  if (found.length !== 1) throw new Error(`expected one sample of ${name} ${JSON.stringify(labels)}, got ${found.length}`);
+  return found[0].value;
+}
+
+/** PIDs of processes whose command line or working directory is under `path`. */
+function processesUnder(path: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        // a process that just exited
+      }
+      if (cmdline.includes(path) || cwd === path || cwd.startsWith(`${path}/`)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+describe('the role script passes shellcheck', () => {
+  let dir: string;
+  beforeAll(() => {
+    requireBinaries([SHELLCHECK]);
+    dir = makeTempDir('pgha-monitoring-shellcheck');
+  });
+  afterAll(() => removeTempDir(dir));
+
+  test('finds nothing at style severity', async () => {
+    const path = join(dir, 'pgha-monitoring-role');
+    writeFileSync(path, renderMonitoringRoleScript({ socketDir: '/run/postgresql', port: 5432 }));
+    const result = await runCommand(SHELLCHECK, { args: ['--severity=style', '--shell=bash', path] });
+    expect({ out: result.stdout, code: result.code }).toEqual({ out: '', code: 0 });
+  });
+});
+
+describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 primary and a streaming replica', () => {
+  let root: string;
+  const postgres: Partial<Record<'primary' | 'replica', RunningProcess>> = {};
+  const exporters: Partial<Record<'primary' | 'replica', RunningProcess>> = {};
+  const timings: [string, number][] = [];
+  const timed = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await action();
+    } finally {
+      timings.push([what, Date.now() - started]);
+    }
+  };
+
+  const socketDir = (node: Node) => `${root}/socket-${node.name}`;
+  const dataDir = (node: Node) => `${root}/data-${node.name}`;
+  const psql = (node: Node, sql: string, database = 'postgres') =>
+    runCommand(`${BIN}/psql`, {
+      args: ['-h', socketDir(node), '-p', String(node.port), '-U', 'postgres', '-d', database, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      runAs: POSTGRES,
+      inheritEnv: false,
+    });
+  /** psql's output, failing the test with psql's error when it fails. */
+  const query = async (node: Node, sql: string, database = 'postgres') => {
+    const result = await psql(node, sql, database);
+    if (result.code !== 0) throw new Error(`psql on the ${node.name} failed (${result.code}) for ${sql}:\n${result.stderr}`);
+    return result.stdout.trim();
+  };
+  const roleScript = () => `${root}/scripts/pgha-monitoring-role`;
+  const runRoleScript = (node: Node, password: string | undefined) =>
+    runCommand(`${root}/scripts/pgha-monitoring-role-${node.name}`, {
+      runAs: POSTGRES,
+      inheritEnv: false,
+      env: password === undefined ? {} : { [MONITORING_PASSWORD_VARIABLE]: password },
+      timeoutMs: 30_000,
+    });
+  const scrape = async (node: Node): Promise<Sample[]> => {
+    const response = await fetch(`http://${node.address}:${node.exporterPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    expect(response.status).toBe(200);
+    return parseMetrics(await response.text());
+  };
+
+  function startPostgres(node: Node): RunningProcess {
+    const proc = startProcess(`postgres-${node.name}`, `${BIN}/postgres`, { args: ['-D', dataDir(node)], runAs: POSTGRES, inheritEnv: false });
+    postgres[node.name as 'primary' | 'replica'] = proc;
+    return proc;
+  }
+
+  const others: RunningProcess[] = [];
+  function startExporter(node: Node, password: string, options: { queries?: string; port?: number } = {}): RunningProcess {
+    const proc = startProcess(`exporter-${node.name}${options.queries ? '-control' : ''}`, EXPORTER, {
+      args: [`--web.listen-address=${node.address}:${options.port ?? node.exporterPort}`, `--extend.query-path=${options.queries ?? `${root}/queries.yaml`}`],
+      runAs: EXPORTER_USER,
+      inheritEnv: false,
+      env: {
+        DATA_SOURCE_URI: `${node.address}:${node.port}/app?sslmode=disable`,
+        DATA_SOURCE_USER: MONITORING_ROLE,
+        DATA_SOURCE_PASS: password,
+      },
+    });
+    if (options.queries) others.push(proc);
+    else exporters[node.name as 'primary' | 'replica'] = proc;
+    return proc;
+  }
+
+  /** No query error anywhere: not in the exporter's log, not in its own metrics. */
+  function expectNoQueryErrors(exporter: RunningProcess | undefined, samples: Sample[], queriesFile = `${root}/queries.yaml`) {
+    const problems = (exporter?.logTail(10_000) ?? '')
+      .split('\n')
+      .filter((line) => /level=(error|warn)|Error running query|queryNamespaceMappings returned|Failed to reload user queries|Unexpected error parsing column|Unparseable column/.test(line));
+    expect({ exporter: exporter?.name, problems }).toEqual({ exporter: exporter?.name, problems: [] });
+    expect(value(samples, 'pg_exporter_last_scrape_error')).toBe(0);
+    const load = only(samples, 'pg_exporter_user_queries_load_error');
+    expect(load.map((s) => [s.labels.filename, s.value])).toEqual([[queriesFile, 0]]);
+    expect(value(samples, PG_METRICS.up)).toBe(1);
+  }
+
+  beforeAll(async () => {
+    requireBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/psql`, `${BIN}/pg_basebackup`, EXPORTER]);
+    for (const node of [PRIMARY, REPLICA]) {
+      for (const port of [node.port, node.exporterPort, CONTROL_PORT]) {
+        if (await canConnect(node.address, port)) throw new Error(`${node.address}:${port} is taken: something else runs there`);
+      }
+    }
+    root = makeTempDir('pgha-exporter');
+    chmodSync(root, 0o755);
+    for (const sub of ['socket-primary', 'socket-replica', 'archive', 'scripts']) mkdirSync(join(root, sub), { mode: 0o755 });
+    writeFileSync(`${root}/queries.yaml`, renderExporterQueries(), { mode: 0o644 });
+    for (const node of [PRIMARY, REPLICA]) {
+      writeFileSync(`${roleScript()}-${node.name}`, renderMonitoringRoleScript({ socketDir: socketDir(node), port: node.port }), { mode: 0o755 });
+    }
+    chownTo(root, 'postgres');
+
+    await timed('initdb', async () => {
+      const initdb = await runCommand(`${BIN}/initdb`, {
+        args: ['-D', dataDir(PRIMARY), '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-N'],
+        runAs: POSTGRES,
+        inheritEnv: false,
+        timeoutMs: 60_000,
+      });
+      if (initdb.code !== 0) throw new Error(`initdb failed:\n${initdb.stdout}\n${initdb.stderr}`);
+    });
+    writeFileSync(
+      join(dataDir(PRIMARY), 'postgresql.conf'),
+      [
+        '',
+        '# pgha exporter test',
+        `port = ${PRIMARY.port}`,
+        `listen_addresses = '${PRIMARY.address}'`,
+        `unix_socket_directories = '${socketDir(PRIMARY)}'`,
+        `max_connections = ${MAX_CONNECTIONS}`,
+        'shared_buffers = 16MB',
+        'wal_level = replica',
+        'max_wal_senders = 4',
+        // Archiving that fails while a flag file exists: the archiver metrics both ways.
+        'archive_mode = on',
+        `archive_command = 'test ! -e ${root}/archive-fail && cp %p ${root}/archive/%f'`,
+        // Every statement is logged: the role script must keep its password out of the log all the same.
+        "log_statement = 'all'",
+        '',
+      ].join('\n'),
+      { flag: 'a' },
+    );
+    // The exporter connects over TCP from the loopback range (initdb allows 127.0.0.1/32 only).
+    writeFileSync(join(dataDir(PRIMARY), 'pg_hba.conf'), 'host all all 127.0.0.0/8 scram-sha-256\n', { flag: 'a' });
+
+    const primary = startPostgres(PRIMARY);
+    await timed('primary start', () =>
+      waitUntil('the primary to accept connections', async () => (await psql(PRIMARY, 'SELECT 1')).stdout.trim() === '1', { timeoutMs: 30_000, process: primary }),
+    );
+    await query(PRIMARY, 'CREATE DATABASE app');
+    // Dead tuples that stay: updates and deletes on a table autovacuum leaves alone.
+    await query(PRIMARY, 'CREATE TABLE churn (id int PRIMARY KEY, note text) WITH (autovacuum_enabled = off)', 'app');
+    await query(PRIMARY, 'INSERT INTO churn SELECT g, md5(g::text) FROM generate_series(1, 20000) g', 'app');
+    await query(PRIMARY, "UPDATE churn SET note = note || 'x' WHERE id <= 5000", 'app');
+    await query(PRIMARY, 'DELETE FROM churn WHERE id > 18000', 'app');
+    // More (empty) tables than the table query reports: only the largest stay.
+    await query(
+      PRIMARY,
+      `CREATE SCHEMA many; DO $$ BEGIN FOR i IN 1..${TABLE_METRICS_LIMIT + 10} LOOP EXECUTE format('CREATE TABLE many.t%s (x int)', i); END LOOP; END $$`,
+      'app',
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const proc of [...others, exporters.replica, exporters.primary]) if (proc) await stopProcess(proc).catch(() => undefined);
+    for (const proc of [postgres.replica, postgres.primary]) {
+      if (!proc || proc.hasExited()) continue;
+      process.kill(proc.pid, 'SIGINT'); // fast shutdown
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([proc.exited.then(() => true), new Promise<boolean>((done) => (timer = setTimeout(() => done(false), 20_000)))]);
+      clearTimeout(timer);
+      if (!stopped) await stopProcess(proc).catch(() => undefined);
+    }
+    // A backend or an archiver left behind by a failed test: ours, stopped by PID.
+    for (const pid of root ? processesUnder(root) : []) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    if (root) await waitUntil('processes under the test dir to exit', () => processesUnder(root).length === 0, { timeoutMs: 15_000 }).catch(() => undefined);
+    removeTempDir(root);
+    if (timings.length > 0) console.log(`postgres_exporter test timings (ms): ${timings.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  }, 90_000);
+
+  test('the role script creates pgha_monitor with pg_monitor only, keeps its password out of files and logs, and rotates it', async () => {
+    const missing = await runRoleScript(PRIMARY, undefined);
+    expect({ code: missing.code, stderr: missing.stderr.trim() }).toEqual({
+      code: 2,
+      stderr: `pgha-monitoring-role: ${MONITORING_PASSWORD_VARIABLE} is not set or empty: no password for ${MONITORING_ROLE}`,
+    });
+
+    const created = await timed('role script (create)', () => runRoleScript(PRIMARY, PASSWORD));
+    expect({ code: created.code, stderr: created.stderr.trim() }).toEqual({ code: 0, stderr: `pgha-monitoring-role: role ${MONITORING_ROLE} is in place (pg_monitor)` });
+    expect(await query(PRIMARY, `SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = '${MONITORING_ROLE}'`)).toBe('f|f|f|f|f|t');
+    expect(await query(PRIMARY, `SELECT string_agg(roleid::regrole::text, ',') FROM pg_auth_members WHERE member = '${MONITORING_ROLE}'::regrole`)).toBe('pg_monitor');
+    expect(await query(PRIMARY, `SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = '${MONITORING_ROLE}'`)).toBe('t');
+
+    const login = (password: string) =>
+      runCommand(`${BIN}/psql`, {
+        args: ['-h', PRIMARY.address, '-p', String(PRIMARY.port), '-U', MONITORING_ROLE, '-d', 'app', '-XAtc', "SELECT current_user, current_setting('lock_timeout')"],
+        inheritEnv: false,
+        env: { PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+      });
+    expect((await login(PASSWORD)).stdout.trim()).toBe(`${MONITORING_ROLE}|2s`);
+
+    // Rotation: the new password works, the old one no longer does; then back (idempotent runs).
+    expect((await runRoleScript(PRIMARY, NEW_PASSWORD)).code).toBe(0);
+    expect((await login(NEW_PASSWORD)).code).toBe(0);
+    const old = await login(PASSWORD);
+    expect(old.code).not.toBe(0);
+    expect(old.stderr).toContain('password authentication failed');
+    expect((await runRoleScript(PRIMARY, PASSWORD)).code).toBe(0);
+    expect((await login(PASSWORD)).code).toBe(0);
+    expect(await query(PRIMARY, `SELECT count(*) FROM pg_roles WHERE rolname = '${MONITORING_ROLE}'`)).toBe('1');
+
+    // Neither password is in the scripts, nor in the server log although it logs every statement.
+    for (const node of [PRIMARY, REPLICA]) {
+      const script = readFileSync(`${roleScript()}-${node.name}`, 'utf8');
+      expect(script).not.toContain(PASSWORD);
+      expect(script).not.toContain(NEW_PASSWORD);
+    }
+    const serverLog = postgres.primary!.logTail(100_000);
+    expect(serverLog).toContain('statement: SELECT pg_is_in_recovery()');
+    expect(serverLog).not.toContain(PASSWORD);
+    expect(serverLog).not.toContain(NEW_PASSWORD);
+  }, 90_000);
+
+  test('on the primary: every query runs, every metric of the contract appears with the values of the server', async () => {
+    const exporter = startExporter(PRIMARY, PASSWORD);
+    await timed('primary exporter listening', () => waitForPort(PRIMARY.address, PRIMARY.exporterPort, { timeoutMs: 15_000, process: exporter }));
+    // Bound to the node's address only.
+    expect(await canConnect('127.0.0.1', PRIMARY.exporterPort)).toBe(false);
+
+    const samples = await timed('primary first scrape', () => scrape(PRIMARY));
+    expectNoQueryErrors(exporters.primary, samples);
+    for (const name of Object.values(PG_METRICS)) expect({ name, present: only(samples, name).length > 0 }).toEqual({ name, present: true });
+    // Our queries produce exactly the names of the contract, nothing else.
+    expect([...new Set(samples.map((s) => s.name).filter((name) => name.startsWith('pgha_')))].sort()).toEqual([...EXPORTER_METRIC_NAMES].sort());
+
+    // Databases: no empty-datname row (the built-in pg_stat_database collector of 0.11 has one on PG15).
+    expect(only(samples, 'pg_stat_database_blks_hit', { datname: '' })).toHaveLength(1);
+    const databases = (await query(PRIMARY, 'SELECT string_agg(datname, \',\' ORDER BY datname) FROM pg_database')).split(',');
+    for (const name of [PG_METRICS.blocksHit, PG_METRICS.blocksRead, PG_METRICS.commits, PG_METRICS.rollbacks, PG_METRICS.backends, PG_METRICS.databaseSizeBytes, PG_METRICS.xidAge]) {
+      expect(only(samples, name).map((s) => s.labels.datname).sort()).toEqual(databases);
+    }
+    expect(databases).toEqual(['app', 'postgres', 'template0', 'template1']);
+    expect(value(samples, PG_METRICS.databaseSizeBytes, { datname: 'app' })).toBe(Number(await query(PRIMARY, "SELECT pg_database_size('app')")));
+    expect(value(samples, PG_METRICS.commits, { datname: 'app' })).toBeGreaterThan(0);
+    expect(value(samples, PG_METRICS.xidAge, { datname: 'template0' })).toBeGreaterThan(0);
+
+    // Tables of the database the exporter connects to, the 100 largest only.
+    const churn = { datname: 'app', schemaname: 'public', relname: 'churn' };
+    expect(value(samples, PG_METRICS.deadTuples, churn)).toBeGreaterThan(0);
+    expect(value(samples, PG_METRICS.liveTuples, churn)).toBe(18000);
+    expect(value(samples, PG_METRICS.tableSizeBytes, churn)).toBe(Number(await query(PRIMARY, "SELECT pg_total_relation_size('churn')", 'app')));
+    for (const name of [PG_METRICS.deadTuples, PG_METRICS.liveTuples, PG_METRICS.tableSizeBytes]) expect(only(samples, name)).toHaveLength(TABLE_METRICS_LIMIT);
+    expect(await query(PRIMARY, 'SELECT count(*) FROM pg_stat_user_tables', 'app')).toBe(String(TABLE_METRICS_LIMIT + 11));
+
+    // Connections against max_connections.
+    expect(value(samples, PG_METRICS.connectionsMax)).toBe(Number(await query(PRIMARY, 'SHOW max_connections')));
+    expect(value(samples, PG_METRICS.connectionsMax)).toBe(MAX_CONNECTIONS);
+    expect(value(samples, PG_METRICS.connectionsUsed)).toBeGreaterThanOrEqual(1);
+    expect(value(samples, PG_METRICS.connectionsUsed)).toBeLessThan(MAX_CONNECTIONS);
+
+    // A primary: no lag, no WAL receiver.
+    expect(value(samples, PG_METRICS.isReplica)).toBe(0);
+    expect(value(samples, PG_METRICS.lagSeconds)).toBe(0);
+    expect(value(samples, PG_METRICS.walReceiverStreaming)).toBe(0);
+  }, 60_000);
+
+  test('on the primary: the archiver metrics follow successes and failures of archive_command', async () => {
+    const switchWal = () => query(PRIMARY, "INSERT INTO churn VALUES ((random() * 1e9)::int + 100000, 'wal'); SELECT pg_switch_wal()", 'app');
+    const archiver = async () => {
+      const samples = await scrape(PRIMARY);
+      return {
+        archived: value(samples, PG_METRICS.archivedCount),
+        failed: value(samples, PG_METRICS.archiveFailedCount),
+        age: value(samples, PG_METRICS.lastArchivedAgeSeconds),
+        failing: value(samples, PG_METRICS.archiveFailing),
+      };
+    };
+    const before = await archiver();
+    expect(before.failing).toBe(0);
+    await switchWal();
+    await timed('archived segment seen', () => waitUntil('an archived segment in the metrics', async () => (await archiver()).archived > before.archived, { timeoutMs: 20_000, intervalMs: 250 }));
+    const archived = await archiver();
+    expect(archived.age).toBeGreaterThanOrEqual(0);
+    expect(archived.age).toBeLessThan(30);
+    expect(archived.failing).toBe(0);
+
+    writeFileSync(`${root}/archive-fail`, '');
+    await switchWal();
+    await timed('archive failure seen', () => waitUntil('archiving to fail in the metrics', async () => (await archiver()).failing === 1, { timeoutMs: 20_000, intervalMs: 250 }));
+    const failing = await archiver();
+    expect(failing.failed).toBeGreaterThan(archived.failed);
+    expect(failing.archived).toBe(archived.archived);
+
+    // The archiver retries on the next segment (or within a minute): archiving works again.
+    unlinkSync(`${root}/archive-fail`);
+    await switchWal();
+    await timed('archive recovery seen', () => waitUntil('archiving to succeed again', async () => (await archiver()).failing === 0, { timeoutMs: 70_000, intervalMs: 250 }));
+    expect((await archiver()).archived).toBeGreaterThanOrEqual(archived.archived + 2);
+    expectNoQueryErrors(exporters.primary, await scrape(PRIMARY));
+  }, 120_000);
+
+  test('negative control: the same checks catch a failing query and an unreadable queries file', async () => {
+    const controls: [string, string, RegExp][] = [
+      ['failing', 'pgha_control:\n  query: "SELECT 1 / 0 AS x"\n  master: true\n  metrics:\n    - x:\n        usage: GAUGE\n        description: fails\n', /Error running query on database .*pgha_control pq: division by zero/],
+      ['unreadable', 'pgha_control: [\n', /Failed to reload user queries/],
+    ];
+    for (const [what, content, logLine] of controls) {
+      const file = `${root}/control-${what}.yaml`;
+      writeFileSync(file, content, { mode: 0o644 });
+      const exporter = startExporter(PRIMARY, PASSWORD, { queries: file, port: CONTROL_PORT });
+      try {
+        await waitForPort(PRIMARY.address, CONTROL_PORT, { timeoutMs: 15_000, process: exporter });
+        const samples = parseMetrics(await (await fetch(`http://${PRIMARY.address}:${CONTROL_PORT}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
+        await waitUntil(`the ${what} control to log its error`, () => logLine.test(exporter.logTail(200)), { timeoutMs: 5_000, process: exporter });
+        expect(() => expectNoQueryErrors(exporter, samples, file)).toThrow();
+        if (what === 'failing') expect(value(samples, 'pg_exporter_last_scrape_error')).toBe(1);
+        else expect(value(samples, 'pg_exporter_user_queries_load_error', { filename: file })).toBe(1);
+      } finally {
+        await stopProcess(exporter);
+      }
+    }
+  }, 60_000);
+
+  describe('with a streaming replica', () => {
+    beforeAll(async () => {
+      await timed('pg_basebackup', async () => {
+        const backup = await runCommand(`${BIN}/pg_basebackup`, {
+          args: ['-h', socketDir(PRIMARY), '-p', String(PRIMARY.port), '-U', 'postgres', '-D', dataDir(REPLICA), '-R', '-X', 'stream', '-c', 'fast'],
+          runAs: POSTGRES,
+          inheritEnv: false,
+          timeoutMs: 60_000,
+        });
+        if (backup.code !== 0) throw new Error(`pg_basebackup failed:\n${backup.stderr}`);
+      });
+      // The copy carries the primary's settings: its own port, address and socket win (last line wins).
+      writeFileSync(
+        join(dataDir(REPLICA), 'postgresql.conf'),
+        ['', '# pgha exporter test: the replica', `port = ${REPLICA.port}`, `listen_addresses = '${REPLICA.address}'`, `unix_socket_directories = '${socketDir(REPLICA)}'`, ''].join('\n'),
+        { flag: 'a' },
+      );
+      const replica = startPostgres(REPLICA);
+      await timed('replica streaming', () =>
+        waitUntil('the replica to stream from the primary', async () => (await psql(REPLICA, 'SELECT status FROM pg_stat_wal_receiver')).stdout.trim() === 'streaming', {
+          timeoutMs: 30_000,
+          process: replica,
+        }),
+      );
+      const exporter = startExporter(REPLICA, PASSWORD);
+      await waitForPort(REPLICA.address, REPLICA.exporterPort, { timeoutMs: 15_000, process: exporter });
+    }, 120_000);
+
+    const lag = async (node: Node) => value(await scrape(node), PG_METRICS.lagSeconds);
+
+    test('the role script leaves a replica alone: the role is there by replication', async () => {
+      const result = await runRoleScript(REPLICA, PASSWORD);
+      expect({ code: result.code, stderr: result.stderr.trim() }).toEqual({
+        code: 0,
+        stderr: 'pgha-monitoring-role: this node is a replica: the role comes from the primary by replication',
+      });
+      expect(await query(REPLICA, `SELECT rolsuper FROM pg_roles WHERE rolname = '${MONITORING_ROLE}'`)).toBe('f');
+    });
+
+    test('on the replica: every query runs; a replica, streaming, lag 0 once all received WAL is replayed', async () => {
+      const samples = await scrape(REPLICA);
+      expectNoQueryErrors(exporters.replica, samples);
+      for (const name of Object.values(PG_METRICS)) expect({ name, present: only(samples, name).length > 0 }).toEqual({ name, present: true });
+      expect(value(samples, PG_METRICS.isReplica)).toBe(1);
+      expect(value(samples, PG_METRICS.walReceiverStreaming)).toBe(1);
+      expect(only(samples, PG_METRICS.blocksHit, { datname: '' })).toEqual([]);
+      // A standby keeps its own statistics: the table is listed (with its size), its tuple counts are the standby's.
+      expect(value(samples, PG_METRICS.tableSizeBytes, { datname: 'app', schemaname: 'public', relname: 'churn' })).toBeGreaterThan(0);
+      // Nothing archived on a standby (archive_mode = on archives on the primary only).
+      expect(value(samples, PG_METRICS.lastArchivedAgeSeconds)).toBe(-1);
+
+      await timed('replica caught up', () =>
+        waitUntil('the replica to replay all it received', async () => (await query(REPLICA, 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')) === 't', { timeoutMs: 20_000 }),
+      );
+      await waitUntil('lag 0 on the idle, caught-up replica', async () => (await lag(REPLICA)) === 0, { timeoutMs: 20_000, intervalMs: 250 });
+    }, 60_000);
+
+    /** Pauses replay, writes on the primary, and follows the replica's lag up and back to 0 after the resume. */
+    async function pauseWriteResume(round: string, rows: number) {
+      const marker = `paused-${round}`;
+      await query(REPLICA, 'SELECT pg_wal_replay_pause()');
+      await waitUntil('replay to pause', async () => (await query(REPLICA, 'SELECT pg_get_wal_replay_pause_state()')) === 'paused', { timeoutMs: 10_000 });
+      const paused = Date.now();
+      try {
+        await query(PRIMARY, `INSERT INTO churn SELECT g, '${marker}' FROM generate_series(1, ${rows}) g ON CONFLICT (id) DO UPDATE SET note = '${marker}'`, 'app');
+        let seen = 0;
+        await timed(`${round}: lag > 0 seen after the pause`, () =>
+          waitUntil('lag above 0 on the paused replica', async () => (seen = await lag(REPLICA)) > 0, { timeoutMs: 20_000, intervalMs: 250 }),
+        );
+        expect(seen).toBeGreaterThan(0);
+        // It grows while replay stays paused.
+        await sleep(1500);
+        const later = await lag(REPLICA);
+        expect(later).toBeGreaterThan(seen);
+        expect(later).toBeGreaterThanOrEqual((Date.now() - paused) / 1000 - 1);
+        // The primary is unaffected, the replica still streams.
+        const primary = await scrape(PRIMARY);
+        expect(value(primary, PG_METRICS.isReplica)).toBe(0);
+        expect(value(primary, PG_METRICS.lagSeconds)).toBe(0);
+        expect(value(await scrape(REPLICA), PG_METRICS.walReceiverStreaming)).toBe(1);
+        expect(await query(REPLICA, `SELECT count(*) FROM churn WHERE note = '${marker}'`, 'app')).toBe('0');
+      } finally {
+        await query(REPLICA, 'SELECT pg_wal_replay_resume()');
+      }
+      await timed(`${round}: lag back to 0 after the resume`, () =>
+        waitUntil('lag back to 0 after the resume', async () => (await lag(REPLICA)) === 0, { timeoutMs: 20_000, intervalMs: 250 }),
+      );
+      expect(await query(REPLICA, `SELECT count(*) FROM churn WHERE note = '${marker}'`, 'app')).toBe(String(rows));
+    }
+
+    test('lag rises above 0 while replay is paused, also before the replica has replayed any commit, and falls back to 0 after', async () => {
+      // Round 1: no commit replayed since the replica started (pg_last_xact_replay_timestamp() is NULL).
+      expect(await query(REPLICA, 'SELECT pg_last_xact_replay_timestamp() IS NULL')).toBe('t');
+      await pauseWriteResume('first', 100);
+      // Round 2: the usual case, measured from the last replayed commit.
+      expect(await query(REPLICA, 'SELECT pg_last_xact_replay_timestamp() IS NULL')).toBe('f');
+      await pauseWriteResume('second', 50);
+      expectNoQueryErrors(exporters.replica, await scrape(REPLICA));
+      expectNoQueryErrors(exporters.primary, await scrape(PRIMARY));
+    }, 120_000);
+  });
+});
