@@ -12,16 +12,23 @@ import { HaTopologyProps, haTopology } from './ha-topology';
 /**
  * What the reference stack adds to the topology unless its settings say otherwise: a WAL archive
  * and scheduled backups (weekly full, daily differential, hourly check, weekly verify and restore
- * drill). Set `archive: false` (and no backup) for a stack without them.
+ * drill), and monitoring (exporters, alert rules, scrape configuration, dashboard). Set
+ * `archive: false` or `monitoring: false` to leave them out.
  */
-export function withReferenceBackups(settings: AwsHaStackSettings): HaTopologyProps {
-  const { archive, backup, ...rest } = settings;
-  if (archive === false) return rest;
-  return { ...rest, archive: archive ?? {}, backup: backup ?? {} };
+export function withReferenceDefaults(settings: AwsHaStackSettings): HaTopologyProps {
+  const { archive, backup, monitoring, ...rest } = settings;
+  return {
+    ...rest,
+    ...(archive === false ? {} : { archive: archive ?? {}, backup: backup ?? {} }),
+    ...(monitoring === false ? {} : { monitoring: monitoring ?? {} }),
+  };
 }
 
 /** The stack's settings as cdktf.json's context gives them. */
-export type AwsHaStackSettings = Omit<AwsHaStackProps, 'archive'> & { readonly archive?: HaTopologyProps['archive'] | false };
+export type AwsHaStackSettings = Omit<AwsHaStackProps, 'archive' | 'monitoring'> & {
+  readonly archive?: HaTopologyProps['archive'] | false;
+  readonly monitoring?: HaTopologyProps['monitoring'] | false;
+};
 
 export interface AwsHaStackProps extends HaTopologyProps {
   /** @default "eu-west-1" */
@@ -43,8 +50,7 @@ export class AwsHaStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, settings: AwsHaStackSettings = {}) {
     super(scope, id);
-    const { archive: _archiveSetting, ...rest } = settings;
-    const props: AwsHaStackProps = { ...rest, ...withReferenceBackups(settings) };
+    const props: AwsHaStackProps = { ...withReferenceDefaults(settings), region: settings.region, availabilityZones: settings.availabilityZones, existingNetwork: settings.existingNetwork };
     const region = props.region ?? 'eu-west-1';
     new AwsProvider(this, 'aws', {
       region,

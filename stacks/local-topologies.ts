@@ -1,6 +1,6 @@
 import { TopologyBuilder } from '../src/platform/local/local-cluster';
 import { FailoverProfile } from '../src/spec/failover';
-import { AwsHaStackSettings, withReferenceBackups } from './aws-ha';
+import { AwsHaStackSettings, withReferenceDefaults } from './aws-ha';
 import { cdktfContext } from './context';
 import { haTopology } from './ha-topology';
 
@@ -10,11 +10,12 @@ import { haTopology } from './ha-topology';
  */
 export const LOCAL_TOPOLOGIES: Record<string, (profile?: FailoverProfile) => TopologyBuilder> = {
   'aws-ha': (profile) => (scope, platform) => {
-    const settings = withReferenceBackups((cdktfContext()['aws-ha'] ?? {}) as AwsHaStackSettings);
+    const settings = withReferenceDefaults((cdktfContext()['aws-ha'] ?? {}) as AwsHaStackSettings);
     return haTopology(scope, platform, {
       archive: settings.archive,
       backup: settings.backup,
       restoreFrom: settings.restoreFrom,
+      monitoring: settings.monitoring,
       cluster: { ...settings.cluster, ...(profile ? { failover: profile } : {}) },
     });
   },

@@ -42,8 +42,9 @@ describe('pgha local', () => {
     expect(up.err).toBe('');
     expect(up.code).toBe(0);
     const steps = up.out.split('\n').map((line) => line.replace(/^\[\s*[\d.]+ s\] /, '').split(':')[0]);
-    // The reference stack archives: its repository is prepared first.
-    expect(steps.slice(0, 5)).toEqual(['archive', 'etcd up', 'leader elected', 'replicas streaming', 'proxies routing']);
+    // The reference stack archives (its repository is prepared first) and is monitored (the
+    // exporters start before Patroni, the monitoring role is made once the cluster is healthy).
+    expect(steps.slice(0, 7)).toEqual(['archive', 'etcd up', 'started', 'leader elected', 'replicas streaming', 'ran after start', 'proxies routing']);
     expect(up.out).toMatch(/healthy: writer 127\.64\.1\.11:5000, reader 127\.64\.1\.11:5001/);
   });
 
@@ -59,7 +60,8 @@ describe('pgha local', () => {
     expect(endpoints.etcd).toEqual(['127.64.1.10:2379', '127.64.2.10:2379', '127.64.3.10:2379']);
     expect(endpoints.superuser.user).toBe('postgres');
     expect(endpoints.superuser.password).toMatch(/^[A-Za-z0-9]{32}$/);
-    expect(Object.keys(endpoints.pids)).toHaveLength(8);
+    // 3 etcd, 3 Patroni, 2 HAProxy, and the exporters: postgres_exporter on 3 nodes, node_exporter on 5.
+    expect(Object.keys(endpoints.pids)).toHaveLength(16);
     for (const pid of Object.values(endpoints.pids) as number[]) expect(isAlive(pid)).toBe(true);
   });
 
@@ -79,7 +81,7 @@ describe('pgha local', () => {
     expect(pids.length).toBeGreaterThanOrEqual(8 + 3);
     const down = pgha('local', 'down', '--dir', dir);
     expect(down.code).toBe(0);
-    expect(down.out).toMatch(/^stopped 8 process\(es\)/);
+    expect(down.out).toMatch(/^stopped 16 process\(es\)/);
     expect(pids.filter(isAlive)).toEqual([]);
   }, 120_000);
 });

@@ -27,9 +27,11 @@ const USER_DATA = '/var/lib/cloud/instance/user-data.txt';
 const UNIT_DIR = `${LAYOUT.systemdUnitDir}/`;
 const SCRIPT_DIR = `${LAYOUT.scriptDir}/`;
 /** The scripts every PostgreSQL node of the reference stack has under /usr/local/lib/pgha. */
-const JOB_SCRIPTS = ['pgha-backup', 'pgha-check', 'pgha-restore-drill', 'pgha-stanza-create', 'pgha-verify'];
+const JOB_SCRIPTS = ['pgha-backup', 'pgha-check', 'pgha-monitoring-role', 'pgha-restore-drill', 'pgha-stanza-create', 'pgha-verify'];
 /** The scheduled jobs of the reference stack: a .service and a .timer each. */
-const JOBS = ['pgha-backup-full', 'pgha-backup-diff', 'pgha-check', 'pgha-verify', 'pgha-restore-drill'];
+const JOBS = ['pgha-backup-full', 'pgha-backup-diff', 'pgha-check', 'pgha-verify', 'pgha-restore-drill', 'pgha-monitoring-role'];
+/** The reference stack monitors its nodes: postgres_exporter on PostgreSQL nodes, node_exporter everywhere. */
+const EXPORTERS = ['pgha-postgres-exporter.service', 'pgha-node-exporter.service'];
 
 /** A node of one of the checked stacks. */
 interface CheckedNode {
@@ -106,8 +108,8 @@ describe('scripts', () => {
       const result = await runCommand(SHELLCHECK, { args: ['--severity=style', ...paths] });
       expect({ label, out: result.stdout, err: result.stderr, code: result.code }).toEqual({ label, out: '', err: '', code: 0 });
     }
-    // 3 x (boot + 5 job scripts) + 2 proxies' boot, and the same with pgha-bootstrap-restore.
-    expect(checkedScripts).toBe(3 * 6 + 2 + 3 * 7 + 2);
+    // 3 x (boot + 6 job scripts) + 2 proxies' boot, and the same with pgha-bootstrap-restore.
+    expect(checkedScripts).toBe(3 * 7 + 2 + 3 * 8 + 2);
   });
 
   test('negative control: shellcheck flags an unquoted expansion', async () => {
@@ -207,8 +209,8 @@ describe('systemd units', () => {
     for (const { label, node } of checked) {
       const names = node.files.filter((f) => f.path.startsWith(UNIT_DIR)).map((f) => baseName(f.path));
       const expected = isPostgresNode(node)
-        ? ['pgha-etcd.service', 'pgha-patroni.service', ...JOBS.flatMap((job) => [`${job}.service`, `${job}.timer`])]
-        : ['pgha-haproxy.service'];
+        ? ['pgha-etcd.service', 'pgha-patroni.service', ...EXPORTERS, ...JOBS.flatMap((job) => [`${job}.service`, `${job}.timer`])]
+        : ['pgha-haproxy.service', 'pgha-node-exporter.service'];
       expect({ label, units: [...names].sort() }).toEqual({ label, units: [...expected].sort() });
 
       const { units, scriptDir } = layOutUnits(label, node);
@@ -228,8 +230,8 @@ describe('systemd units', () => {
         verified++;
       }
     }
-    // (2 services + 5 jobs x (service + timer)) x 3 + 2 proxies, in each of the two stacks.
-    expect(verified).toBe(2 * (3 * 12 + 2));
+    // (2 services + 2 exporters + 6 jobs x (service + timer)) x 3 + 2 x (proxy + node exporter), in each of the two stacks.
+    expect(verified).toBe(2 * (3 * 16 + 2 * 2));
   });
 
   test('negative control: without the node\'s scripts, verify refuses a job unit whose ExecStart does not exist', async () => {

@@ -74,20 +74,23 @@ describe('stack aws-ha', () => {
 
   test('THEN user data stays under EC2\'s 16 KiB limit and holds no generated secret', () => {
     for (const instance of resourcesOf(synth, 'aws_instance')) {
-      expect(String(instance.user_data_base64).length).toBeLessThan(16 * 1024);
+      // EC2 limits user data to 16 KiB before base64 (here: the gzip bytes).
+      expect(Buffer.from(String(instance.user_data_base64), 'base64').length).toBeLessThan(16 * 1024);
       const text = userDataOf(instance);
       expect(text).toMatch(/^#cloud-config/);
       // Static text: no Terraform reference, so no generated password can be interpolated into it.
       expect(text).not.toMatch(/random_password|\$\{(data\.)?aws_/);
     }
     const secretNames = resourcesOf(synth, 'aws_secretsmanager_secret').map((s) => s.name);
-    expect(secretNames.sort()).toEqual(['pgha/aws-ha/main/archive', 'pgha/aws-ha/main/haproxy', 'pgha/aws-ha/main/patroni']);
+    expect(secretNames.sort()).toEqual(['pgha/aws-ha/main/archive', 'pgha/aws-ha/main/haproxy', 'pgha/aws-ha/main/monitoring', 'pgha/aws-ha/main/patroni']);
   });
 
   test('WHEN node files are written THEN each node has its configs at their absolute paths', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgha-nodes-'));
     const written = writeNodeFiles(stack, dir);
-    expect(written.length).toBe(collectRenderedNodes(stack).reduce((sum, node) => sum + node.files.length, 0));
+    // Every node file, plus the monitoring artifacts (rules, scrape config, prometheus.yml, dashboard).
+    expect(written.length).toBe(collectRenderedNodes(stack).reduce((sum, node) => sum + node.files.length, 0) + 4);
+    expect(existsSync(join(dir, 'monitoring/main/alert-rules.yml'))).toBe(true);
     const patroni = parse(readFileSync(join(dir, 'nodes/main-pg-1/etc/patroni/patroni.yml'), 'utf8'));
     expect(patroni.name).toBe('main-pg-1');
     expect(patroni.bootstrap.dcs.synchronous_mode).toBe(true);
