@@ -1,6 +1,11 @@
 // Public API of cdktf-postgres-ha: re-exports only.
 export * from './constructs/patroni-cluster';
 export * from './constructs/haproxy-frontends';
+export * from './constructs/wal-archive-bucket';
+export * from './constructs/backup-job';
+export * from './constructs/cluster-monitoring';
+export * from './constructs/prometheus-server';
+export * from './platform/local/local-platform';
 export * from './platform/platform';
 export * from './platform/aws/aws-platform';
 export * from './platform/aws/subnet';
@@ -8,6 +13,11 @@ export * from './platform/aws/vpc';
 export * from './spec/patroni-cluster';
 export * from './spec/haproxy-frontends';
 export * from './spec/failover';
+export * from './spec/wal-archive-bucket';
+export * from './spec/backup-job';
+export * from './spec/restore-target';
+export * from './spec/monitoring';
 export * from './spec/problems';
 export * from './node-plan/node-plan';
-export { collectRenderedNodes, writeNodeFiles } from './review/node-files';
+export { collectArtifacts, collectRenderedNodes, writeNodeFiles } from './review/node-files';
+export { recoveryObjectives, recoveryReport, renderRecoveryReport } from './review/recovery-objectives';

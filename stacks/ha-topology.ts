@@ -3,6 +3,7 @@ import { BackupJob, BackupJobProps } from '../src/constructs/backup-job';
 import { ClusterMonitoring, ClusterMonitoringProps } from '../src/constructs/cluster-monitoring';
 import { HaproxyFrontends, HaproxyFrontendsProps } from '../src/constructs/haproxy-frontends';
 import { PatroniCluster, PatroniClusterProps, RestoreFromProps } from '../src/constructs/patroni-cluster';
+import { PrometheusServer, PrometheusServerProps } from '../src/constructs/prometheus-server';
 import { WalArchiveBucket, WalArchiveBucketProps } from '../src/constructs/wal-archive-bucket';
 import { Platform } from '../src/platform/platform';
 
@@ -21,6 +22,8 @@ export interface HaTopologyProps {
   readonly backup?: Omit<BackupJobProps, 'cluster'>;
   /** Exporters on every node, alert rules, scrape config and dashboard. @default - none */
   readonly monitoring?: Omit<ClusterMonitoringProps, 'cluster' | 'frontends'>;
+  /** A Prometheus node that scrapes the cluster and loads its alert rules; needs `monitoring`. @default - none */
+  readonly prometheusServer?: Omit<PrometheusServerProps, 'platform' | 'monitoring'>;
 }
 
 export interface HaTopology {
@@ -29,6 +32,7 @@ export interface HaTopology {
   readonly archive?: WalArchiveBucket;
   readonly backup?: BackupJob;
   readonly monitoring?: ClusterMonitoring;
+  readonly prometheusServer?: PrometheusServer;
 }
 
 /**
@@ -36,6 +40,12 @@ export interface HaTopology {
  * (synchronous replication), and 2 HAProxy nodes in front of them; with an archive when asked.
  */
 export function haTopology(scope: Construct, platform: Platform, props: HaTopologyProps = {}): HaTopology {
+  if (props.prometheusServer && !props.monitoring) {
+    throw new Error(
+      'haTopology: prometheusServer: got settings without monitoring; expected monitoring too (the exporters it scrapes and the alert rules it loads). ' +
+        'Fix: add monitoring: {} (or remove prometheusServer).',
+    );
+  }
   const archive = props.archive ? new WalArchiveBucket(scope, 'Archive', { name: 'main', ...props.archive, platform }) : undefined;
   if (props.restoreFrom && !archive) throw new Error('haTopology: restoreFrom needs an archive to restore from');
   const cluster = new PatroniCluster(scope, 'Cluster', {
@@ -54,5 +64,7 @@ export function haTopology(scope: Construct, platform: Platform, props: HaTopolo
     clientCidrs: [...(props.clientCidrs ?? [])],
   });
   const monitoring = props.monitoring ? new ClusterMonitoring(scope, 'Monitoring', { ...props.monitoring, cluster, frontends }) : undefined;
-  return { cluster, frontends, archive, backup, monitoring };
+  const prometheusServer =
+    props.prometheusServer && monitoring ? new PrometheusServer(scope, 'PrometheusServer', { ...props.prometheusServer, platform, monitoring: [monitoring] }) : undefined;
+  return { cluster, frontends, archive, backup, monitoring, prometheusServer };
 }

@@ -56,6 +56,12 @@ export interface NodeGroup {
   allowGroup(port: number, purpose: string, other: NodeGroup): void;
   /** Lets the nodes read a secret created after the group (the group's own come with its props). */
   grantSecret(secret: SecretRef): void;
+  /**
+   * Lets the nodes list the platform's instances and zones, read-only, for Prometheus' EC2
+   * service discovery (AWS: ec2:DescribeInstances and ec2:DescribeAvailabilityZones on "*";
+   * nothing where scrape targets are listed).
+   */
+  allowInstanceDiscovery(): void;
   /** Adds to every node's plan (an exporter, an agent): applied at synth, after the group's own plans. */
   extendPlans(addition: (plan: NodePlan) => NodeAddition): void;
 }

@@ -2,12 +2,15 @@
  * Monitoring on a real local cluster: postgres_exporter and node_exporter on every node, the
  * custom queries running on PG15 without error, replication lag that rises when a replica's replay
  * is paused and falls back to 0, and a real Prometheus (Debian's) that loads the generated alert
- * rules and scrapes every target of the generated scrape configuration as up.
+ * rules and scrapes every target of the generated scrape configuration as up: once started here
+ * by hand from the artifacts, once as the topology's PrometheusServer node, started by `localUp`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { ClusterMonitoring } from '../../src/constructs/cluster-monitoring';
+import { PrometheusServer } from '../../src/constructs/prometheus-server';
 import { LocalEndpoints, localDown, localRunJob, localUp } from '../../src/platform/local/local-cluster';
 import { PG_METRICS, SCRAPE_JOBS } from '../../src/render/monitoring-metrics';
 import { renderPrometheusConfig } from '../../src/render/scrape-config';
@@ -22,6 +25,7 @@ const PROMETHEUS_PORT = 19071;
 let dir: string | undefined;
 let endpoints: LocalEndpoints | undefined;
 let monitoring: ClusterMonitoring | undefined;
+let prometheusServer: PrometheusServer | undefined;
 let prometheus: RunningProcess | undefined;
 let promDir: string | undefined;
 
@@ -56,8 +60,8 @@ const value = (lines: string[], name: string): number | undefined => {
   return line === undefined ? undefined : Number(line.split(' ').pop());
 };
 
-async function prometheusApi<T>(path: string): Promise<T> {
-  const response = await fetch(`http://${PROMETHEUS_ADDRESS}:${PROMETHEUS_PORT}${path}`);
+async function prometheusApi<T>(path: string, base = `http://${PROMETHEUS_ADDRESS}:${PROMETHEUS_PORT}`): Promise<T> {
+  const response = await fetch(`${base}${path}`);
   return ((await response.json()) as { data: T }).data;
 }
 
@@ -67,8 +71,9 @@ beforeAll(async () => {
     dir,
     platform: { addressBlock: BLOCK },
     build: (scope, platform) => {
-      const topology = haTopology(scope, platform, { cluster: { failover: 'fast' }, archive: {}, backup: {}, monitoring: {} });
+      const topology = haTopology(scope, platform, { cluster: { failover: 'fast' }, archive: {}, backup: {}, monitoring: {}, prometheusServer: {} });
       monitoring = topology.monitoring;
+      prometheusServer = topology.prometheusServer;
       return topology;
     },
   });
@@ -183,4 +188,50 @@ describe('GIVEN a local cluster with ClusterMonitoring', () => {
     const backup = await prometheusApi<{ result: { metric: Record<string, string> }[] }>(`/api/v1/query?query=${encodeURIComponent('pgha_job_last_success_timestamp_seconds{job="backup-full"}')}`);
     expect(backup.result.map((r) => r.metric.node)).toEqual([leader]);
   }, 180_000);
+
+  test('the PrometheusServer node, started by localUp like any node service, scrapes every target as up and evaluates the rules it loaded', async () => {
+    const c = cluster();
+    const server = prometheusServer!;
+    const node = server.nodes.placements[0].name;
+    // A service of its node like the others: started (and later stopped) by localUp / localDown.
+    expect(c.endpoints.pids[`${node}/pgha-prometheus`]).toBeGreaterThan(0);
+    expect(server.url).toBe(`http://${server.nodes.placements[0].address}:9090`);
+    type Target = { health: string; labels: Record<string, string>; lastError: string };
+    const scrape = monitoring!.scrapeCluster;
+    const expected = [
+      ...scrape.nodes.map((n) => `${SCRAPE_JOBS.node} ${n.name}`),
+      ...scrape.nodes.filter((n) => n.role === 'postgres').map((n) => `${SCRAPE_JOBS.postgres} ${n.name}`),
+      `prometheus ${server.nodes.placements[0].address}:9090`,
+    ].sort();
+    const targetsOf = async () => (await prometheusApi<{ activeTargets: Target[] }>('/api/v1/targets', server.url).catch(() => ({ activeTargets: [] as Target[] }))).activeTargets;
+    const label = (t: Target) => `${t.labels.job} ${t.labels.node ?? t.labels.instance}`;
+    // Its scrape interval is 15 s: a target's first scrape can be up to 15 s after the server started.
+    let last: Target[] = [];
+    await eventually(`every target of ${server.url} up`, 60_000, async () => {
+      last = await targetsOf();
+      return last.length === expected.length && last.every((t) => t.health === 'up');
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}; targets: ${JSON.stringify(last.map((t) => [label(t), t.health, t.lastError]))}`);
+    });
+    expect(last.map(label).sort()).toEqual(expected);
+    for (const target of last.filter((t) => t.labels.job !== 'prometheus')) expect(target.labels.cluster).toBe('main');
+
+    // The cluster's rule file, from the node's own directory, evaluated without error.
+    type RuleGroup = { file: string; rules: { name: string; health: string; lastError?: string }[] };
+    let groups: RuleGroup[] = [];
+    await eventually('every rule of the PrometheusServer evaluated with health ok', 60_000, async () => {
+      groups = (await prometheusApi<{ groups: RuleGroup[] }>('/api/v1/rules', server.url)).groups;
+      const rules = groups.flatMap((g) => g.rules);
+      return rules.length > 0 && rules.every((r) => r.health === 'ok');
+    }).catch((error: Error) => {
+      const unhealthy = groups.flatMap((g) => g.rules).filter((r) => r.health !== 'ok');
+      throw new Error(`${error.message}; not ok: ${JSON.stringify(unhealthy.map((r) => [r.name, r.health, r.lastError]))}`);
+    });
+    expect([...new Set(groups.map((g) => g.file))]).toEqual([join(c.dir, 'nodes', node, 'etc/pgha/prometheus/rules/main.yml')]);
+    expect(groups.flatMap((g) => g.rules).map((r) => r.name).sort()).toEqual(
+      (parse(monitoring!.alertRules()) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(),
+    );
+    // Its TSDB is on the node's data volume (its own directory here).
+    expect(existsSync(join(c.dir, 'nodes', node, 'var/lib/pgha/prometheus/wal'))).toBe(true);
+  }, 150_000);
 });

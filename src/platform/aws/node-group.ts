@@ -150,6 +150,21 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
     new IamRolePolicy(this, `ReadSecretPolicy-${id}`, { role: this.role.id, policy: document.json });
   }
 
+  /**
+   * Prometheus' EC2 service discovery (2.42): ec2:DescribeInstances for the targets, and
+   * ec2:DescribeAvailabilityZones, which it calls at every refresh until it succeeds (for the
+   * __meta_ec2_availability_zone_id label; denied, it logs at debug level and retries, leaving
+   * an AccessDenied in CloudTrail each time). EC2's Describe* actions support no resource-level
+   * permissions, so the resource is "*"; both are read-only.
+   */
+  allowInstanceDiscovery(): void {
+    if (this.node.tryFindChild('InstanceDiscovery')) return;
+    const document = new DataAwsIamPolicyDocument(this, 'InstanceDiscovery', {
+      statement: [{ actions: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones'], resources: ['*'] }],
+    });
+    new IamRolePolicy(this, 'InstanceDiscoveryPolicy', { role: this.role.id, policy: document.json });
+  }
+
   allowGroup(port: number, purpose: string, other: NodeGroup): void {
     this.allow(port, purpose, { group: other.groupName });
   }

@@ -160,6 +160,10 @@ export class LocalNodeGroup extends Construct implements NodeGroup, RendersNodes
     // One machine, one user: every local node can read every secret file already.
   }
 
+  allowInstanceDiscovery(): void {
+    // Local scrape targets are listed in the configuration: there is nothing to discover.
+  }
+
   extendPlans(addition: (plan: NodePlan) => NodeAddition): void {
     if (this.rendered) throw new Error(`${this.groupName}: extendPlans after the nodes were rendered; extend before synth`);
     this.additions.push(addition);

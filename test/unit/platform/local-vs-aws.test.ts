@@ -35,10 +35,11 @@ const NODE_PATHS = Object.entries(LAYOUT)
 
 const BOOT_ONLY_ON_AWS = ['/usr/local/sbin/pgha-boot', '/var/lib/cloud/instance/user-data.txt'];
 
-/** The topology on both platforms: the reference one with an archive and every kind of backup job. */
+/** The topology on both platforms: the reference one with an archive, every kind of backup job, and monitoring. */
 const TOPOLOGY: HaTopologyProps = {
   archive: {},
   backup: { incrementalSchedule: '*-*-* 07..23/6:00:00', logicalDump: {} },
+  monitoring: {},
 };
 
 /**
@@ -143,9 +144,10 @@ describe('local platform against AWS', () => {
       }
     }
     expect(locations).toBe(3);
-    // Per PostgreSQL node: createcluster drop-in, patroni.yml, etcd config, pgbackrest.conf, 6 scripts,
-    // 7 jobs (service + timer), etcd and Patroni units; per proxy: haproxy.cfg and its unit.
-    expect(compared).toBe(3 * (4 + 6 + 7 * 2 + 2) + 2 * 2);
+    // Per PostgreSQL node: createcluster drop-in, patroni.yml, etcd config, pgbackrest.conf, the
+    // exporter queries, 7 scripts, 8 jobs (service + timer), etcd, Patroni and the two exporters'
+    // units; per proxy: haproxy.cfg, its unit and node_exporter's.
+    expect(compared).toBe(3 * (5 + 7 + 8 * 2 + 4) + 2 * 3);
   });
 
   test('negative control: any other difference in pgbackrest.conf stays a difference: another repo1-* line changed, a location line moved to another section', () => {

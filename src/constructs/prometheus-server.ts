@@ -1,0 +1,153 @@
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import { Peer } from '../node-plan/node-plan';
+import { planPrometheusNodes, prometheusRuleFile } from '../node-plan/prometheus-plan';
+import { NodeGroup, Platform } from '../platform/platform';
+import { renderPrometheusConfig } from '../render/scrape-config';
+import { ANYWHERE, cidr, port, resourceName, wholeNumber } from '../spec/common';
+import { SpecError } from '../spec/problems';
+import { expectation, validateSpec } from '../spec/validate';
+import { ClusterMonitoring } from './cluster-monitoring';
+
+export interface PrometheusServerProps {
+  readonly platform: Platform;
+  /** The clusters to scrape and whose alert rules to load (one rule file each). At least one. */
+  readonly monitoring: ClusterMonitoring[];
+  /** Port of the UI and HTTP API, on the node's private address. @default 9090 */
+  readonly port?: number;
+  /** How long samples are kept (`--storage.tsdb.retention.time`). @default 15 */
+  readonly retentionDays?: number;
+  /** @default "t3.medium" */
+  readonly instanceType?: string;
+  /** Size of the data volume holding the TSDB. @default 50 */
+  readonly dataVolumeSizeGiB?: number;
+  /**
+   * Networks that may open the UI and API (they have no authentication): your operators' or
+   * Grafana's. 0.0.0.0/0 is refused. @default - none (open more with allowClient)
+   */
+  readonly clientCidrs?: string[];
+  /** Name of the node group (security group, instance name prefix). @default "monitoring" */
+  readonly name?: string;
+}
+
+const prometheusServerSchema = z.object({
+  port: port(9090),
+  retentionDays: wholeNumber('days', 1, 3650, 15).default(15),
+  instanceType: z
+    .string(expectation('an EC2 instance type', 'use e.g. "t3.medium"'))
+    .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, expectation('an EC2 instance type such as "t3.medium"', 'write family.size, e.g. "t3.medium" or "m6i.large"'))
+    .default('t3.medium'),
+  dataVolumeSizeGiB: wholeNumber('GiB', 1, 16_384, 50).default(50),
+  clientCidrs: z
+    .array(
+      cidr.refine(
+        (value) => value !== ANYWHERE,
+        expectation("a network of your operators or Grafana, not 0.0.0.0/0 (Prometheus' UI and API have no authentication)", 'name the network that needs the UI, e.g. "10.0.0.0/16"'),
+      ),
+      expectation('a list of CIDRs', 'pass e.g. ["10.0.0.0/16"]'),
+    )
+    .default([]),
+  name: resourceName.default('monitoring'),
+});
+
+export type PrometheusServerSpecInput = z.input<typeof prometheusServerSchema>;
+export type PrometheusServerSpec = z.output<typeof prometheusServerSchema>;
+
+/** Validates the settings of a PrometheusServer: defaults applied, every problem listed. */
+export function validatePrometheusServerSpec(input: unknown): PrometheusServerSpec {
+  return validateSpec('PrometheusServer spec', prometheusServerSchema, [], input);
+}
+
+// Compile-time guard: every prop the spec knows is a prop here, with the same type.
+const propsMatchSpec: [Required<Omit<PrometheusServerProps, 'platform' | 'monitoring'>>] extends [Required<PrometheusServerSpecInput>] ? true : never = true;
+void propsMatchSpec;
+
+/**
+ * A Prometheus server (Debian's prometheus) on a node of its own, for teams without one: it scrapes
+ * every exporter of the given clusters (EC2 discovery by the clusters' tags on AWS, the node
+ * addresses elsewhere), loads each cluster's alert rules, keeps `retentionDays` of samples on its
+ * data volume, and serves its UI and API on its private address to `clientCidrs` only. It becomes
+ * each cluster's scraper (the exporters' ports open to its security group).
+ */
+export class PrometheusServer extends Construct {
+  readonly spec: PrometheusServerSpec;
+  /** The group of one node running Prometheus. */
+  readonly nodes: NodeGroup;
+  /** "http://<address>:<port>": the UI and HTTP API (reachable from clientCidrs). */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: PrometheusServerProps) {
+    super(scope, id);
+    const { platform, monitoring, ...specInput } = props;
+    this.spec = validatePrometheusServerSpec(specInput);
+    const spec = this.spec;
+    const clusters = checkMonitoring(monitoring);
+
+    const groupName = spec.name;
+    const [placement] = platform.placeNodes(groupName, 1);
+    this.url = `http://${placement.address}:${spec.port}`;
+    this.nodes = platform.createNodeGroup(this, 'Nodes', {
+      groupName,
+      description: `Prometheus server scraping cluster(s) ${clusters.join(', ')}`,
+      placements: [placement],
+      secrets: [],
+      instanceType: spec.instanceType,
+      dataVolumeSizeGiB: spec.dataVolumeSizeGiB,
+      // At synth: rule files see BackupJobs added after this construct.
+      plans: () =>
+        planPrometheusNodes({
+          groupName,
+          placements: [placement],
+          config: renderPrometheusConfig({
+            clusters: monitoring.map((m) => m.scrapeCluster),
+            ruleFiles: clusters.map(prometheusRuleFile),
+            listenAddress: `${placement.address}:${spec.port}`,
+          }),
+          ruleFiles: monitoring.map((m) => ({ cluster: m.scrapeCluster.cluster, content: m.alertRules() })),
+          port: spec.port,
+          retentionDays: spec.retentionDays,
+          dataVolumeSizeGiB: spec.dataVolumeSizeGiB,
+          ports: this.nodes.ports,
+        }),
+    });
+    // EC2 service discovery lists the instances (a no-op where targets are static).
+    this.nodes.allowInstanceDiscovery();
+    for (const m of monitoring) m.allowScraper({ group: groupName });
+    for (const network of spec.clientCidrs) this.allowClient({ cidr: network });
+  }
+
+  /**
+   * Lets one more client open the UI and API: a network (`{ cidr }`), a node group of this stack
+   * (`{ group }`, e.g. a Grafana's), or an existing security group (`{ securityGroupId }`).
+   */
+  allowClient(peer: Peer): void {
+    this.nodes.allow(this.spec.port, 'Prometheus UI and API', peer);
+  }
+}
+
+/** The clusters' names, in order; at least one cluster, each once. */
+function checkMonitoring(monitoring: readonly ClusterMonitoring[] | undefined): string[] {
+  if (!Array.isArray(monitoring) || monitoring.length === 0) {
+    throw new SpecError('PrometheusServer spec', [
+      {
+        path: 'monitoring',
+        given: monitoring,
+        expected: 'one or more ClusterMonitoring constructs: the clusters this server scrapes',
+        fix: 'pass monitoring: [clusterMonitoring]',
+      },
+    ]);
+  }
+  const names = monitoring.map((m) => m.scrapeCluster.cluster);
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined) {
+    throw new SpecError('PrometheusServer spec', [
+      {
+        path: 'monitoring',
+        given: names,
+        expected: `each cluster once (cluster "${twice}" appears twice)`,
+        fix: `pass one ClusterMonitoring per cluster`,
+      },
+    ]);
+  }
+  return names;
+}
