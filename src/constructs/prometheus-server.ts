@@ -94,21 +94,31 @@ export class PrometheusServer extends Construct {
       instanceType: spec.instanceType,
       dataVolumeSizeGiB: spec.dataVolumeSizeGiB,
       // At synth: rule files see BackupJobs added after this construct.
-      plans: () =>
-        planPrometheusNodes({
+      plans: () => {
+        // The rules aggregate by cluster, so one file judges every cluster: loading one file per
+        // cluster would evaluate each cluster with every file's thresholds (and fire twice).
+        const rules = [...new Set(monitoring.map((m) => m.alertRules()))];
+        if (rules.length > 1) {
+          throw new Error(
+            `PrometheusServer ${this.node.path}: the clusters ${clusters.join(', ')} have different alert thresholds or backup schedules, and one server evaluates every rule on every cluster. ` +
+              'Fix: give their ClusterMonitoring the same thresholds (and backupMaxAgeHours), or give each cluster a PrometheusServer of its own.',
+          );
+        }
+        return planPrometheusNodes({
           groupName,
           placements: [placement],
           config: renderPrometheusConfig({
             clusters: monitoring.map((m) => m.scrapeCluster),
-            ruleFiles: clusters.map(prometheusRuleFile),
+            ruleFiles: [prometheusRuleFile('pgha')],
             listenAddress: `${placement.address}:${spec.port}`,
           }),
-          ruleFiles: monitoring.map((m) => ({ cluster: m.scrapeCluster.cluster, content: m.alertRules() })),
+          ruleFiles: [{ cluster: 'pgha', content: rules[0] }],
           port: spec.port,
           retentionDays: spec.retentionDays,
           dataVolumeSizeGiB: spec.dataVolumeSizeGiB,
           ports: this.nodes.ports,
-        }),
+        });
+      },
     });
     // EC2 service discovery lists the instances (a no-op where targets are static).
     this.nodes.allowInstanceDiscovery();

@@ -227,7 +227,7 @@ describe('GIVEN a local cluster with ClusterMonitoring', () => {
       const unhealthy = groups.flatMap((g) => g.rules).filter((r) => r.health !== 'ok');
       throw new Error(`${error.message}; not ok: ${JSON.stringify(unhealthy.map((r) => [r.name, r.health, r.lastError]))}`);
     });
-    expect([...new Set(groups.map((g) => g.file))]).toEqual([join(c.dir, 'nodes', node, 'etc/pgha/prometheus/rules/main.yml')]);
+    expect([...new Set(groups.map((g) => g.file))]).toEqual([join(c.dir, 'nodes', node, 'etc/pgha/prometheus/rules/pgha.yml')]);
     expect(groups.flatMap((g) => g.rules).map((r) => r.name).sort()).toEqual(
       (parse(monitoring!.alertRules()) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(),
     );

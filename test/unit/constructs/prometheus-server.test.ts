@@ -106,8 +106,8 @@ describe('PrometheusServer on AWS', () => {
     const node = collectRenderedNodes(stack).find((n) => n.plan.name === 'monitoring-1')!;
     const file = (path: string) => node.files.find((f) => f.path === path)?.content;
     const config = parse(file('/etc/pgha/prometheus/prometheus.yml')!);
-    expect(config.rule_files).toEqual(['/etc/pgha/prometheus/rules/orders.yml']);
-    expect(file('/etc/pgha/prometheus/rules/orders.yml')).toBe(monitoring.alertRules());
+    expect(config.rule_files).toEqual(['/etc/pgha/prometheus/rules/pgha.yml']);
+    expect(file('/etc/pgha/prometheus/rules/pgha.yml')).toBe(monitoring.alertRules());
     const jobs = Object.fromEntries(config.scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));
     expect(Object.keys(jobs).sort()).toEqual(['pgha-node', 'pgha-postgres', 'prometheus']);
     for (const name of ['pgha-postgres', 'pgha-node']) {
@@ -150,7 +150,7 @@ describe('PrometheusServer on AWS', () => {
     expect(exporterRules.map((r) => logicalIdOf(r.referenced_security_group_id))).toEqual([securityGroupOf(synth, 'prom')]);
   });
 
-  test('several clusters: one rule file each, every cluster in the discovery, every cluster open to the server', () => {
+  test('several clusters: one rule file for all (the rules aggregate by cluster), every cluster in the discovery, every cluster open to the server', () => {
     const { stack, platform } = awsTestStack();
     const orders = monitoredCluster(stack, platform, 'orders');
     const billing = monitoredCluster(stack, platform, 'billing', false);
@@ -158,8 +158,9 @@ describe('PrometheusServer on AWS', () => {
     const synth = synthesize(stack);
     const node = collectRenderedNodes(stack).find((n) => n.plan.name === 'monitoring-1')!;
     const config = parse(node.files.find((f) => f.path === '/etc/pgha/prometheus/prometheus.yml')!.content);
-    expect(config.rule_files).toEqual(['/etc/pgha/prometheus/rules/orders.yml', '/etc/pgha/prometheus/rules/billing.yml']);
-    expect(node.files.find((f) => f.path === '/etc/pgha/prometheus/rules/billing.yml')?.content).toBe(billing.alertRules());
+    expect(config.rule_files).toEqual(['/etc/pgha/prometheus/rules/pgha.yml']);
+    expect(node.files.find((f) => f.path === '/etc/pgha/prometheus/rules/pgha.yml')?.content).toBe(billing.alertRules());
+    expect(orders.alertRules()).toBe(billing.alertRules());
     const postgresJob = config.scrape_configs.find((j: { job_name: string }) => j.job_name === 'pgha-postgres');
     expect(JSON.stringify(postgresJob.ec2_sd_configs)).toContain('billing-pg');
     expect(JSON.stringify(postgresJob.ec2_sd_configs)).toContain('orders-pg');
@@ -221,5 +222,14 @@ describe('PrometheusServer on the local platform', () => {
     expect(postgresJob.ec2_sd_configs).toBeUndefined();
     expect(postgresJob.static_configs.map((c: { targets: string[] }) => c.targets[0]).sort()).toEqual(topology.cluster.members.map((m) => `${m.address}:9187`).sort());
     expect(node.plan.services[0].command).toContain('--web.listen-address=127.77.3.11:9090');
+  });
+
+  test('clusters with different thresholds on one server are refused, with the fix', () => {
+    const { stack, platform } = awsTestStack();
+    const orders = monitoredCluster(stack, platform, 'orders');
+    const cluster = new PatroniCluster(stack, 'Cluster-billing', { clusterName: 'billing', platform });
+    const billing = new ClusterMonitoring(stack, 'Monitoring-billing', { cluster, replicationLagSeconds: { warning: 10, critical: 30 } });
+    new PrometheusServer(stack, 'Prometheus', { platform, monitoring: [orders, billing] });
+    expect(() => collectRenderedNodes(stack)).toThrow(/different alert thresholds .* give their ClusterMonitoring the same thresholds .* or give each cluster a PrometheusServer of its own/);
   });
 });
