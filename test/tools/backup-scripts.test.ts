@@ -6,7 +6,7 @@
  *   verify (and a corrupted repository), restore drills (and a failing one), logical dumps.
  * Every process started here is stopped by its PID in afterAll.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { BackupScriptsInput, planBackupJobs, renderBackupScripts } from '../../src/render/backup-scripts';
@@ -17,6 +17,7 @@ import {
   RunningProcess,
   chownTo,
   makeTempDir,
+  processesUnder,
   removeTempDir,
   requireBinaries,
   runCommand,
@@ -206,26 +207,6 @@ function readStatus(statusDir: string, job: string): Metrics {
   return metrics;
 }
 
-/** PIDs of processes whose command line or working directory is under `path`. */
-function processesUnder(path: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      let cwd = '';
-      try {
-        cwd = readlinkSync(`/proc/${entry}/cwd`);
-      } catch {
-        // a process that just exited
-      }
-      if (cmdline.includes(path) || cwd === path || cwd.startsWith(`${path}/`)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 repository', () => {
   let root: string;

@@ -6,7 +6,7 @@
  * rise while replay is paused and fall back to 0 after.
  * Every process started here is stopped by its PID in afterAll.
  */
-import { chmodSync, mkdirSync, readFileSync, readdirSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXPORTER_METRIC_NAMES, TABLE_METRICS_LIMIT, renderExporterQueries } from '../../src/render/exporter-queries';
 import { PG_METRICS } from '../../src/render/monitoring-metrics';
@@ -16,6 +16,7 @@ import {
   canConnect,
   chownTo,
   makeTempDir,
+  processesUnder,
   removeTempDir,
   requireBinaries,
   runCommand,
@@ -77,26 +78,6 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return found[0].value;
 }
 
-/** PIDs of processes whose command line or working directory is under `path`. */
-function processesUnder(path: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      let cwd = '';
-      try {
-        cwd = readlinkSync(`/proc/${entry}/cwd`);
-      } catch {
-        // a process that just exited
-      }
-      if (cmdline.includes(path) || cwd === path || cwd.startsWith(`${path}/`)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 describe('the role script passes shellcheck', () => {
   let dir: string;
