@@ -11,7 +11,7 @@ import { ClusterMonitoring } from './cluster-monitoring';
 
 export interface PrometheusServerProps {
   readonly platform: Platform;
-  /** The clusters to scrape and whose alert rules to load (one rule file each). At least one. */
+  /** The clusters to scrape and judge (one rule file for all: they must share their thresholds). At least one. */
   readonly monitoring: ClusterMonitoring[];
   /** Port of the UI and HTTP API, on the node's private address. @default 9090 */
   readonly port?: number;
@@ -65,7 +65,7 @@ void propsMatchSpec;
 /**
  * A Prometheus server (Debian's prometheus) on a node of its own, for teams without one: it scrapes
  * every exporter of the given clusters (EC2 discovery by the clusters' tags on AWS, the node
- * addresses elsewhere), loads each cluster's alert rules, keeps `retentionDays` of samples on its
+ * addresses elsewhere), loads their alert rules, keeps `retentionDays` of samples on its
  * data volume, and serves its UI and API on its private address to `clientCidrs` only. It becomes
  * each cluster's scraper (the exporters' ports open to its security group).
  */

@@ -14,11 +14,11 @@ export const PROMETHEUS_LAYOUT = {
   dataDir: `${LAYOUT.dataMount}/prometheus`,
 } as const;
 
-/** A cluster's alert rule file on the Prometheus node. */
-export const prometheusRuleFile = (cluster: string) => `${PROMETHEUS_LAYOUT.rulesDir}/${cluster}.yml`;
+/** An alert rule file on the Prometheus node, by name. */
+export const prometheusRuleFile = (name: string) => `${PROMETHEUS_LAYOUT.rulesDir}/${name}.yml`;
 
 export interface PrometheusRuleFile {
-  /** The cluster the rules come from: the file is `rules/<cluster>.yml`. */
+  /** The file is `rules/<name>.yml`. */
   readonly cluster: string;
   readonly content: string;
 }
@@ -47,8 +47,8 @@ export function prometheusCommand(address: string, port: number, retentionDays: 
 }
 
 /**
- * A Prometheus server node (Debian's prometheus 2.42): the generated prometheus.yml and one alert
- * rule file per cluster, run as `pgha-prometheus` in place of Debian's `prometheus` unit (which
+ * A Prometheus server node (Debian's prometheus 2.42): the generated prometheus.yml and the alert
+ * rule files, run as `pgha-prometheus` in place of Debian's `prometheus` unit (which
  * would listen on every address with the package's sample configuration).
  */
 export function planPrometheusNodes(input: PrometheusPlanInput): NodePlan[] {
