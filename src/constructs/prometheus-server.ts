@@ -112,7 +112,7 @@ export class PrometheusServer extends Construct {
             ruleFiles: [prometheusRuleFile('pgha')],
             listenAddress: `${placement.address}:${spec.port}`,
           }),
-          ruleFiles: [{ cluster: 'pgha', content: rules[0] }],
+          ruleFiles: [{ name: 'pgha', content: rules[0] }],
           port: spec.port,
           retentionDays: spec.retentionDays,
           dataVolumeSizeGiB: spec.dataVolumeSizeGiB,

@@ -19,7 +19,7 @@ export const prometheusRuleFile = (name: string) => `${PROMETHEUS_LAYOUT.rulesDi
 
 export interface PrometheusRuleFile {
   /** The file is `rules/<name>.yml`. */
-  readonly cluster: string;
+  readonly name: string;
   readonly content: string;
 }
 
@@ -65,7 +65,7 @@ export function planPrometheusNodes(input: PrometheusPlanInput): NodePlan[] {
     };
     const files: NodeFile[] = [
       { path: PROMETHEUS_LAYOUT.config, mode: '0644', owner: 'root:root', content: input.config },
-      ...input.ruleFiles.map((rules) => ({ path: prometheusRuleFile(rules.cluster), mode: '0644', owner: 'root:root', content: rules.content })),
+      ...input.ruleFiles.map((rules) => ({ path: prometheusRuleFile(rules.name), mode: '0644', owner: 'root:root', content: rules.content })),
       unitFile(service),
     ];
     return {
