@@ -4,14 +4,12 @@ import { NodePlacement } from '../platform/platform';
 import { ETCD_SERVICE, EtcdMemberPlan, planEtcdMember } from './etcd-member';
 import { LAYOUT, postgresDataDir } from './layout';
 import { NodePlan, NodePort, NodeService } from './node-plan';
-import { ClusterArchive, ClusterBackup, ClusterRestore, planPgbackrest } from './pgbackrest-plan';
+import { PgbackrestPlanInput, planPgbackrest } from './pgbackrest-plan';
 import { unitFile } from './unit-file';
 
-
-export interface PatroniClusterPlanInput {
-  readonly spec: PatroniClusterSpec;
+/** The cluster's plan input: pgBackRest's part (spec, placements, archive, restore, backup, peerPath) and the rest. */
+export interface PatroniClusterPlanInput extends PgbackrestPlanInput {
   readonly groupName: string;
-  readonly placements: readonly NodePlacement[];
   /** The etcd members: a subset of `placements` when colocated, other nodes when dedicated. */
   readonly etcdPlacements: readonly NodePlacement[];
   /** Networks allowed in pg_hba: the cluster's own and those of its clients (proxies). */
@@ -19,13 +17,6 @@ export interface PatroniClusterPlanInput {
   readonly secretName: string;
   readonly dataVolumeSizeGiB: number;
   readonly ports: readonly NodePort[];
-  /** The archive the cluster archives into and backs up to. */
-  readonly archive?: ClusterArchive;
-  /** Bootstrap from an archive (point-in-time recovery). */
-  readonly restore?: ClusterRestore;
-  readonly backup?: ClusterBackup;
-  /** A peer's path as this node sees it (the platform's peerPath). */
-  readonly peerPath: (nodeName: string, path: string) => string;
 }
 
 export const PATRONI_SERVICE = 'pgha-patroni';

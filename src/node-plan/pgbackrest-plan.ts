@@ -53,7 +53,9 @@ export interface ClusterRestore {
 export interface PgbackrestPlanInput {
   readonly spec: PatroniClusterSpec;
   readonly placements: readonly NodePlacement[];
+  /** The archive the cluster archives into and backs up to. */
   readonly archive?: ClusterArchive;
+  /** Bootstrap from an archive (point-in-time recovery). */
   readonly restore?: ClusterRestore;
   readonly backup?: ClusterBackup;
   /** A peer's path as this node sees it (the platform's peerPath). */

@@ -16,6 +16,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { renderGrafanaDashboard } from '../../src/render/grafana-dashboard';
+import { http as httpRequest } from '../../src/platform/local/cluster-checks';
 import { JOB_STATUS_METRICS, PG_METRICS, SCRAPE_JOBS, TARGET_LABELS } from '../../src/render/monitoring-metrics';
 import { PrometheusConfigInput, ScrapeCluster, renderPrometheusConfig } from '../../src/render/scrape-config';
 import { RunningProcess, makeTempDir, removeTempDir, requireBinaries, runCommand, startProcess, stopProcess, waitUntil } from '../support/processes';
@@ -231,23 +232,8 @@ function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-interface HttpResult {
-  readonly status: number;
-  readonly body: string;
-}
-
-function httpGet(host: string, port: number, urlPath: string): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: urlPath, timeout: 5_000, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out`)));
-    req.on('error', reject);
-  });
-}
+/** GET through the local platform's bounded HTTP helper. */
+const httpGet = (host: string, port: number, urlPath: string) => httpRequest(`http://${host}:${port}${urlPath}`, { timeoutMs: 5_000 });
 
 describe('a running Prometheus with the rendered config', () => {
   const servers: http.Server[] = [];
