@@ -11,12 +11,11 @@ export type LocalArchiveStore = { readonly type: 'posix'; readonly dir: string }
 /** The bucket of the local S3 server; every archive is a path in it, as on AWS. */
 export const LOCAL_S3_BUCKET = 'pgha-archive';
 
-/** The repository of an archive in the local store. Loopback has no IAM: `grant` only records. */
+/** The repository of an archive in the local store. */
 export class LocalArchiveRepository implements ArchiveRepository {
   readonly options: Readonly<Record<string, string>>;
   readonly locationVariables: Readonly<Record<string, string>>;
   readonly description: string;
-  readonly grantedGroups: string[] = [];
   /** The archive's secret: kept with the store, so every cluster using the archive shares its passphrase. */
   readonly secretName: string;
 
@@ -41,8 +40,8 @@ export class LocalArchiveRepository implements ArchiveRepository {
     }
   }
 
-  grant(group: { groupName: string }): void {
-    this.grantedGroups.push(group.groupName);
+  grant(): void {
+    // Loopback has no IAM: every local node reaches the store already.
   }
 }
 
