@@ -1,0 +1,461 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Construct } from 'constructs';
+import { Container, ContainerHealthcheck, ContainerPorts, ContainerUpload } from '@cdktf/provider-docker/lib/container';
+import { Image } from '@cdktf/provider-docker/lib/image';
+import { Network } from '@cdktf/provider-docker/lib/network';
+import { Volume } from '@cdktf/provider-docker/lib/volume';
+import { Password } from '@cdktf/provider-random/lib/password';
+import { RandomProvider } from '@cdktf/provider-random/lib/provider';
+import { Lazy, TerraformStack } from '../../cdktf';
+import { hostAddress, ipv4ToNumber, numberToIpv4 } from '../../node-plan/addresses';
+import { NodeAddition, applyAdditions } from '../../node-plan/node-addition';
+import { NodePlan, NodePort, NodeService, Peer } from '../../node-plan/node-plan';
+import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
+import {
+  ArchiveRepository,
+  Endpoint,
+  EndpointListener,
+  EndpointProps,
+  NodeCertificatesProps,
+  NodeGroup,
+  NodeGroupProps,
+  NodePlacement,
+  Platform,
+  SecretRef,
+} from '../platform';
+import { RenderedNode, RendersNodes } from '../rendered-node';
+import { beforeStackSynth } from './before-synth';
+import { DockerNodeCertificates } from './docker-certificates';
+import { renderDockerfile } from './dockerfile';
+
+export interface DockerPlatformProps {
+  /**
+   * IPv4 subnet of the platform's bridge network; every node gets a fixed address in it.
+   * @default "172.28.0.0/24"
+   */
+  readonly subnet?: string;
+  /** Host number of the first node address (Docker gives host 1 to the bridge's gateway). @default 10 */
+  readonly firstHostNumber?: number;
+  /** Host address the proxies' listener ports are published on. @default "127.0.0.1" (this machine only) */
+  readonly publishAddress?: string;
+  /** Prefix of every Docker object's name (network, image, containers, volumes). @default "pgha" */
+  readonly name?: string;
+}
+
+/** The build context directory, relative to the stack's directory (where terraform runs). */
+export const DOCKER_IMAGE_CONTEXT_DIR = 'docker-image';
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const DOCKER_NAME = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
+
+/** Health probes run `python3 -c` (Patroni needs python3, so it is in the image; the image has no curl). */
+const PYTHON = '/usr/bin/python3';
+
+/**
+ * Nodes as Docker containers on one bridge network, from @cdktf/provider-docker. Each node is an
+ * "anchor" container that owns the node's fixed address and hostname, plus one container per
+ * service of its plan sharing the anchor's network namespace: the services of a node reach each
+ * other on the node's address as on a VM, and each runs exactly its plan's command as its plan's
+ * user. One image serves every node: Debian 12 with the plans' packages (see dockerfile.ts);
+ * configuration files are uploaded into each container, secrets are random_password resources
+ * passed as environment variables (and certificates as uploaded files), never baked into the image.
+ *
+ * Not yet: WAL archives (createArchiveRepository throws), the plans' scheduled jobs (not run),
+ * file owners and modes (uploads are root-owned, 0644 or 0755).
+ */
+export class DockerPlatform extends Construct implements Platform {
+  readonly scrapeDiscovery = { kind: 'static' } as const;
+  readonly subnet: string;
+  readonly firstHostNumber: number;
+  readonly publishAddress: string;
+  /** Prefix of the Docker object names. */
+  readonly namePrefix: string;
+  readonly network: Network;
+  private imageResource?: Image;
+  private readonly groups: DockerNodeGroup[] = [];
+  /** Secret name -> key -> value (a Terraform reference, or a fixed value). */
+  private readonly secretValues = new Map<string, Readonly<Record<string, string>>>();
+  private nextHost: number;
+  private readonly lastHost: number;
+
+  constructor(scope: Construct, id: string, props: DockerPlatformProps = {}) {
+    super(scope, id);
+    this.subnet = props.subnet ?? '172.28.0.0/24';
+    this.firstHostNumber = props.firstHostNumber ?? 10;
+    this.publishAddress = props.publishAddress ?? '127.0.0.1';
+    this.namePrefix = props.name ?? 'pgha';
+    const where = `DockerPlatform ${this.node.path}`;
+    const cidr = /^([^/]+)\/(\d{1,2})$/.exec(this.subnet);
+    const prefix = cidr ? Number(cidr[2]) : NaN;
+    if (!cidr || !IPV4.test(cidr[1]) || prefix < 8 || prefix > 29) {
+      throw new Error(`${where}: subnet: got "${this.subnet}"; expected an IPv4 CIDR block from /8 to /29, e.g. "172.28.0.0/24". Fix: pass a private range no other Docker network uses.`);
+    }
+    if (ipv4ToNumber(cidr[1]) % 2 ** (32 - prefix) !== 0) {
+      throw new Error(`${where}: subnet: got "${this.subnet}", whose address has host bits set; expected the network address. Fix: use "${numberToIpv4(ipv4ToNumber(cidr[1]) - (ipv4ToNumber(cidr[1]) % 2 ** (32 - prefix)))}/${prefix}".`);
+    }
+    this.lastHost = 2 ** (32 - prefix) - 2;
+    if (!Number.isInteger(this.firstHostNumber) || this.firstHostNumber < 2 || this.firstHostNumber > this.lastHost) {
+      throw new Error(`${where}: firstHostNumber: got ${this.firstHostNumber}; expected an integer from 2 to ${this.lastHost} (host 1 is the bridge's gateway in ${this.subnet}). Fix: use 10.`);
+    }
+    if (!IPV4.test(this.publishAddress)) {
+      throw new Error(`${where}: publishAddress: got "${this.publishAddress}"; expected an IPv4 address of the Docker host. Fix: use "127.0.0.1" (this machine only) or the address clients reach.`);
+    }
+    if (!DOCKER_NAME.test(this.namePrefix)) {
+      throw new Error(`${where}: name: got "${this.namePrefix}"; expected 1-40 lowercase letters, digits, "_", "." or "-", starting with a letter or digit (it prefixes Docker object names). Fix: use e.g. "pgha".`);
+    }
+    this.nextHost = this.firstHostNumber;
+    this.network = new Network(this, 'Network', {
+      name: `${this.namePrefix}-net`,
+      driver: 'bridge',
+      internal: false,
+      ipamConfig: [{ subnet: this.subnet }],
+    });
+  }
+
+  /** The one image of the nodes, created with the first node group (its Dockerfile needs their plans). */
+  get image(): Image {
+    if (!this.imageResource) {
+      const holder = new Construct(this, 'NodeImage');
+      this.imageResource = new Image(holder, 'Resource', {
+        name: `${this.namePrefix}-node:local`,
+        keepLocally: true,
+        buildAttribute: {
+          // Written at synth beside cdk.tf.json (stacks/<stack>/docker-image/Dockerfile): terraform runs there.
+          context: `\${path.module}/${DOCKER_IMAGE_CONTEXT_DIR}`,
+          tag: [`${this.namePrefix}-node:local`],
+        },
+        // A new Dockerfile (new packages, new base) rebuilds the image.
+        triggers: { dockerfile_sha256: Lazy.stringValue({ produce: () => createHash('sha256').update(this.dockerfile()).digest('hex') }) },
+      });
+      writeAtSynth(holder, (stackDir) => {
+        const dir = join(stackDir, DOCKER_IMAGE_CONTEXT_DIR);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'Dockerfile'), this.dockerfile());
+      });
+    }
+    return this.imageResource;
+  }
+
+  /** The image's Dockerfile: Debian 12 and every package of every node group's plans. */
+  dockerfile(): string {
+    return renderDockerfile({ plans: this.groups.flatMap((group) => group.renderedNodes().map((node) => node.plan)) });
+  }
+
+  previewZones(count: number): undefined[] {
+    return Array.from({ length: count }, () => undefined);
+  }
+
+  placeNodes(groupName: string, count: number): NodePlacement[] {
+    return Array.from({ length: count }, (_, index) => {
+      const host = this.nextHost++;
+      if (host > this.lastHost) {
+        throw new Error(`DockerPlatform ${this.node.path}: subnet ${this.subnet} is full at node ${groupName}-${index + 1}; expected room for every node from host ${this.firstHostNumber}. Fix: pass a larger subnet.`);
+      }
+      return { name: `${groupName}-${index + 1}`, address: hostAddress(this.subnet, host), zone: undefined, network: this.subnet };
+    });
+  }
+
+  createSecret(scope: Construct, id: string, name: string, keys: readonly string[], fixedValues: Readonly<Record<string, string>> = {}): SecretRef {
+    if (this.secretValues.has(name)) {
+      throw new Error(`DockerPlatform ${this.node.path}: secret "${name}" is created twice; expected one secret per name. Fix: give each secret a distinct name.`);
+    }
+    const stack = TerraformStack.of(this);
+    if (!stack.node.findAll().some((c) => c instanceof RandomProvider)) new RandomProvider(stack, 'random');
+    const holder = new Construct(scope, id);
+    const values: Record<string, string> = { ...fixedValues };
+    for (const key of keys) {
+      // Letters and digits only: the values become environment variables and KEY=value lines.
+      values[key] = new Password(holder, `Random-${key}`, { length: 32, special: false, upper: true, lower: true, numeric: true }).result;
+    }
+    this.secretValues.set(name, values);
+    return { name, id: name };
+  }
+
+  createNodeCertificates(scope: Construct, id: string, props: NodeCertificatesProps): SecretRef {
+    const name = `${props.name}/tls`;
+    if (this.secretValues.has(name)) {
+      throw new Error(`DockerPlatform ${this.node.path}: certificates "${name}" are created twice. Fix: give each group's certificates a distinct name.`);
+    }
+    this.secretValues.set(name, new DockerNodeCertificates(scope, id, props).values);
+    return { name, id: name };
+  }
+
+  /** The value of `key` of secret `name`, for a node's environment or files. */
+  secretValue(name: string, key: string, usedBy: string): string {
+    const values = this.secretValues.get(name);
+    const value = values?.[key];
+    if (value === undefined) {
+      throw new Error(
+        `DockerPlatform ${this.node.path}: ${usedBy}: secret "${name}" ${values ? `has no key "${key}" (it has ${Object.keys(values).join(', ')})` : 'was not created by this platform'}. ` +
+          'Fix: create the secret with platform.createSecret (or createNodeCertificates) with that key.',
+      );
+    }
+    return value;
+  }
+
+  /** Every container has a filesystem of its own: a peer's path is the same path. */
+  peerPath(_nodeName: string, path: string): string {
+    return path;
+  }
+
+  createArchiveRepository(_scope: Construct, _id: string, spec: WalArchiveBucketSpec): ArchiveRepository {
+    throw new Error(
+      `DockerPlatform ${this.node.path}: WalArchiveBucket "${spec.name}": archives are not available on the Docker platform yet (no S3-compatible server container). ` +
+        'Fix: leave the archive (and restoreFrom and backups, which need it) out of the stack on this platform, e.g. haTopology without `archive`; or use the AWS platform, or the local platform with an archiveStore.',
+    );
+  }
+
+  createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup {
+    const foreign = props.placements.find((p) => p.network !== this.subnet);
+    if (foreign) throw new Error(`DockerPlatform ${this.node.path}: node ${foreign.name} was not placed by this platform (network ${foreign.network}, expected ${this.subnet}).`);
+    const group = new DockerNodeGroup(scope, id, { ...props, platform: this });
+    this.groups.push(group);
+    return group;
+  }
+
+  createEndpoint(scope: Construct, id: string, props: EndpointProps): Endpoint {
+    return new DockerEndpoint(scope, id, { ...props, platform: this });
+  }
+}
+
+export interface DockerNodeGroupProps extends NodeGroupProps {
+  readonly platform: DockerPlatform;
+}
+
+/** Names of the Docker objects of one node. */
+export interface DockerNodeNames {
+  readonly anchor: string;
+  readonly volume?: string;
+  /** Service name -> container name. */
+  readonly services: Readonly<Record<string, string>>;
+}
+
+/**
+ * A group of nodes as containers. Docker's bridge network has no firewall between containers:
+ * port grants are recorded for the plans (pg_hba, configs) as on the local platform, not enforced.
+ */
+export class DockerNodeGroup extends Construct implements NodeGroup, RendersNodes {
+  readonly groupName: string;
+  readonly placements: readonly NodePlacement[];
+  private readonly props: DockerNodeGroupProps;
+  private readonly granted = new Map<number, { purpose: string; from: Peer[] }>();
+  private readonly additions: ((plan: NodePlan) => NodeAddition)[] = [];
+  private rendered?: RenderedNode[];
+  private materialized = false;
+  private published?: { listeners: readonly EndpointListener[]; healthPort: number };
+
+  constructor(scope: Construct, id: string, props: DockerNodeGroupProps) {
+    super(scope, id);
+    this.props = props;
+    this.groupName = props.groupName;
+    this.placements = props.placements;
+    // The image's Dockerfile and each node's containers need the final plans: created at synth.
+    void props.platform.image;
+    beforeStackSynth(TerraformStack.of(this), () => this.materialize());
+  }
+
+  get ports(): readonly NodePort[] {
+    return [...this.granted.entries()].map(([port, { purpose, from }]) => ({ port, purpose, from: [...from] }));
+  }
+
+  allow(port: number, purpose: string, peer: Peer): void {
+    const existing = this.granted.get(port);
+    if (existing) existing.from.push(peer);
+    else this.granted.set(port, { purpose, from: [peer] });
+  }
+
+  allowGroup(port: number, purpose: string, other: NodeGroup): void {
+    this.allow(port, purpose, { group: other.groupName });
+  }
+
+  grantSecret(): void {
+    // Secrets reach the containers that use them as environment variables or uploads: nothing to grant.
+  }
+
+  allowInstanceDiscovery(): void {
+    // Scrape targets are listed on this platform: there is nothing to discover.
+  }
+
+  extendPlans(addition: (plan: NodePlan) => NodeAddition): void {
+    if (this.rendered) throw new Error(`${this.groupName}: extendPlans after the nodes were rendered; extend before synth`);
+    this.additions.push(addition);
+  }
+
+  renderedNodes(): RenderedNode[] {
+    this.rendered ??= applyAdditions(this.props.plans(), this.additions).map((plan) => ({ plan, files: plan.files }));
+    return this.rendered;
+  }
+
+  /** Publishes the listener ports on the first node's anchor (the endpoint calls this at construction). */
+  publish(listeners: readonly EndpointListener[], healthPort: number): void {
+    if (this.materialized) throw new Error(`${this.groupName}: an endpoint was added after the containers were created; add endpoints before synth`);
+    if (this.published) throw new Error(`${this.groupName}: a second endpoint; expected one per group on the Docker platform (the first node publishes its ports).`);
+    this.published = { listeners, healthPort };
+  }
+
+  /** The Docker object names of a node of this group. */
+  namesOf(plan: NodePlan): DockerNodeNames {
+    const prefix = `${this.props.platform.namePrefix}-${plan.name}`;
+    return {
+      anchor: prefix,
+      volume: plan.dataVolume ? `${prefix}-data` : undefined,
+      services: Object.fromEntries(plan.services.map((service) => [service.name, `${prefix}-${service.name}`])),
+    };
+  }
+
+  private materialize(): void {
+    if (this.materialized) return;
+    this.materialized = true;
+    const { platform } = this.props;
+    const image = platform.image.imageId;
+    this.renderedNodes().forEach((node, index) => {
+      const plan = node.plan;
+      const names = this.namesOf(plan);
+      const scope = new Construct(this, plan.name);
+      const volume = plan.dataVolume ? new Volume(scope, 'DataVolume', { name: names.volume }) : undefined;
+      const volumes = volume && plan.dataVolume ? [{ volumeName: volume.name, containerPath: plan.dataVolume.mountPath }] : undefined;
+      const ports: ContainerPorts[] =
+        index === 0 && this.published ? this.published.listeners.map((l) => ({ internal: l.port, external: l.port, ip: platform.publishAddress, protocol: 'tcp' })) : [];
+      // Owns the node's address, hostname and published ports; its services join its network namespace.
+      const anchor = new Container(scope, 'Anchor', {
+        name: names.anchor,
+        image,
+        command: ['sleep', 'infinity'],
+        user: 'nobody',
+        hostname: plan.name,
+        networksAdvanced: [{ name: platform.network.name, ipv4Address: plan.address }],
+        ports: ports.length > 0 ? ports : undefined,
+        volumes,
+        restart: 'unless-stopped',
+        init: true,
+      });
+      const uploads = this.uploadsOf(plan);
+      for (const service of plan.services) {
+        new Container(scope, service.name, {
+          name: names.services[service.name],
+          image,
+          networkMode: `container:${anchor.name}`,
+          command: [...service.command],
+          user: `${service.user}:${service.group}`,
+          env: this.environmentOf(plan, service),
+          upload: uploads,
+          volumes,
+          restart: 'unless-stopped',
+          init: true,
+          stopTimeout: service.stopTimeoutSeconds,
+          healthcheck: this.healthcheckOf(plan, service),
+        });
+      }
+    });
+  }
+
+  /** KEY=value pairs: the service's environment, then its environment files (secrets' variables, or planned files' lines). */
+  environmentOf(plan: NodePlan, service: NodeService): string[] {
+    const env = new Map<string, string>(Object.entries(service.environment ?? {}).map(([k, v]) => [k, escapeTerraform(v)]));
+    for (const file of service.environmentFiles ?? []) {
+      const secrets = plan.secrets.filter((secret) => secret.environmentFile === file);
+      const planned = plan.files.find((f) => f.path === file);
+      if (secrets.length > 0) {
+        for (const secret of secrets) {
+          for (const [variable, key] of Object.entries(secret.variables)) {
+            env.set(variable, this.props.platform.secretValue(secret.name, key, `node ${plan.name} service ${service.name} (${variable})`));
+          }
+        }
+      } else if (planned) {
+        // A planned (non-secret) environment file: its KEY=value lines, as systemd reads them (the file is uploaded too).
+        for (const line of planned.content.split('\n')) {
+          const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+          if (match && !line.trimStart().startsWith('#')) env.set(match[1], escapeTerraform(match[2].replace(/^"(.*)"$/, '$1')));
+        }
+      } else {
+        throw new Error(
+          `DockerPlatform: node ${plan.name} service ${service.name}: environmentFiles: got "${file}", which is neither a secret's environment file nor a planned file; ` +
+            'expected one of them (a container has no boot script to write it). Fix: plan the file, or name it as a NodeSecret environmentFile.',
+        );
+      }
+    }
+    return [...env.entries()].map(([key, value]) => `${key}=${value}`);
+  }
+
+  /** The plan's files and its secret files, uploaded into every container of the node. */
+  private uploadsOf(plan: NodePlan): ContainerUpload[] {
+    const files: ContainerUpload[] = plan.files.map((file) => ({
+      file: file.path,
+      content: escapeTerraform(file.content),
+      executable: (parseInt(file.mode, 8) & 0o100) !== 0,
+    }));
+    for (const secretFile of plan.secretFiles ?? []) {
+      files.push({ file: secretFile.path, content: this.props.platform.secretValue(secretFile.secret, secretFile.key, `node ${plan.name} file ${secretFile.path}`), executable: false });
+    }
+    return files;
+  }
+
+  /** Patroni's REST /health, etcd's endpoint health, HAProxy's /healthz; none for other services. */
+  private healthcheckOf(plan: NodePlan, service: NodeService): ContainerHealthcheck | undefined {
+    const program = service.command[0]?.split('/').pop();
+    const portOf = (purpose: RegExp) => plan.ports.find((p) => purpose.test(p.purpose))?.port;
+    const httpGet = (url: string) => ['CMD', PYTHON, '-c', `import urllib.request; urllib.request.urlopen('${url}', timeout=4)`];
+    const check = (test: string[], startPeriod: string): ContainerHealthcheck => ({ test, interval: '10s', timeout: '5s', retries: 3, startPeriod });
+    if (program === 'patroni') {
+      const port = portOf(/^Patroni REST API/);
+      // 200 while PostgreSQL runs (primary or replica); urlopen raises on 503, so the probe fails.
+      return port ? check(httpGet(`http://${plan.address}:${port}/health`), '60s') : undefined;
+    }
+    if (program === 'etcd') {
+      const port = portOf(/^etcd clients/);
+      if (!port) return undefined;
+      return plan.packages.includes('etcd-client')
+        ? check(['CMD', '/usr/bin/etcdctl', `--endpoints=http://${plan.address}:${port}`, 'endpoint', 'health'], '30s')
+        : // etcdctl is in Debian's etcd-client, which the plans do not install: etcd's own /health.
+          check(httpGet(`http://${plan.address}:${port}/health`), '30s');
+    }
+    if (program === 'haproxy' && this.published) {
+      return check(httpGet(`http://${plan.address}:${this.published.healthPort}/healthz`), '10s');
+    }
+    return undefined;
+  }
+}
+
+export interface DockerEndpointProps extends EndpointProps {
+  readonly platform: DockerPlatform;
+}
+
+/**
+ * The group's first node, reached on the Docker host: its listener ports are published on the
+ * platform's publishAddress. No load balancer: if that node stops, clients must use another.
+ */
+export class DockerEndpoint extends Construct implements Endpoint {
+  readonly host: string;
+
+  constructor(scope: Construct, id: string, props: DockerEndpointProps) {
+    super(scope, id);
+    if (!(props.group instanceof DockerNodeGroup)) throw new Error('DockerEndpoint needs a node group of the Docker platform.');
+    if (props.group.placements.length === 0) throw new Error(`DockerEndpoint: group ${props.group.groupName} has no nodes to publish.`);
+    props.group.publish(props.listeners, props.healthPort);
+    this.host = props.platform.publishAddress;
+  }
+
+  allowClient(): void {
+    // Published ports admit whoever reaches publishAddress on the Docker host; there are no client rules.
+  }
+}
+
+/** `${` and `%{` are Terraform template syntax in any string: plan texts carry them literally. */
+function escapeTerraform(text: string): string {
+  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}
+
+/**
+ * Writes files into the stack's output directory when the app synthesizes to disk, through cdktf's
+ * custom-synthesis hook (the one TerraformAsset uses; a global symbol, so no cdktf import).
+ * `Testing.synth` writes nothing.
+ */
+function writeAtSynth(construct: Construct, write: (stackDir: string) => void): void {
+  const stack = TerraformStack.of(construct);
+  Object.defineProperty(construct, Symbol.for('cdktf/customSynthesis'), {
+    value: { onSynthesize: (session: { outdir: string }) => write(join(session.outdir, 'stacks', stack.node.id)) },
+    enumerable: false,
+  });
+}
