@@ -2,5 +2,5 @@
  * The only module that imports from the `cdktf` core. CDK for Terraform is archived upstream;
  * moving to its community fork is a change of this file alone.
  */
-export { Annotations, App, Fn, Lazy, LocalBackend, TerraformOutput, TerraformStack, Testing, Token } from 'cdktf';
+export { Annotations, App, Aspects, AssetType, Fn, Lazy, LocalBackend, TerraformAsset, TerraformOutput, TerraformStack, Testing, Token } from 'cdktf';
 export type { AppConfig, IResolvable } from 'cdktf';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { Container, ContainerHealthcheck, ContainerPorts, ContainerUpload } from '@cdktf/provider-docker/lib/container';
@@ -8,7 +9,7 @@ import { Network } from '@cdktf/provider-docker/lib/network';
 import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { Password } from '@cdktf/provider-random/lib/password';
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
-import { Lazy, TerraformStack } from '../../cdktf';
+import { AssetType, TerraformAsset, TerraformStack } from '../../cdktf';
 import { hostAddress, ipv4ToNumber, numberToIpv4 } from '../../node-plan/addresses';
 import { NodeAddition, applyAdditions } from '../../node-plan/node-addition';
 import { NodePlan, NodePort, NodeService, Peer } from '../../node-plan/node-plan';
@@ -44,8 +45,6 @@ export interface DockerPlatformProps {
   readonly name?: string;
 }
 
-/** The build context directory, relative to the stack's directory (where terraform runs). */
-export const DOCKER_IMAGE_CONTEXT_DIR = 'docker-image';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const DOCKER_NAME = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
@@ -118,21 +117,20 @@ export class DockerPlatform extends Construct implements Platform {
   get image(): Image {
     if (!this.imageResource) {
       const holder = new Construct(this, 'NodeImage');
+      // The Dockerfile is final only now (at synth): write it into a build context of its own,
+      // which cdktf copies beside cdk.tf.json as an asset.
+      const context = mkdtempSync(join(tmpdir(), 'pgha-docker-image-'));
+      writeFileSync(join(context, 'Dockerfile'), this.dockerfile());
+      const asset = new TerraformAsset(holder, 'Context', { path: context, type: AssetType.DIRECTORY });
       this.imageResource = new Image(holder, 'Resource', {
         name: `${this.namePrefix}-node:local`,
         keepLocally: true,
         buildAttribute: {
-          // Written at synth beside cdk.tf.json (stacks/<stack>/docker-image/Dockerfile): terraform runs there.
-          context: `\${path.module}/${DOCKER_IMAGE_CONTEXT_DIR}`,
+          context: `\${path.module}/${asset.path}`,
           tag: [`${this.namePrefix}-node:local`],
         },
         // A new Dockerfile (new packages, new base) rebuilds the image.
-        triggers: { dockerfile_sha256: Lazy.stringValue({ produce: () => createHash('sha256').update(this.dockerfile()).digest('hex') }) },
-      });
-      writeAtSynth(holder, (stackDir) => {
-        const dir = join(stackDir, DOCKER_IMAGE_CONTEXT_DIR);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, 'Dockerfile'), this.dockerfile());
+        triggers: { dockerfile_sha256: createHash('sha256').update(this.dockerfile()).digest('hex') },
       });
     }
     return this.imageResource;
@@ -251,8 +249,8 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
     this.props = props;
     this.groupName = props.groupName;
     this.placements = props.placements;
-    // The image's Dockerfile and each node's containers need the final plans: created at synth.
-    void props.platform.image;
+    // The image's Dockerfile and each node's containers need the final plans: created at synth
+    // (the image by the first group that materializes, once every group is there).
     beforeStackSynth(TerraformStack.of(this), () => this.materialize());
   }
 
@@ -447,15 +445,3 @@ function escapeTerraform(text: string): string {
   return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
 }
 
-/**
- * Writes files into the stack's output directory when the app synthesizes to disk, through cdktf's
- * custom-synthesis hook (the one TerraformAsset uses; a global symbol, so no cdktf import).
- * `Testing.synth` writes nothing.
- */
-function writeAtSynth(construct: Construct, write: (stackDir: string) => void): void {
-  const stack = TerraformStack.of(construct);
-  Object.defineProperty(construct, Symbol.for('cdktf/customSynthesis'), {
-    value: { onSynthesize: (session: { outdir: string }) => write(join(session.outdir, 'stacks', stack.node.id)) },
-    enumerable: false,
-  });
-}

@@ -49,7 +49,7 @@ describe('DockerPlatform', () => {
     expect(images[0]).toMatchObject({
       name: 'pgha-node:local',
       keep_locally: true,
-      build: { context: '${path.module}/docker-image' },
+      build: { context: expect.stringMatching(/^\$\{path\.module\}\/assets\/[^/]+\/[A-F0-9]+$/) },
       triggers: { dockerfile_sha256: createHash('sha256').update(platform.dockerfile()).digest('hex') },
     });
     expect(platform.dockerfile()).toContain('FROM debian:12.15-slim');
@@ -184,15 +184,16 @@ describe('DockerPlatform', () => {
     expect(p.scrapeDiscovery).toEqual({ kind: 'static' });
   });
 
-  test('app.synth writes the Dockerfile into the build context beside cdk.tf.json', () => {
+  test('app.synth writes the Dockerfile into the build context (an asset beside cdk.tf.json)', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'pgha-docker-'));
     try {
       const built = dockerTopology(outdir);
       built.app.synth();
-      const dockerfile = join(outdir, 'stacks', 'docker-test', 'docker-image', 'Dockerfile');
+      const written = JSON.parse(readFileSync(join(outdir, 'stacks', 'docker-test', 'cdk.tf.json'), 'utf8'));
+      const context = String(Object.values(written.resource.docker_image as Record<string, { build: { context: string } }>)[0].build.context).replace('${path.module}/', '');
+      const dockerfile = join(outdir, 'stacks', 'docker-test', context, 'Dockerfile');
       expect(existsSync(dockerfile)).toBe(true);
       expect(readFileSync(dockerfile, 'utf8')).toBe(built.platform.dockerfile());
-      const written = JSON.parse(readFileSync(join(outdir, 'stacks', 'docker-test', 'cdk.tf.json'), 'utf8'));
       expect(Object.keys(written.resource.docker_container)).toHaveLength(16 + 5);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
