@@ -8,11 +8,10 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { Network } from '@cdktf/provider-docker/lib/network';
 import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { Password } from '@cdktf/provider-random/lib/password';
-import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import { AssetType, TerraformAsset, TerraformStack } from '../../cdktf';
 import { hostAddress, ipv4ToNumber, numberToIpv4 } from '../../node-plan/addresses';
 import { NodeAddition, applyAdditions } from '../../node-plan/node-addition';
-import { NodePlan, NodePort, NodeService, Peer } from '../../node-plan/node-plan';
+import { NodeJob, NodePlan, NodePort, NodeService, Peer } from '../../node-plan/node-plan';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
 import {
   ArchiveRepository,
@@ -28,8 +27,13 @@ import {
 } from '../platform';
 import { RenderedNode, RendersNodes } from '../rendered-node';
 import { beforeStackSynth } from './before-synth';
+import { CONTAINER_LAYOUT_PATH, CONTAINER_START_PATH, LayoutEntry, containerStartCommand, renderContainerLayout, renderContainerStart } from './container-start';
+import { ARCHIVE_CA_PATH, DockerArchiveRepository } from './docker-archive';
 import { DockerNodeCertificates } from './docker-certificates';
 import { renderDockerfile } from './dockerfile';
+import { JOB_RUNNER_PATH, jobRunnerCommand, renderJobRunner } from './job-runner';
+import { ensureRandomProvider } from './random-provider';
+import { escapeTerraform } from './terraform-escape';
 
 export interface DockerPlatformProps {
   /**
@@ -55,14 +59,14 @@ const PYTHON = '/usr/bin/python3';
 /**
  * Nodes as Docker containers on one bridge network, from @cdktf/provider-docker. Each node is an
  * "anchor" container that owns the node's fixed address and hostname, plus one container per
- * service of its plan sharing the anchor's network namespace: the services of a node reach each
- * other on the node's address as on a VM, and each runs exactly its plan's command as its plan's
- * user. One image serves every node: Debian 12 with the plans' packages (see dockerfile.ts);
- * configuration files are uploaded into each container, secrets are random_password resources
- * passed as environment variables (and certificates as uploaded files), never baked into the image.
- *
- * Not yet: WAL archives (createArchiveRepository throws), the plans' scheduled jobs (not run),
- * file owners and modes (uploads are root-owned, 0644 or 0755).
+ * service and per scheduled job of its plan, sharing the anchor's network namespace and the node's
+ * volumes (its data volume, and its runtime directories such as PostgreSQL's socket directory): the
+ * containers of a node reach each other as the services of a VM do. One image serves every node:
+ * Debian 12 with the plans' packages (see dockerfile.ts). Each container gets the node's files as
+ * uploads, and starts with container-start, which gives the files and directories their planned
+ * owners and runs exactly the plan's command as the plan's user. Secrets are random_password
+ * resources passed as environment variables (certificates as uploaded files), never baked in.
+ * A WAL archive is a MinIO container with TLS (docker-archive.ts).
  */
 export class DockerPlatform extends Construct implements Platform {
   readonly scrapeDiscovery = { kind: 'static' } as const;
@@ -74,6 +78,7 @@ export class DockerPlatform extends Construct implements Platform {
   readonly network: Network;
   private imageResource?: Image;
   private readonly groups: DockerNodeGroup[] = [];
+  private readonly archives: DockerArchiveRepository[] = [];
   /** Secret name -> key -> value (a Terraform reference, or a fixed value). */
   private readonly secretValues = new Map<string, Readonly<Record<string, string>>>();
   private nextHost: number;
@@ -148,7 +153,7 @@ export class DockerPlatform extends Construct implements Platform {
   placeNodes(groupName: string, count: number): NodePlacement[] {
     return Array.from({ length: count }, (_, index) => {
       const host = this.nextHost++;
-      if (host > this.lastHost) {
+      if (host > this.lastHost - this.archives.length) {
         throw new Error(`DockerPlatform ${this.node.path}: subnet ${this.subnet} is full at node ${groupName}-${index + 1}; expected room for every node from host ${this.firstHostNumber}. Fix: pass a larger subnet.`);
       }
       return { name: `${groupName}-${index + 1}`, address: hostAddress(this.subnet, host), zone: undefined, network: this.subnet };
@@ -159,8 +164,7 @@ export class DockerPlatform extends Construct implements Platform {
     if (this.secretValues.has(name)) {
       throw new Error(`DockerPlatform ${this.node.path}: secret "${name}" is created twice; expected one secret per name. Fix: give each secret a distinct name.`);
     }
-    const stack = TerraformStack.of(this);
-    if (!stack.node.findAll().some((c) => c instanceof RandomProvider)) new RandomProvider(stack, 'random');
+    ensureRandomProvider(this);
     const holder = new Construct(scope, id);
     const values: Record<string, string> = { ...fixedValues };
     for (const key of keys) {
@@ -198,11 +202,20 @@ export class DockerPlatform extends Construct implements Platform {
     return path;
   }
 
-  createArchiveRepository(_scope: Construct, _id: string, spec: WalArchiveBucketSpec): ArchiveRepository {
-    throw new Error(
-      `DockerPlatform ${this.node.path}: WalArchiveBucket "${spec.name}": archives are not available on the Docker platform yet (no S3-compatible server container). ` +
-        'Fix: leave the archive (and restoreFrom and backups, which need it) out of the stack on this platform, e.g. haTopology without `archive`; or use the AWS platform, or the local platform with an archiveStore.',
-    );
+  /** A MinIO container with TLS at the next fixed address, and its bucket (see docker-archive.ts). */
+  createArchiveRepository(scope: Construct, id: string, spec: WalArchiveBucketSpec): ArchiveRepository {
+    // From the top of the subnet down, so that the nodes' addresses do not depend on whether there is an archive.
+    const host = this.lastHost - this.archives.length;
+    if (host < this.nextHost) throw new Error(`DockerPlatform ${this.node.path}: subnet ${this.subnet} is full at archive ${spec.name}. Fix: pass a larger subnet.`);
+    const placement: NodePlacement = { name: `archive-${spec.name}`, address: hostAddress(this.subnet, host), zone: undefined, network: this.subnet };
+    const repository = new DockerArchiveRepository(scope, id, { spec, placement, namePrefix: this.namePrefix, networkName: this.network.name });
+    this.archives.push(repository);
+    return repository;
+  }
+
+  /** The archives a group of nodes was granted: its containers get their CA and wait for their bucket. */
+  archivesOf(group: NodeGroup): DockerArchiveRepository[] {
+    return this.archives.filter((archive) => archive.groups.includes(group));
   }
 
   createNodeGroup(scope: Construct, id: string, props: NodeGroupProps): NodeGroup {
@@ -225,9 +238,12 @@ export interface DockerNodeGroupProps extends NodeGroupProps {
 /** Names of the Docker objects of one node. */
 export interface DockerNodeNames {
   readonly anchor: string;
-  readonly volume?: string;
+  /** Volume name -> mount path: the data volume and the runtime directories the node's containers share. */
+  readonly volumes: Readonly<Record<string, string>>;
   /** Service name -> container name. */
   readonly services: Readonly<Record<string, string>>;
+  /** Job name -> container name. */
+  readonly jobs: Readonly<Record<string, string>>;
 }
 
 /**
@@ -296,10 +312,18 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
   /** The Docker object names of a node of this group. */
   namesOf(plan: NodePlan): DockerNodeNames {
     const prefix = `${this.props.platform.namePrefix}-${plan.name}`;
+    const volumes: Record<string, string> = {};
+    if (plan.dataVolume) volumes[`${prefix}-data`] = plan.dataVolume.mountPath;
+    // A VM's services share /run: PostgreSQL's socket directory is how Patroni, the jobs and the
+    // exporter reach it. A volume per runtime directory gives the node's containers the same.
+    for (const dir of plan.directories.filter((d) => d.path.startsWith('/run/'))) {
+      volumes[`${prefix}-run-${dir.path.slice('/run/'.length).replace(/\//g, '-')}`] = dir.path;
+    }
     return {
       anchor: prefix,
-      volume: plan.dataVolume ? `${prefix}-data` : undefined,
+      volumes,
       services: Object.fromEntries(plan.services.map((service) => [service.name, `${prefix}-${service.name}`])),
+      jobs: Object.fromEntries((plan.jobs ?? []).map((job) => [job.name, `${prefix}-${job.name}`])),
     };
   }
 
@@ -308,12 +332,15 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
     this.materialized = true;
     const { platform } = this.props;
     const image = platform.image.imageId;
+    const archives = platform.archivesOf(this);
     this.renderedNodes().forEach((node, index) => {
       const plan = node.plan;
       const names = this.namesOf(plan);
       const scope = new Construct(this, plan.name);
-      const volume = plan.dataVolume ? new Volume(scope, 'DataVolume', { name: names.volume }) : undefined;
-      const volumes = volume && plan.dataVolume ? [{ volumeName: volume.name, containerPath: plan.dataVolume.mountPath }] : undefined;
+      const volumes = Object.entries(names.volumes).map(([name, containerPath], i) => ({
+        volumeName: new Volume(scope, i === 0 && plan.dataVolume ? 'DataVolume' : `RunVolume-${containerPath.replace(/\//g, '-')}`, { name }).name,
+        containerPath,
+      }));
       const ports: ContainerPorts[] =
         index === 0 && this.published ? this.published.listeners.map((l) => ({ internal: l.port, external: l.port, ip: platform.publishAddress, protocol: 'tcp' })) : [];
       // Owns the node's address, hostname and published ports; its services join its network namespace.
@@ -325,40 +352,60 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
         hostname: plan.name,
         networksAdvanced: [{ name: platform.network.name, ipv4Address: plan.address }],
         ports: ports.length > 0 ? ports : undefined,
-        volumes,
         restart: 'unless-stopped',
         init: true,
       });
-      const uploads = this.uploadsOf(plan);
+      const uploads: ContainerUpload[] = [
+        ...this.uploadsOf(plan),
+        ...archives.map((archive) => ({ file: ARCHIVE_CA_PATH, content: archive.caCertificate, permissions: '0644' })),
+      ];
+      const common = {
+        image,
+        networkMode: `container:${anchor.name}`,
+        // Root only until container-start has given the node's files their owners; it then runs the
+        // plan's command as the plan's user (setpriv, no capabilities left).
+        user: 'root',
+        volumes: volumes.length > 0 ? volumes : undefined,
+        restart: 'unless-stopped',
+        init: true,
+        dependsOn: archives.length > 0 ? archives.map((archive) => archive.bucketCreated) : undefined,
+      };
       for (const service of plan.services) {
         new Container(scope, service.name, {
+          ...common,
           name: names.services[service.name],
-          image,
-          networkMode: `container:${anchor.name}`,
-          command: [...service.command],
-          user: `${service.user}:${service.group}`,
+          command: containerStartCommand(service.user, service.group, service.command),
           env: this.environmentOf(plan, service),
           upload: uploads,
-          volumes,
-          restart: 'unless-stopped',
-          init: true,
           stopTimeout: service.stopTimeoutSeconds,
           healthcheck: this.healthcheckOf(plan, service),
+        });
+      }
+      // A VM runs the jobs from systemd timers; here each job's container runs the same schedule.
+      for (const job of plan.jobs ?? []) {
+        new Container(scope, job.name, {
+          ...common,
+          name: names.jobs[job.name],
+          command: containerStartCommand(job.user, job.group, jobRunnerCommand(job)),
+          env: this.environmentOf(plan, job),
+          upload: [...uploads, { file: JOB_RUNNER_PATH, content: escapeTerraform(renderJobRunner()), permissions: '0755' }],
+          stopTimeout: 30,
         });
       }
     });
   }
 
-  /** KEY=value pairs: the service's environment, then its environment files (secrets' variables, or planned files' lines). */
-  environmentOf(plan: NodePlan, service: NodeService): string[] {
-    const env = new Map<string, string>(Object.entries(service.environment ?? {}).map(([k, v]) => [k, escapeTerraform(v)]));
-    for (const file of service.environmentFiles ?? []) {
+  /** KEY=value pairs: the service's (or job's) environment, then its environment files (secrets' variables, or planned files' lines). */
+  environmentOf(plan: NodePlan, runnable: NodeService | NodeJob): string[] {
+    const environment = 'environment' in runnable ? runnable.environment : undefined;
+    const env = new Map<string, string>(Object.entries(environment ?? {}).map(([k, v]) => [k, escapeTerraform(v)]));
+    for (const file of runnable.environmentFiles ?? []) {
       const secrets = plan.secrets.filter((secret) => secret.environmentFile === file);
       const planned = plan.files.find((f) => f.path === file);
       if (secrets.length > 0) {
         for (const secret of secrets) {
           for (const [variable, key] of Object.entries(secret.variables)) {
-            env.set(variable, this.props.platform.secretValue(secret.name, key, `node ${plan.name} service ${service.name} (${variable})`));
+            env.set(variable, this.props.platform.secretValue(secret.name, key, `node ${plan.name} ${runnable.name} (${variable})`));
           }
         }
       } else if (planned) {
@@ -369,7 +416,7 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
         }
       } else {
         throw new Error(
-          `DockerPlatform: node ${plan.name} service ${service.name}: environmentFiles: got "${file}", which is neither a secret's environment file nor a planned file; ` +
+          `DockerPlatform: node ${plan.name} ${runnable.name}: environmentFiles: got "${file}", which is neither a secret's environment file nor a planned file; ` +
             'expected one of them (a container has no boot script to write it). Fix: plan the file, or name it as a NodeSecret environmentFile.',
         );
       }
@@ -377,16 +424,26 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
     return [...env.entries()].map(([key, value]) => `${key}=${value}`);
   }
 
-  /** The plan's files and its secret files, uploaded into every container of the node. */
+  /**
+   * The plan's files and secret files, uploaded into every container of the node (a VM's services
+   * share one filesystem), with container-start and the layout it applies. Uploads are root-owned
+   * with the planned mode; container-start gives each its planned owner before the service starts.
+   */
   private uploadsOf(plan: NodePlan): ContainerUpload[] {
-    const files: ContainerUpload[] = plan.files.map((file) => ({
-      file: file.path,
-      content: escapeTerraform(file.content),
-      executable: (parseInt(file.mode, 8) & 0o100) !== 0,
-    }));
-    for (const secretFile of plan.secretFiles ?? []) {
-      files.push({ file: secretFile.path, content: this.props.platform.secretValue(secretFile.secret, secretFile.key, `node ${plan.name} file ${secretFile.path}`), executable: false });
+    const files: ContainerUpload[] = plan.files.map((file) => ({ file: file.path, content: escapeTerraform(file.content), permissions: file.mode }));
+    const secretFiles = plan.secretFiles ?? [];
+    for (const secretFile of secretFiles) {
+      files.push({ file: secretFile.path, content: this.props.platform.secretValue(secretFile.secret, secretFile.key, `node ${plan.name} file ${secretFile.path}`), permissions: '0600' });
     }
+    const layout: LayoutEntry[] = [
+      ...plan.directories.map((dir) => ({ kind: 'directory' as const, path: dir.path, mode: dir.mode, owner: dir.owner })),
+      ...plan.files.map((file) => ({ kind: 'file' as const, path: file.path, mode: file.mode, owner: file.owner })),
+      ...secretFiles.map((file) => ({ kind: 'file' as const, path: file.path, mode: '0600', owner: file.owner })),
+    ];
+    files.push(
+      { file: CONTAINER_START_PATH, content: escapeTerraform(renderContainerStart()), permissions: '0755' },
+      { file: CONTAINER_LAYOUT_PATH, content: renderContainerLayout(layout), permissions: '0644' },
+    );
     return files;
   }
 
@@ -439,9 +496,3 @@ export class DockerEndpoint extends Construct implements Endpoint {
     // Published ports admit whoever reaches publishAddress on the Docker host; there are no client rules.
   }
 }
-
-/** `${` and `%{` are Terraform template syntax in any string: plan texts carry them literally. */
-function escapeTerraform(text: string): string {
-  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
-}
-

@@ -50,6 +50,23 @@ export function dockerImagePackages(plans: readonly NodePlan[]): string[] {
   return packages;
 }
 
+/** A package the Docker platform itself needs to run the plans, and why: what a VM's base system has and a slim image lacks. */
+export interface RuntimePackage {
+  readonly name: string;
+  readonly why: string;
+}
+
+/**
+ * The Docker platform's own packages for these plans: systemd (not as init: its `systemd-analyze
+ * calendar` parser) when a plan has scheduled jobs, which each run in a container that computes the
+ * next elapse of the job's OnCalendar expression exactly as a VM's timer does (job-runner.ts).
+ */
+export function dockerRuntimePackages(plans: readonly NodePlan[]): RuntimePackage[] {
+  return plans.some((plan) => (plan.jobs ?? []).length > 0)
+    ? [{ name: 'systemd', why: "systemd-analyze calendar: the job containers compute the next run of each job's OnCalendar schedule with it" }]
+    : [];
+}
+
 /**
  * The Dockerfile of the image every container of the Docker platform runs: a pinned Debian 12 base
  * and the node plans' packages, nothing else. Files, secrets and commands stay out: the platform
@@ -60,8 +77,10 @@ export function renderDockerfile(input: DockerfileInput): string {
     throw new Error('renderDockerfile: plans: got none; expected the node plans of the stack (the image installs their packages).');
   }
   const baseImage = checkedBaseImage(input.baseImage ?? DEBIAN_BASE_IMAGE);
-  const packages = dockerImagePackages(input.plans);
-  if (packages.length === 0) {
+  const planned = dockerImagePackages(input.plans);
+  const runtime = dockerRuntimePackages(input.plans).filter((extra) => !planned.includes(extra.name));
+  const packages = [...new Set([...planned, ...runtime.map((extra) => extra.name)])].sort();
+  if (planned.length === 0) {
     throw new Error(`renderDockerfile: plans ${input.plans.map((p) => p.name).join(', ')}: got no packages; expected the Debian packages the nodes run.`);
   }
   const dropIn = createClusterDropIn(input.plans);
@@ -117,7 +136,10 @@ export function renderDockerfile(input: DockerfileInput): string {
       : ['#   No init system runs in the containers: no Debian unit starts there.']),
     "# - ssl-cert (a dependency of postgresql-common) makes a snakeoil key pair at install: it would",
     '#   be one private key shared by everyone holding the image, and nothing uses it, so it goes.',
-    '# - --no-install-recommends: exactly the packages the node plans name and their dependencies.',
+    '# - --no-install-recommends: exactly the packages the node plans name and their dependencies,',
+    ...(runtime.length > 0
+      ? ['#   and what the Docker platform needs to run the plans where a VM has its base system:', ...runtime.map((extra) => `#     ${extra.name}: ${extra.why}.`)]
+      : ['#   nothing else.']),
     `RUN ${runLines.join('; \\\n    ')}`,
     '',
     ...userComment(input.plans),
@@ -143,8 +165,10 @@ function userComment(plans: readonly NodePlan[]): string[] {
   const rootUsers = [...byUser.keys()].filter((user) => user === 'root' || user === '0');
   const privilegedPorts = [...new Set(plans.flatMap((plan) => plan.ports.map((p) => p.port)).filter((port) => port < 1024))].sort((a, b) => a - b);
   return [
-    "# The image's default user owns nothing. The Docker platform runs each container as the user of",
-    "# its service in the node plan (the accounts the Debian packages create):",
+    "# The image's default user owns nothing. The Docker platform starts each container with",
+    '# container-start (uploaded, not baked), which gives the node\'s files their planned owners as root and',
+    "# then runs the command as the user of its service or job in the node plan (the accounts the Debian",
+    '# packages create), with no capabilities left:',
     ...[...byUser.keys()].sort().flatMap((user) => commentList(`#   ${user}:`, '#     ', [...byUser.get(user)!].sort(), '')),
     ...(rootUsers.length > 0
       ? [`# Run as root, because their plans say so: ${rootUsers.flatMap((user) => [...byUser.get(user)!]).sort().join(', ')}.`]

@@ -8,7 +8,7 @@ import { RootConstruct } from 'constructs';
 import { ValidationSeverity, ValidatorSettings, validate } from 'dockerfile-utils';
 import { LAYOUT } from '../../../src/node-plan/layout';
 import { NodePlan } from '../../../src/node-plan/node-plan';
-import { DEBIAN_BASE_IMAGE, dockerImagePackages, renderDockerfile } from '../../../src/platform/docker/dockerfile';
+import { DEBIAN_BASE_IMAGE, dockerImagePackages, dockerRuntimePackages, renderDockerfile } from '../../../src/platform/docker/dockerfile';
 import { LocalPlatform } from '../../../src/platform/local/local-platform';
 import { generateSecrets } from '../../../src/platform/local/node-directory';
 import { collectRenderedNodes } from '../../../src/review/node-files';
@@ -116,9 +116,14 @@ describe('the Docker image of the reference topology', () => {
     expect(plans.flatMap((p) => p.services.map((s) => s.name))).toEqual(expect.arrayContaining(['pgha-patroni', 'pgha-etcd', 'pgha-haproxy', 'pgha-postgres-exporter']));
   });
 
-  test('THEN it installs exactly the union of the plans\' packages, with no recommends, in one RUN that updates and removes the lists', () => {
-    const union = [...new Set(plans.flatMap((p) => p.packages))].sort();
-    expect(dockerImagePackages(plans)).toEqual(union);
+  test('THEN it installs exactly the union of the plans\' packages and the platform\'s runtime packages, with no recommends, in one RUN that updates and removes the lists', () => {
+    const planned = [...new Set(plans.flatMap((p) => p.packages))].sort();
+    expect(dockerImagePackages(plans)).toEqual(planned);
+    // The plans have jobs: their containers need systemd-analyze (and nothing else is added).
+    expect(dockerRuntimePackages(plans).map((extra) => extra.name)).toEqual(['systemd']);
+    expect(planned).not.toContain('systemd');
+    const union = [...planned, 'systemd'].sort();
+    expect(dockerfile).toMatch(/^# {5}systemd: systemd-analyze calendar/m);
     const installs = runCommands.filter((c) => /\bapt-get install\b/.test(c));
     expect(installs).toHaveLength(1);
     const words = installs[0].split(' ');
@@ -239,7 +244,7 @@ describe('the Docker image of the reference topology', () => {
     expect(label).toContain('org.opencontainers.image.title="cdktf-postgres-ha node"');
     const description = /org\.opencontainers\.image\.description="([^"]*)"/.exec(label)![1];
     expect(description).toContain('cdktf-postgres-ha');
-    expect(description.replace(/^.*packages: /, '').split(' ')).toEqual(dockerImagePackages(plans));
+    expect(description.replace(/^.*packages: /, '').split(' ')).toEqual([...dockerImagePackages(plans), ...dockerRuntimePackages(plans).map((extra) => extra.name)].sort());
     expect(label).toContain(`org.opencontainers.image.base.name="${DEBIAN_BASE_IMAGE}"`);
   });
 
@@ -277,6 +282,14 @@ describe('renderDockerfile input checks', () => {
     ports: [{ port: 5000, purpose: 'PostgreSQL read-write', from: [] }],
     secrets: [],
     ...over,
+  });
+
+  test('WHEN no plan has jobs THEN no runtime package is added: the install line is exactly the plans\' packages', () => {
+    expect(dockerRuntimePackages([plan()])).toEqual([]);
+    const text = renderDockerfile({ plans: [plan()] });
+    expect(text).toMatch(/apt-get install -y --no-install-recommends \\\n\s+haproxy; \\/);
+    expect(text).not.toMatch(/systemd-analyze|^ +systemd\b/m);
+    expect(text).toContain('#   nothing else.');
   });
 
   test('WHEN a base image is given pinned by tag or digest THEN it is used as given', () => {

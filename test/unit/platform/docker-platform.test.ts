@@ -1,33 +1,34 @@
 /**
- * The Docker platform: the reference topology as containers. Synth assertions against the node plans
- * (collectRenderedNodes): fixed addresses, one container per service with exactly the plan's command,
- * user and environment names, one data volume per node, only the proxies' listener ports published
- * and only on 127.0.0.1, secrets only as random_password references.
+ * The Docker platform: the local-docker stack (the reference topology with its archive, backups and
+ * monitoring) as containers. Synth assertions against the node plans (collectRenderedNodes): fixed
+ * addresses, one container per service and per job running exactly the plan's command as the plan's
+ * user (through container-start), the plan's files uploaded, volumes, health checks, only the
+ * proxies' listener ports published and only on 127.0.0.1, secrets only as references, the MinIO archive.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { App, TerraformStack } from '../../../src/cdktf';
+import { CONTAINER_LAYOUT_PATH, CONTAINER_START_PATH, renderContainerStart } from '../../../src/platform/docker/container-start';
+import { ARCHIVE_CA_PATH, MINIO_CLIENT_IMAGE, MINIO_IMAGE } from '../../../src/platform/docker/docker-archive';
 import { DockerPlatform, DockerPlatformProps } from '../../../src/platform/docker/docker-platform';
+import { JOB_RUNNER_PATH, jobRunnerCommand } from '../../../src/platform/docker/job-runner';
 import { collectRenderedNodes } from '../../../src/review/node-files';
-import { haTopology } from '../../../stacks/ha-topology';
+import { LocalDockerStack } from '../../../stacks/local-docker';
 import { UNUSED_OUTDIR, logicalIdOf, resourcesOf, synthesize } from '../../support/aws-stack';
 
-function dockerTopology(outdir = UNUSED_OUTDIR) {
+function dockerStack(outdir = UNUSED_OUTDIR) {
   const app = new App({ outdir });
-  const stack = new TerraformStack(app, 'docker-test');
-  new DockerProvider(stack, 'docker', {});
-  const platform = new DockerPlatform(stack, 'Platform');
-  const topology = haTopology(stack, platform, { cluster: { allowSingleAvailabilityZone: true }, monitoring: {} });
-  return { app, stack, platform, topology };
+  const stack = new LocalDockerStack(app, 'local-docker');
+  return { app, stack, platform: stack.platform };
 }
 
 type Resource = Record<string, unknown>;
+type Upload = { file: string; content: string; permissions: string };
 
-describe('DockerPlatform', () => {
-  const { app, stack, platform, topology } = dockerTopology();
+describe('DockerPlatform (the local-docker stack)', () => {
+  const { app, stack, platform } = dockerStack();
   const synth = synthesize(stack);
   const json = JSON.stringify(synth);
   const nodes = collectRenderedNodes(app);
@@ -35,24 +36,32 @@ describe('DockerPlatform', () => {
   const byName = new Map<string, Resource>(Object.entries(containers).map(([id, c]) => [String(c.name), { id, ...c }]));
   const anchors = Object.entries(containers).filter(([, c]) => JSON.stringify(c.command) === '["sleep","infinity"]');
   const unescape = (text: string) => text.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
+  /** argv after container-start's `USER GROUP --`, and the user and group. */
+  const started = (container: Resource) => {
+    const command = container.command as string[];
+    expect(command.slice(0, 4)).toEqual([CONTAINER_START_PATH, command[1], command[2], '--']);
+    return { user: command[1], group: command[2], argv: command.slice(4) };
+  };
 
-  test('the reference topology: 3 PostgreSQL nodes and 2 proxies, one network with the subnet', () => {
+  test('the reference topology with archive, backups and monitoring: 3 PostgreSQL nodes and 2 proxies, one network with the subnet', () => {
     expect(nodes.map((n) => n.plan.name)).toEqual(['main-pg-1', 'main-pg-2', 'main-pg-3', 'main-proxy-1', 'main-proxy-2']);
+    expect(nodes[0].plan.jobs?.map((j) => j.name)).toEqual(expect.arrayContaining(['pgha-backup-full', 'pgha-check', 'pgha-monitoring-role']));
     expect(resourcesOf(synth, 'docker_network')).toEqual([
       expect.objectContaining({ name: 'pgha-net', driver: 'bridge', internal: false, ipam_config: [{ subnet: '172.28.0.0/24' }] }),
     ]);
   });
 
-  test('one image, built from the generated Dockerfile, kept locally', () => {
+  test('one node image, built from the generated Dockerfile, kept locally; MinIO and its client pinned by release tag', () => {
     const images = resourcesOf(synth, 'docker_image');
-    expect(images).toHaveLength(1);
-    expect(images[0]).toMatchObject({
-      name: 'pgha-node:local',
+    expect(images.map((i) => i.name).sort()).toEqual(['pgha-node:local', MINIO_IMAGE, MINIO_CLIENT_IMAGE].sort());
+    const node = images.find((i) => i.name === 'pgha-node:local')!;
+    expect(node).toMatchObject({
       keep_locally: true,
       build: { context: expect.stringMatching(/^\$\{path\.module\}\/assets\/[^/]+\/[A-F0-9]+$/) },
       triggers: { dockerfile_sha256: createHash('sha256').update(platform.dockerfile()).digest('hex') },
     });
     expect(platform.dockerfile()).toContain('FROM debian:12.15-slim');
+    for (const image of [MINIO_IMAGE, MINIO_CLIENT_IMAGE]) expect(image).toMatch(/:RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
   });
 
   test('an anchor per node at the plan address, with the node name as hostname, on the network', () => {
@@ -65,48 +74,67 @@ describe('DockerPlatform', () => {
     }
   });
 
-  test("one container per service: exactly the plan's command, user and environment names, in the anchor's network namespace", () => {
+  test("one container per service and per job: exactly the plan's command (after container-start) as the plan's user, its environment names, every file of the plan uploaded", () => {
     const anchorIdOf = new Map(anchors.map(([id, c]) => [String(c.hostname), id]));
     let count = 0;
     for (const { plan } of nodes) {
-      for (const service of plan.services) {
-        const container = byName.get(`pgha-${plan.name}-${service.name}`);
+      const runnables = [
+        ...plan.services.map((service) => ({ name: service.name, user: service.user, group: service.group, argv: [...service.command], environment: service.environment, files: service.environmentFiles })),
+        ...(plan.jobs ?? []).map((job) => ({ name: job.name, user: job.user, group: job.group, argv: jobRunnerCommand(job), environment: undefined, files: job.environmentFiles })),
+      ];
+      for (const runnable of runnables) {
+        const container = byName.get(`pgha-${plan.name}-${runnable.name}`);
         expect(container).toBeDefined();
         count++;
-        expect(container!.command).toEqual(service.command);
-        expect(container!.user).toBe(`${service.user}:${service.group}`);
+        expect(started(container!)).toEqual({ user: runnable.user, group: runnable.group, argv: runnable.argv });
+        expect(container!.user).toBe('root');
         expect(container!.network_mode).toBe(`container:\${docker_container.${anchorIdOf.get(plan.name)}.name}`);
         expect(container).toMatchObject({ restart: 'unless-stopped', init: true });
-        const secretVariables = plan.secrets.filter((s) => (service.environmentFiles ?? []).includes(s.environmentFile)).flatMap((s) => Object.keys(s.variables));
+        const secretVariables = plan.secrets.filter((s) => (runnable.files ?? []).includes(s.environmentFile)).flatMap((s) => Object.keys(s.variables));
         const names = ((container!.env as string[] | undefined) ?? []).map((entry) => entry.split('=')[0]).sort();
-        expect(names).toEqual([...Object.keys(service.environment ?? {}), ...secretVariables].sort());
-        for (const [key, value] of Object.entries(service.environment ?? {})) expect(container!.env).toContain(`${key}=${value}`);
-        // Every file of the plan uploaded, with its content; executables marked.
-        const uploads = container!.upload as { file: string; content: string; executable: boolean }[];
-        expect(uploads.map((u) => u.file)).toEqual(plan.files.map((f) => f.path));
+        expect(names).toEqual([...Object.keys(runnable.environment ?? {}), ...secretVariables].sort());
+        for (const [key, value] of Object.entries(runnable.environment ?? {})) expect(container!.env).toContain(`${key}=${value}`);
+        // Every file of the plan uploaded with its content and mode; then container-start, its layout, the archive's CA (PostgreSQL nodes) and, for jobs, the runner.
+        const uploads = container!.upload as Upload[];
+        const platformFiles = [CONTAINER_START_PATH, CONTAINER_LAYOUT_PATH, ...(plan.name.includes('-pg-') ? [ARCHIVE_CA_PATH] : []), ...(runnable.argv[0] === JOB_RUNNER_PATH && runnable.name.startsWith('pgha-') && (plan.jobs ?? []).some((j) => j.name === runnable.name) ? [JOB_RUNNER_PATH] : [])];
+        expect(uploads.map((u) => u.file)).toEqual([...plan.files.map((f) => f.path), ...(plan.secretFiles ?? []).map((f) => f.path), ...platformFiles]);
         for (const file of plan.files) {
           const upload = uploads.find((u) => u.file === file.path)!;
           expect(unescape(upload.content)).toBe(file.content);
-          expect(upload.executable).toBe(file.mode === '0755');
+          expect(upload.permissions).toBe(file.mode);
         }
+        expect(unescape(uploads.find((u) => u.file === CONTAINER_START_PATH)!.content)).toBe(renderContainerStart());
+        // The layout gives every planned directory and file its planned owner and mode.
+        const layout = uploads.find((u) => u.file === CONTAINER_LAYOUT_PATH)!.content.trim().split('\n');
+        expect(layout).toEqual([
+          ...plan.directories.map((d) => `d ${d.mode} ${d.owner} ${d.path}`),
+          ...plan.files.map((f) => `f ${f.mode} ${f.owner} ${f.path}`),
+          ...(plan.secretFiles ?? []).map((f) => `f 0600 ${f.owner} ${f.path}`),
+        ]);
       }
     }
-    expect(count).toBe(nodes.reduce((sum, n) => sum + n.plan.services.length, 0));
-    expect(Object.keys(containers)).toHaveLength(count + nodes.length);
-    expect(count).toBe(3 * 4 + 2 * 2);
+    const jobs = nodes.reduce((sum, n) => sum + (n.plan.jobs ?? []).length, 0);
+    expect(count).toBe(nodes.reduce((sum, n) => sum + n.plan.services.length, 0) + jobs);
+    // Plus an anchor per node, and MinIO with its bucket-making container.
+    expect(Object.keys(containers)).toHaveLength(count + nodes.length + 2);
+    expect(count).toBe(3 * 4 + 2 * 2 + jobs);
+    expect(jobs).toBe(3 * 6);
   });
 
-  test('one volume per PostgreSQL node, mounted at /var/lib/pgha in every container of the node', () => {
+  test('per PostgreSQL node a data volume at /var/lib/pgha and a volume for the socket directory, mounted in every container of the node but the anchor', () => {
     const volumes = synth.resource.docker_volume as Record<string, Resource>;
-    expect(Object.values(volumes).map((v) => v.name)).toEqual(['pgha-main-pg-1-data', 'pgha-main-pg-2-data', 'pgha-main-pg-3-data']);
+    expect(Object.values(volumes).map((v) => v.name).sort()).toEqual(
+      ['pgha-archive-main-data', ...[1, 2, 3].flatMap((i) => [`pgha-main-pg-${i}-data`, `pgha-main-pg-${i}-run-postgresql`])].sort(),
+    );
     for (const { plan } of nodes) {
-      const own = [`pgha-${plan.name}`, ...plan.services.map((s) => `pgha-${plan.name}-${s.name}`)].map((name) => byName.get(name)!);
+      const own = [...plan.services, ...(plan.jobs ?? [])].map((s) => byName.get(`pgha-${plan.name}-${s.name}`)!);
       for (const container of own) {
         if (plan.dataVolume) {
-          const mounts = container.volumes as Resource[];
-          expect(mounts).toHaveLength(1);
-          expect(mounts[0].container_path).toBe('/var/lib/pgha');
-          expect(volumes[logicalIdOf(mounts[0].volume_name)].name).toBe(`pgha-${plan.name}-data`);
+          const mounts = (container.volumes as Resource[]).map((m) => [volumes[logicalIdOf(m.volume_name)].name, m.container_path]);
+          expect(mounts).toEqual([
+            [`pgha-${plan.name}-data`, '/var/lib/pgha'],
+            [`pgha-${plan.name}-run-postgresql`, '/run/postgresql'],
+          ]);
         } else {
           expect(container.volumes).toBeUndefined();
         }
@@ -116,7 +144,7 @@ describe('DockerPlatform', () => {
 
   test("only the proxies' read-write and read-only ports are published, on 127.0.0.1, on the first proxy", () => {
     const published = Object.values(containers).flatMap((c) => ((c.ports as Resource[] | undefined) ?? []).map((p) => ({ name: c.name, ...p })));
-    const { readWritePort, readOnlyPort } = topology.frontends.spec;
+    const { readWritePort, readOnlyPort } = stack.frontends.spec;
     expect(published).toEqual([
       { name: 'pgha-main-proxy-1', internal: readWritePort, external: readWritePort, ip: '127.0.0.1', protocol: 'tcp' },
       { name: 'pgha-main-proxy-1', internal: readOnlyPort, external: readOnlyPort, ip: '127.0.0.1', protocol: 'tcp' },
@@ -127,37 +155,67 @@ describe('DockerPlatform', () => {
     const health = (name: string) => (byName.get(name)!.healthcheck as { test: string[] } | undefined)?.test;
     expect(health('pgha-main-pg-1-pgha-patroni')).toEqual(['CMD', '/usr/bin/python3', '-c', "import urllib.request; urllib.request.urlopen('http://172.28.0.10:8008/health', timeout=4)"]);
     expect(health('pgha-main-pg-2-pgha-etcd')).toEqual(['CMD', '/usr/bin/etcdctl', '--endpoints=http://172.28.0.11:2379', 'endpoint', 'health']);
-    expect(health('pgha-main-proxy-2-pgha-haproxy')?.join(' ')).toContain(`http://172.28.0.14:${topology.frontends.spec.healthPort}/healthz`);
+    expect(health('pgha-main-proxy-2-pgha-haproxy')?.join(' ')).toContain(`http://172.28.0.14:${stack.frontends.spec.healthPort}/healthz`);
     expect(health('pgha-main-pg-1-pgha-node-exporter')).toBeUndefined();
   });
 
-  test('secrets: random passwords (letters and digits, 32) reaching the containers only as references', () => {
+  test('secrets: random passwords (letters and digits) reaching the containers only as references; no secret literal anywhere in the JSON', () => {
     const passwords = resourcesOf(synth, 'random_password');
     expect(passwords.length).toBeGreaterThan(0);
-    for (const password of passwords) expect(password).toMatchObject({ length: 32, special: false, upper: true, lower: true, numeric: true });
+    for (const password of passwords) {
+      expect(password).toMatchObject({ special: false, numeric: true });
+      expect(password.length).toBeGreaterThanOrEqual(20);
+    }
     expect(Object.keys(synth.resource)).not.toContain('random_string');
-    const secretVariables = new Set(nodes.flatMap((n) => n.plan.secrets.flatMap((s) => Object.keys(s.variables))));
-    let seen = 0;
+    // Every variable of every plan secret, and MinIO's credentials.
+    const secretVariables = new Set([...nodes.flatMap((n) => n.plan.secrets.flatMap((s) => Object.keys(s.variables))), 'MINIO_ROOT_USER', 'MINIO_ROOT_PASSWORD']);
+    const seen = new Set<string>();
     for (const container of Object.values(containers)) {
       for (const entry of (container.env as string[] | undefined) ?? []) {
         const [name, ...rest] = entry.split('=');
         if (!secretVariables.has(name)) continue;
-        seen++;
-        expect(rest.join('=')).toMatch(/^\$\{random_password\.[A-Za-z0-9_-]+\.result\}$/);
+        seen.add(name);
+        expect({ name, value: rest.join('=') }).toEqual({ name, value: expect.stringMatching(/^\$\{random_password\.[A-Za-z0-9_-]+\.result\}$/) });
       }
     }
-    expect(seen).toBeGreaterThan(0);
-    // No value anywhere but through a reference: no password-looking assignment with a literal.
-    expect(json).not.toMatch(/PASSWORD=(?!\$\{random_password\.)/);
-    expect(json).not.toMatch(/DATA_SOURCE_PASS=(?!\$\{random_password\.)/);
+    expect([...secretVariables].filter((name) => !seen.has(name) && !/_S3_(BUCKET|REGION|ENDPOINT)$/.test(name))).toEqual([]);
+    // Outside the random_password and tls resources, no key, certificate or password literal.
+    const { random_password: _passwords, tls_private_key: _keys, ...others } = synth.resource as Record<string, unknown>;
+    const rest = JSON.stringify({ ...synth, resource: others });
+    expect(rest).not.toContain('-----BEGIN');
+    const secretLooking = Object.values(containers).flatMap((c) => ((c.env as string[] | undefined) ?? []).filter((e) => /^[A-Z0-9_]*(PASSWORD|PASS|SECRET|_KEY|MINIO_ROOT_USER)=/.test(e)));
+    expect(secretLooking.length).toBeGreaterThan(10);
+    for (const entry of secretLooking) expect(entry).toMatch(/^[A-Z0-9_]+=\$\{random_password\.[A-Za-z0-9_-]+\.result\}$/);
+    expect(json).toContain('random_password');
     expect((synth as unknown as { provider: Record<string, unknown> }).provider).toHaveProperty('random');
   });
 
-  test('createArchiveRepository throws: archives are not available yet, and how to fix the stack', () => {
-    const other = new TerraformStack(new App({ outdir: UNUSED_OUTDIR }), 'archive-test');
-    expect(() => haTopology(other, new DockerPlatform(other, 'Platform'), { archive: {} })).toThrow(
-      /archives are not available on the Docker platform yet.*Fix: leave the archive/,
-    );
+  test('the archive: MinIO with TLS at the top of the subnet, its bucket made before any PostgreSQL container starts, pgBackRest pointed at it', () => {
+    const minio = byName.get('pgha-archive-main')!;
+    expect((minio.networks_advanced as Resource[])[0].ipv4_address).toBe('172.28.0.254');
+    expect(minio.command).toEqual(['server', '/data', '--address', ':9000', '--certs-dir', '/certs']);
+    expect((minio.upload as Upload[]).map((u) => [u.file, u.permissions])).toEqual([
+      ['/certs/public.crt', '0644'],
+      ['/certs/private.key', '0600'],
+    ]);
+    expect((minio.upload as Upload[])[1].content).toMatch(/^\$\{tls_private_key\.[A-Za-z0-9_-]+\.private_key_pem\}$/);
+    const bucket = byName.get('pgha-archive-main-create-bucket')!;
+    expect(bucket).toMatchObject({ attach: true, must_run: false, restart: 'no', entrypoint: ['/bin/sh', '-c'] });
+    expect(String((bucket.command as string[])[0])).toContain('mb --ignore-existing archive/main-archive');
+    expect(bucket.depends_on).toEqual([`docker_container.${minio.id}`]);
+    for (const { plan } of nodes.filter((n) => n.plan.name.includes('-pg-'))) {
+      const patroni = byName.get(`pgha-${plan.name}-pgha-patroni`)!;
+      expect(patroni.depends_on).toEqual([`docker_container.${bucket.id}`]);
+      const config = unescape((patroni.upload as Upload[]).find((u) => u.file === '/etc/pgbackrest/pgbackrest.conf')!.content);
+      for (const line of ['repo1-type=s3', 'repo1-s3-endpoint=172.28.0.254', 'repo1-storage-port=9000', 'repo1-s3-bucket=main-archive', 'repo1-s3-uri-style=path', `repo1-storage-ca-file=${ARCHIVE_CA_PATH}`]) {
+        expect(config.split('\n')).toContain(line);
+      }
+      const env = patroni.env as string[];
+      expect(env.find((e) => e.startsWith('PGBACKREST_REPO1_S3_KEY='))).toMatch(/=\$\{random_password\.[A-Za-z0-9_-]+\.result\}$/);
+      expect(env.find((e) => e.startsWith('PGBACKREST_REPO1_S3_KEY_SECRET='))).toMatch(/=\$\{random_password\.[A-Za-z0-9_-]+\.result\}$/);
+    }
+    // The proxies do not use the archive.
+    expect(byName.get('pgha-main-proxy-1-pgha-haproxy')!.depends_on).toBeUndefined();
   });
 
   test.each<[DockerPlatformProps, RegExp]>([
@@ -187,14 +245,15 @@ describe('DockerPlatform', () => {
   test('app.synth writes the Dockerfile into the build context (an asset beside cdk.tf.json)', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'pgha-docker-'));
     try {
-      const built = dockerTopology(outdir);
+      const built = dockerStack(outdir);
       built.app.synth();
-      const written = JSON.parse(readFileSync(join(outdir, 'stacks', 'docker-test', 'cdk.tf.json'), 'utf8'));
-      const context = String(Object.values(written.resource.docker_image as Record<string, { build: { context: string } }>)[0].build.context).replace('${path.module}/', '');
-      const dockerfile = join(outdir, 'stacks', 'docker-test', context, 'Dockerfile');
+      const written = JSON.parse(readFileSync(join(outdir, 'stacks', 'local-docker', 'cdk.tf.json'), 'utf8'));
+      const built_ = Object.values(written.resource.docker_image as Record<string, { build?: { context: string } }>).find((image) => image.build)!;
+      const context = built_.build!.context.replace('${path.module}/', '');
+      const dockerfile = join(outdir, 'stacks', 'local-docker', context, 'Dockerfile');
       expect(existsSync(dockerfile)).toBe(true);
       expect(readFileSync(dockerfile, 'utf8')).toBe(built.platform.dockerfile());
-      expect(Object.keys(written.resource.docker_container)).toHaveLength(16 + 5);
+      expect(Object.keys(written.resource.docker_container)).toHaveLength(3 * (4 + 6) + 2 * 2 + 5 + 2);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
