@@ -389,7 +389,8 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
           command: containerStartCommand(job.user, job.group, jobRunnerCommand(job)),
           env: this.environmentOf(plan, job),
           upload: [...uploads, { file: JOB_RUNNER_PATH, content: escapeTerraform(renderJobRunner()), permissions: '0755' }],
-          stopTimeout: 30,
+          // The runner stops a running job with TERM and KILLs it 30 s later: give it that long.
+          stopTimeout: 40,
         });
       }
     });

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, TerraformStack } from '../../../src/cdktf';
+import { App } from '../../../src/cdktf';
 import { CONTAINER_LAYOUT_PATH, CONTAINER_START_PATH, renderContainerStart } from '../../../src/platform/docker/container-start';
 import { ARCHIVE_CA_PATH, MINIO_CLIENT_IMAGE, MINIO_IMAGE } from '../../../src/platform/docker/docker-archive';
 import { DockerPlatform, DockerPlatformProps } from '../../../src/platform/docker/docker-platform';
