@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
@@ -123,9 +123,13 @@ export class DockerPlatform extends Construct implements Platform {
     if (!this.imageResource) {
       const holder = new Construct(this, 'NodeImage');
       // The Dockerfile is final only now (at synth): write it into a build context of its own,
-      // which cdktf copies beside cdk.tf.json as an asset.
-      const context = mkdtempSync(join(tmpdir(), 'pgha-docker-image-'));
-      writeFileSync(join(context, 'Dockerfile'), this.dockerfile());
+      // which cdktf copies beside cdk.tf.json as an asset. Named by its content, so that every
+      // synth of the same Dockerfile reuses one directory instead of leaving a new one behind.
+      const dockerfile = this.dockerfile();
+      const digest = createHash('sha256').update(dockerfile).digest('hex');
+      const context = join(tmpdir(), `pgha-docker-image-${digest.slice(0, 16)}`);
+      mkdirSync(context, { recursive: true });
+      writeFileSync(join(context, 'Dockerfile'), dockerfile);
       const asset = new TerraformAsset(holder, 'Context', { path: context, type: AssetType.DIRECTORY });
       this.imageResource = new Image(holder, 'Resource', {
         name: `${this.namePrefix}-node:local`,
@@ -135,7 +139,7 @@ export class DockerPlatform extends Construct implements Platform {
           tag: [`${this.namePrefix}-node:local`],
         },
         // A new Dockerfile (new packages, new base) rebuilds the image.
-        triggers: { dockerfile_sha256: createHash('sha256').update(this.dockerfile()).digest('hex') },
+        triggers: { dockerfile_sha256: digest },
       });
     }
     return this.imageResource;

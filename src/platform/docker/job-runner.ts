@@ -9,7 +9,7 @@
  * timeout.
  */
 
-/** Where the image carries the scheduler (beside the node's other scripts). */
+/** Where the Docker platform uploads the scheduler into job containers (beside the node's other scripts). */
 export const JOB_RUNNER_PATH = '/usr/local/lib/pgha/run-on-schedule';
 
 /** The delay of an after-start run: the OnBootSec=30s of the VM's timer. */
