@@ -4,7 +4,7 @@ import { LocalBackend, TerraformOutput, TerraformStack } from '../src/cdktf';
 import { HaproxyFrontends } from '../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../src/constructs/patroni-cluster';
 import { DockerArchiveRepository } from '../src/platform/docker/docker-archive';
-import { DockerPlatform, DockerPlatformProps } from '../src/platform/docker/docker-platform';
+import { DockerNodeGroup, DockerPlatform, DockerPlatformProps } from '../src/platform/docker/docker-platform';
 import { AwsHaStackSettings, withReferenceDefaults } from './aws-ha';
 import { haTopology } from './ha-topology';
 
@@ -33,7 +33,7 @@ export class LocalDockerStack extends TerraformStack {
     new LocalBackend(this, { path: `terraform.${id}.tfstate` });
     this.platform = new DockerPlatform(this, 'Platform', platformProps);
     const topology = withReferenceDefaults(topologySettings);
-    const { cluster, frontends, archive } = haTopology(this, this.platform, {
+    const { cluster, frontends, archive, prometheusServer } = haTopology(this, this.platform, {
       ...topology,
       // One Docker host is one failure domain: there are no zones to spread the nodes over.
       cluster: { allowSingleAvailabilityZone: true, ...topology.cluster },
@@ -42,6 +42,11 @@ export class LocalDockerStack extends TerraformStack {
     });
     this.cluster = cluster;
     this.frontends = frontends;
+    if (prometheusServer) {
+      // Prometheus's UI on the Docker host too, beside the proxies' ports.
+      (prometheusServer.nodes as DockerNodeGroup).publishPorts([prometheusServer.spec.port]);
+      new TerraformOutput(this, 'prometheus_url', { staticId: true, value: `http://${this.platform.publishAddress}:${prometheusServer.spec.port}`, description: 'Prometheus UI and API, published on the Docker host' });
+    }
     if (archive) {
       const repository = archive.repository as DockerArchiveRepository;
       new TerraformOutput(this, 'archive_bucket_name', { staticId: true, value: repository.bucket, description: `pgBackRest repository: ${repository.description}` });

@@ -262,7 +262,10 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
   private readonly additions: ((plan: NodePlan) => NodeAddition)[] = [];
   private rendered?: RenderedNode[];
   private materialized = false;
-  private published?: { listeners: readonly EndpointListener[]; healthPort: number };
+  /** Ports published on the Docker host from the group's first node. */
+  private readonly publishedPorts: number[] = [];
+  /** The endpoint's health port (HAProxy's /healthz), for the proxies' health check. */
+  private healthPort?: number;
 
   constructor(scope: Construct, id: string, props: DockerNodeGroupProps) {
     super(scope, id);
@@ -308,9 +311,15 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
 
   /** Publishes the listener ports on the first node's anchor (the endpoint calls this at construction). */
   publish(listeners: readonly EndpointListener[], healthPort: number): void {
-    if (this.materialized) throw new Error(`${this.groupName}: an endpoint was added after the containers were created; add endpoints before synth`);
-    if (this.published) throw new Error(`${this.groupName}: a second endpoint; expected one per group on the Docker platform (the first node publishes its ports).`);
-    this.published = { listeners, healthPort };
+    if (this.healthPort !== undefined) throw new Error(`${this.groupName}: a second endpoint; expected one per group on the Docker platform (the first node publishes its ports).`);
+    this.healthPort = healthPort;
+    this.publishPorts(listeners.map((listener) => listener.port));
+  }
+
+  /** Publishes more ports of the group's first node on the Docker host (e.g. a Prometheus UI). */
+  publishPorts(ports: readonly number[]): void {
+    if (this.materialized) throw new Error(`${this.groupName}: ports published after the containers were created; publish before synth`);
+    this.publishedPorts.push(...ports.filter((port) => !this.publishedPorts.includes(port)));
   }
 
   /** The Docker object names of a node of this group. */
@@ -346,7 +355,7 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
         containerPath,
       }));
       const ports: ContainerPorts[] =
-        index === 0 && this.published ? this.published.listeners.map((l) => ({ internal: l.port, external: l.port, ip: platform.publishAddress, protocol: 'tcp' })) : [];
+        index === 0 ? this.publishedPorts.map((port) => ({ internal: port, external: port, ip: platform.publishAddress, protocol: 'tcp' })) : [];
       // Owns the node's address, hostname and published ports; its services join its network namespace.
       const anchor = new Container(scope, 'Anchor', {
         name: names.anchor,
@@ -471,8 +480,8 @@ export class DockerNodeGroup extends Construct implements NodeGroup, RendersNode
         : // etcdctl is in Debian's etcd-client, which the plans do not install: etcd's own /health.
           check(httpGet(`http://${plan.address}:${port}/health`), '30s');
     }
-    if (program === 'haproxy' && this.published) {
-      return check(httpGet(`http://${plan.address}:${this.published.healthPort}/healthz`), '10s');
+    if (program === 'haproxy' && this.healthPort !== undefined) {
+      return check(httpGet(`http://${plan.address}:${this.healthPort}/healthz`), '10s');
     }
     return undefined;
   }

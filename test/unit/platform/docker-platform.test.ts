@@ -190,6 +190,21 @@ describe('DockerPlatform (the local-docker stack)', () => {
     expect((synth as unknown as { provider: Record<string, unknown> }).provider).toHaveProperty('random');
   });
 
+  test('with a Prometheus server, its UI is published too, on 127.0.0.1, and the stack says where', () => {
+    const app = new App({ outdir: UNUSED_OUTDIR });
+    const withPrometheus = new LocalDockerStack(app, 'with-prometheus', { archive: false, prometheusServer: {} });
+    const synthesized = synthesize(withPrometheus);
+    const published = Object.values(synthesized.resource.docker_container as Record<string, Resource>).flatMap((c) =>
+      ((c.ports as Resource[] | undefined) ?? []).map((p) => [c.name, p.internal, p.external, p.ip]),
+    );
+    expect(published).toEqual([
+      ['pgha-main-proxy-1', 5000, 5000, '127.0.0.1'],
+      ['pgha-main-proxy-1', 5001, 5001, '127.0.0.1'],
+      ['pgha-monitoring-1', 9090, 9090, '127.0.0.1'],
+    ]);
+    expect((synthesized as unknown as { output: Record<string, { value: string }> }).output.prometheus_url.value).toBe('http://127.0.0.1:9090');
+  });
+
   test('the archive: MinIO with TLS at the top of the subnet, its bucket made before any PostgreSQL container starts, pgBackRest pointed at it', () => {
     const minio = byName.get('pgha-archive-main')!;
     expect((minio.networks_advanced as Resource[])[0].ipv4_address).toBe('172.28.0.254');
