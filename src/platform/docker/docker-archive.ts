@@ -19,6 +19,27 @@ export const MINIO_CLIENT_IMAGE = 'minio/mc:RELEASE.2025-08-13T08-35-41Z';
 export const MINIO_PORT = 9000;
 /** MinIO's default region: pgBackRest signs its requests for it. */
 const MINIO_REGION = 'us-east-1';
+/**
+ * The bucket container's `sh -c` script: waits up to a minute for MinIO (the client trusts the CA
+ * under its config dir), then makes the bucket, if missing, and exits. MinIO's root credentials
+ * come from the environment. Not versioned: a single-drive MinIO may not support it, and pgBackRest
+ * does not need it (the AWS bucket's versions guard against deletion by a compromised node, which
+ * this throwaway copy does not try to).
+ */
+export function createBucketScript(endpoint: string, bucket: string, configDir = MC_CONFIG_DIR): string {
+  return [
+    'set -eu',
+    'tries=0',
+    `until mc --config-dir ${configDir} alias set archive ${endpoint} "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do`,
+    '  tries=$((tries + 1))',
+    `  if [ "$tries" -ge 60 ]; then echo "MinIO at ${endpoint} did not answer within 60 s" >&2; exit 1; fi`,
+    '  sleep 1',
+    'done',
+    `mc --config-dir ${configDir} mb --ignore-existing archive/${bucket}`,
+    '',
+  ].join('\n');
+}
+
 /** Where the nodes find the CA that signed MinIO's certificate (pgBackRest repo1-storage-ca-file). */
 export const ARCHIVE_CA_PATH = `${LAYOUT.pgbackrestConfigDir}/archive-ca.crt`;
 /** MinIO reads its certificate and key from here (public.crt, private.key). */
@@ -85,19 +106,7 @@ export class DockerArchiveRepository extends Construct implements ArchiveReposit
       restart: 'unless-stopped',
     });
 
-    const endpoint = `https://${placement.address}:${MINIO_PORT}`;
-    // Waits up to a minute for MinIO, then makes the bucket (versioned, as the AWS bucket is) and exits.
-    const script = [
-      'set -eu',
-      'tries=0',
-      `until mc --config-dir ${MC_CONFIG_DIR} alias set archive ${endpoint} "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do`,
-      '  tries=$((tries + 1))',
-      `  if [ "$tries" -ge 60 ]; then echo "MinIO at ${endpoint} did not answer within 60 s" >&2; exit 1; fi`,
-      '  sleep 1',
-      'done',
-      `mc --config-dir ${MC_CONFIG_DIR} mb --ignore-existing archive/${this.bucket}`,
-      `mc --config-dir ${MC_CONFIG_DIR} version enable archive/${this.bucket}`,
-    ].join('\n');
+    const script = createBucketScript(`https://${placement.address}:${MINIO_PORT}`, this.bucket);
     const clientImage = new Image(this, 'ClientImage', { name: MINIO_CLIENT_IMAGE, keepLocally: true });
     this.bucketCreated = new Container(this, 'CreateBucket', {
       name: `${name}-create-bucket`,
@@ -107,7 +116,9 @@ export class DockerArchiveRepository extends Construct implements ArchiveReposit
       env: credentials,
       networksAdvanced: [{ name: networkName }],
       upload: [{ file: `${MC_CONFIG_DIR}/certs/CAs/archive-ca.crt`, content: this.caCertificate, permissions: '0644' }],
-      // Runs once: terraform waits for it to exit and fails the apply if it fails.
+      // Runs once; terraform waits for it to exit before it creates the nodes' containers. The
+      // provider does not fail the apply on a non-zero exit: if the bucket cannot be made, its log
+      // says why, and the nodes' archiving fails visibly (pg_stat_archiver, the backup alerts).
       attach: true,
       logs: true,
       mustRun: false,
