@@ -10,6 +10,8 @@ export * from './platform/platform';
 export * from './platform/aws/aws-platform';
 export * from './platform/aws/subnet';
 export * from './platform/aws/vpc';
+export * from './platform/docker/docker-platform';
+export { DockerNodeGroup } from './platform/docker/docker-node-group';
 export * from './spec/patroni-cluster';
 export * from './spec/haproxy-frontends';
 export * from './spec/failover';

@@ -4,7 +4,8 @@ import { LocalBackend, TerraformOutput, TerraformStack } from '../src/cdktf';
 import { HaproxyFrontends } from '../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../src/constructs/patroni-cluster';
 import { DockerArchiveRepository } from '../src/platform/docker/docker-archive';
-import { DockerNodeGroup, DockerPlatform, DockerPlatformProps } from '../src/platform/docker/docker-platform';
+import { DockerNodeGroup } from '../src/platform/docker/docker-node-group';
+import { DockerPlatform, DockerPlatformProps } from '../src/platform/docker/docker-platform';
 import { AwsHaStackSettings, withReferenceDefaults } from './aws-ha';
 import { haTopology } from './ha-topology';
 

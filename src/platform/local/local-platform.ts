@@ -1,12 +1,10 @@
 import { Construct } from 'constructs';
-import { NodeAddition, applyAdditions } from '../../node-plan/node-addition';
-import { NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
 import { join } from 'node:path';
 import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
 import { LocalArchiveRepository, LocalArchiveStore } from './archive-store';
 import { localS3Settings } from './s3-server';
-import { RenderedNode, RendersNodes } from '../rendered-node';
+import { RecordedNodeGroup } from '../recorded-node-group';
 
 export interface LocalPlatformProps {
   /**
@@ -127,51 +125,13 @@ export class LocalPlatform extends Construct implements Platform {
 }
 
 /** A group of local nodes. Loopback has no firewall: port grants are only recorded, for the plans. */
-export class LocalNodeGroup extends Construct implements NodeGroup, RendersNodes {
-  readonly groupName: string;
-  readonly placements: readonly NodePlacement[];
-  private readonly granted = new Map<number, { purpose: string; from: Peer[] }>();
-  private readonly plans: () => readonly NodePlan[];
-  private rendered?: RenderedNode[];
-  private readonly additions: ((plan: NodePlan) => NodeAddition)[] = [];
-
-  constructor(scope: Construct, id: string, props: NodeGroupProps) {
-    super(scope, id);
-    this.groupName = props.groupName;
-    this.placements = props.placements;
-    this.plans = props.plans;
-  }
-
-  get ports(): readonly NodePort[] {
-    return [...this.granted.entries()].map(([port, { purpose, from }]) => ({ port, purpose, from: [...from] }));
-  }
-
-  allow(port: number, purpose: string, peer: Peer): void {
-    const existing = this.granted.get(port);
-    if (existing) existing.from.push(peer);
-    else this.granted.set(port, { purpose, from: [peer] });
-  }
-
-  allowGroup(port: number, purpose: string, other: NodeGroup): void {
-    this.allow(port, purpose, { group: other.groupName });
-  }
-
+export class LocalNodeGroup extends RecordedNodeGroup {
   grantSecret(): void {
     // One machine, one user: every local node can read every secret file already.
   }
 
   allowInstanceDiscovery(): void {
     // Local scrape targets are listed in the configuration: there is nothing to discover.
-  }
-
-  extendPlans(addition: (plan: NodePlan) => NodeAddition): void {
-    if (this.rendered) throw new Error(`${this.groupName}: extendPlans after the nodes were rendered; extend before synth`);
-    this.additions.push(addition);
-  }
-
-  renderedNodes(): RenderedNode[] {
-    this.rendered ??= applyAdditions(this.plans(), this.additions).map((plan) => ({ plan, files: plan.files }));
-    return this.rendered;
   }
 }
 
