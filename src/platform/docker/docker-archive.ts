@@ -40,8 +40,8 @@ export function createBucketScript(endpoint: string, bucket: string, configDir =
   ].join('\n');
 }
 
-/** Where the nodes find the CA that signed MinIO's certificate (pgBackRest repo1-storage-ca-file). */
-export const ARCHIVE_CA_PATH = `${LAYOUT.pgbackrestConfigDir}/archive-ca.crt`;
+/** Where the nodes find the CA that signed an archive's MinIO certificate (pgBackRest repo1-storage-ca-file): one per archive. */
+export const archiveCaPath = (archiveName: string) => `${LAYOUT.pgbackrestConfigDir}/archive-${archiveName}-ca.crt`;
 /** MinIO reads its certificate and key from here (public.crt, private.key). */
 const MINIO_CERTS_DIR = '/certs';
 /** mc's configuration directory: it trusts the CAs in certs/CAs under it. */
@@ -71,7 +71,8 @@ export class DockerArchiveRepository extends Construct implements ArchiveReposit
   readonly server: Container;
   /** Exits once the bucket exists: node containers that use the archive start after it. */
   readonly bucketCreated: Container;
-  /** The CA's certificate (PEM, a Terraform reference), uploaded to the nodes at ARCHIVE_CA_PATH. */
+  /** The CA's certificate (PEM, a Terraform reference), uploaded to the nodes at `caPath`. */
+  readonly caPath: string;
   readonly caCertificate: string;
   private readonly grantedGroups: NodeGroup[] = [];
 
@@ -80,6 +81,7 @@ export class DockerArchiveRepository extends Construct implements ArchiveReposit
     const { spec, placement, namePrefix, networkName } = props;
     const name = `${namePrefix}-archive-${spec.name}`;
     this.bucket = `${spec.name}-archive`;
+    this.caPath = archiveCaPath(spec.name);
     ensureRandomProvider(this);
     const accessKey = new Password(this, 'AccessKey', { length: 20, special: false, upper: true, lower: false, numeric: true }).result;
     const secretKey = new Password(this, 'SecretKey', { length: 40, special: false, upper: true, lower: true, numeric: true }).result;
@@ -133,7 +135,7 @@ export class DockerArchiveRepository extends Construct implements ArchiveReposit
       's3-bucket': this.bucket,
       's3-region': MINIO_REGION,
       's3-uri-style': 'path',
-      'storage-ca-file': ARCHIVE_CA_PATH,
+      'storage-ca-file': this.caPath,
       path: spec.repositoryPath,
     };
     this.locationVariables = { PGBACKREST_REPO1_S3_KEY: accessKey, PGBACKREST_REPO1_S3_KEY_SECRET: secretKey };

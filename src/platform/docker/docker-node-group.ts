@@ -7,7 +7,6 @@ import { EndpointListener, NodeGroupProps } from '../platform';
 import { RecordedNodeGroup } from '../recorded-node-group';
 import { beforeStackSynth } from './before-synth';
 import { CONTAINER_LAYOUT_PATH, CONTAINER_START_PATH, LayoutEntry, containerStartCommand, renderContainerLayout, renderContainerStart } from './container-start';
-import { ARCHIVE_CA_PATH } from './docker-archive';
 import type { DockerPlatform } from './docker-platform';
 import { JOB_RUNNER_PATH, jobRunnerCommand, renderJobRunner } from './job-runner';
 import { escapeTerraform } from './terraform-escape';
@@ -119,7 +118,7 @@ export class DockerNodeGroup extends RecordedNodeGroup {
       });
       const uploads: ContainerUpload[] = [
         ...this.uploadsOf(plan),
-        ...archives.map((archive) => ({ file: ARCHIVE_CA_PATH, content: archive.caCertificate, permissions: '0644' })),
+        ...archives.map((archive) => ({ file: archive.caPath, content: archive.caCertificate, permissions: '0644' })),
       ];
       const common = {
         image,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from '../../../src/cdktf';
 import { CONTAINER_LAYOUT_PATH, CONTAINER_START_PATH, renderContainerStart } from '../../../src/platform/docker/container-start';
-import { ARCHIVE_CA_PATH, MINIO_CLIENT_IMAGE, MINIO_IMAGE } from '../../../src/platform/docker/docker-archive';
+import { MINIO_CLIENT_IMAGE, MINIO_IMAGE } from '../../../src/platform/docker/docker-archive';
 import { DockerPlatform, DockerPlatformProps } from '../../../src/platform/docker/docker-platform';
 import { JOB_RUNNER_PATH, jobRunnerCommand } from '../../../src/platform/docker/job-runner';
 import { collectRenderedNodes } from '../../../src/review/node-files';
@@ -96,7 +96,7 @@ describe('DockerPlatform (the local-docker stack)', () => {
         for (const [key, value] of Object.entries(runnable.environment ?? {})) expect(container!.env).toContain(`${key}=${value}`);
         // Every file of the plan uploaded with its content and mode; then container-start, its layout, the archive's CA (PostgreSQL nodes) and, for jobs, the runner.
         const uploads = container!.upload as Upload[];
-        const platformFiles = [CONTAINER_START_PATH, CONTAINER_LAYOUT_PATH, ...(plan.name.includes('-pg-') ? [ARCHIVE_CA_PATH] : []), ...(runnable.argv[0] === JOB_RUNNER_PATH && runnable.name.startsWith('pgha-') && (plan.jobs ?? []).some((j) => j.name === runnable.name) ? [JOB_RUNNER_PATH] : [])];
+        const platformFiles = [CONTAINER_START_PATH, CONTAINER_LAYOUT_PATH, ...(plan.name.includes('-pg-') ? ['/etc/pgbackrest/archive-main-ca.crt'] : []), ...(runnable.argv[0] === JOB_RUNNER_PATH ? [JOB_RUNNER_PATH] : [])];
         expect(uploads.map((u) => u.file)).toEqual([...plan.files.map((f) => f.path), ...(plan.secretFiles ?? []).map((f) => f.path), ...platformFiles]);
         for (const file of plan.files) {
           const upload = uploads.find((u) => u.file === file.path)!;
@@ -222,7 +222,7 @@ describe('DockerPlatform (the local-docker stack)', () => {
       const patroni = byName.get(`pgha-${plan.name}-pgha-patroni`)!;
       expect(patroni.depends_on).toEqual([`docker_container.${bucket.id}`]);
       const config = unescape((patroni.upload as Upload[]).find((u) => u.file === '/etc/pgbackrest/pgbackrest.conf')!.content);
-      for (const line of ['repo1-type=s3', 'repo1-s3-endpoint=172.28.0.254', 'repo1-storage-port=9000', 'repo1-s3-bucket=main-archive', 'repo1-s3-uri-style=path', `repo1-storage-ca-file=${ARCHIVE_CA_PATH}`]) {
+      for (const line of ['repo1-type=s3', 'repo1-s3-endpoint=172.28.0.254', 'repo1-storage-port=9000', 'repo1-s3-bucket=main-archive', 'repo1-s3-uri-style=path', 'repo1-storage-ca-file=/etc/pgbackrest/archive-main-ca.crt']) {
         expect(config.split('\n')).toContain(line);
       }
       const env = patroni.env as string[];

@@ -64,7 +64,7 @@ const DOCKER_LOCATION = [
   'repo1-s3-endpoint=<archive-main>',
   'repo1-s3-region=us-east-1',
   'repo1-s3-uri-style=path',
-  'repo1-storage-ca-file=/etc/pgbackrest/archive-ca.crt',
+  'repo1-storage-ca-file=/etc/pgbackrest/archive-main-ca.crt',
   'repo1-storage-port=9000',
   'repo1-type=s3',
 ];
