@@ -5,10 +5,10 @@
 set -euo pipefail
 
 packages=(postgresql-15 patroni python3-psycopg2 etcd-server etcd-client haproxy pgbackrest prometheus
-  prometheus-postgres-exporter prometheus-node-exporter shellcheck cloud-init systemd)
+  prometheus-postgres-exporter prometheus-node-exporter shellcheck cloud-init systemd pgbouncer)
 commands=(/usr/lib/postgresql/15/bin/postgres /usr/bin/patroni /usr/bin/etcd /usr/bin/etcdctl /usr/sbin/haproxy
   /usr/bin/pgbackrest /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-postgres-exporter
-  /usr/bin/prometheus-node-exporter /usr/bin/shellcheck /usr/bin/cloud-init /usr/bin/systemd-analyze)
+  /usr/bin/prometheus-node-exporter /usr/bin/shellcheck /usr/bin/cloud-init /usr/bin/systemd-analyze /usr/sbin/pgbouncer)
 
 missing=()
 for command in "${commands[@]}"; do

@@ -1,9 +1,12 @@
 import { Construct } from 'constructs';
 import { TerraformOutput } from '../cdktf';
 import { HAPROXY_SECRET_VARIABLES, planHaproxyNodes } from '../node-plan/haproxy-plan';
+import { PGBOUNCER_PASSWORD_KEY, pgbouncerAuthAddition, pgbouncerProxyAddition } from '../node-plan/pgbouncer-plan';
 import { Peer } from '../node-plan/node-plan';
 import { Endpoint, EndpointListener, NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
+import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit } from '../spec/pooling';
+import { SpecError } from '../spec/problems';
 import { PatroniCluster } from './patroni-cluster';
 
 export interface HaproxyFrontendsProps {
@@ -32,6 +35,14 @@ export interface HaproxyFrontendsProps {
   readonly clientCidrs?: string[];
   /** Allow 0.0.0.0/0 in clientCidrs. @default false */
   readonly allowAnyClient?: boolean;
+  /**
+   * PgBouncer on each proxy, in front of the read-write and read-only ports: `databases` to pool
+   * (required), `poolMode` ("transaction"), `readWritePort` (6432), `readOnlyPort` (6433),
+   * `readWritePoolSize` and `readOnlyPoolSize` (20 server connections per database per proxy),
+   * `maxClientConnections` (1000 per instance). The pools must fit the cluster's max_connections.
+   * @default - none
+   */
+  readonly pooling?: PoolingSpecInput;
   /** @default "c6i.large" */
   readonly instanceType?: string;
   /**
@@ -63,6 +74,12 @@ export class HaproxyFrontends extends Construct {
   readonly readerEndpoint: string;
   /** "host:port" of the synchronous-standby frontend, when `syncReplicaPort` is set. */
   readonly syncReaderEndpoint?: string;
+  /** "host:port" of PgBouncer's read-write pool, when `pooling` is set. */
+  readonly pooledWriterEndpoint?: string;
+  /** "host:port" of PgBouncer's read-only pool, when `pooling` is set. */
+  readonly pooledReaderEndpoint?: string;
+  /** The password of PgBouncer's auth role, when `pooling` is set. */
+  readonly poolingSecret?: SecretRef;
 
   constructor(scope: Construct, id: string, props: HaproxyFrontendsProps) {
     super(scope, id);
@@ -74,14 +91,24 @@ export class HaproxyFrontends extends Construct {
       proxyZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
     });
     const spec = this.spec;
+    if (spec.pooling) {
+      const problems = checkPoolFit({
+        pooling: spec.pooling,
+        proxyCount: spec.proxyCount,
+        maxConnections: cluster.spec.maxConnections,
+        superuserReservedConnections: Number(cluster.spec.postgresqlParameters.superuser_reserved_connections ?? DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
+      });
+      if (problems.length > 0) throw new SpecError('HaproxyFrontends spec', problems);
+    }
     const groupName = `${cluster.clusterName}-proxy`;
     this.proxies = platform.placeNodes(groupName, spec.proxyCount);
     this.secret = platform.createSecret(this, 'Secret', `${cluster.clusterName}/haproxy`, Object.values(HAPROXY_SECRET_VARIABLES));
+    this.poolingSecret = spec.pooling ? platform.createSecret(this, 'PoolingSecret', `${cluster.clusterName}/pgbouncer`, [PGBOUNCER_PASSWORD_KEY]) : undefined;
     this.nodes = platform.createNodeGroup(this, 'Nodes', {
       groupName,
       description: `HAProxy nodes in front of cluster ${cluster.clusterName}`,
       placements: this.proxies,
-      secrets: [this.secret],
+      secrets: [this.secret, ...(this.poolingSecret ? [this.poolingSecret] : [])],
       instanceType: instanceType ?? 'c6i.large',
       plans: () =>
         planHaproxyNodes({
@@ -94,11 +121,28 @@ export class HaproxyFrontends extends Construct {
         }),
     });
     cluster.allowProxies(this.nodes);
+    const pooling = spec.pooling;
+    const poolingSecret = this.poolingSecret;
+    if (pooling && poolingSecret) {
+      this.nodes.extendPlans((plan) =>
+        pgbouncerProxyAddition(plan, { pooling, readWritePort: spec.readWritePort, readOnlyPort: spec.readOnlyPort, secretName: poolingSecret.name }),
+      );
+      cluster.nodes.grantSecret(poolingSecret);
+      cluster.nodes.extendPlans((plan) =>
+        pgbouncerAuthAddition(plan, { pooling, proxyCount: spec.proxyCount, postgresPort: cluster.spec.postgresPort, secretName: poolingSecret.name }),
+      );
+    }
 
     const listeners: EndpointListener[] = [
       { name: 'ReadWrite', port: spec.readWritePort },
       { name: 'ReadOnly', port: spec.readOnlyPort },
       ...(spec.syncReplicaPort !== undefined ? [{ name: 'SyncReadOnly', port: spec.syncReplicaPort }] : []),
+      ...(pooling
+        ? [
+            { name: 'PooledReadWrite', port: pooling.readWritePort },
+            { name: 'PooledReadOnly', port: pooling.readOnlyPort },
+          ]
+        : []),
     ];
     this.endpoint = platform.createEndpoint(this, 'Endpoint', { group: this.nodes, listeners, healthPort: spec.healthPort });
     for (const cidr of spec.clientCidrs) this.endpoint.allowClient({ cidr });
@@ -122,6 +166,20 @@ export class HaproxyFrontends extends Construct {
         value: this.syncReaderEndpoint,
         description: `Read-only endpoint of cluster ${cluster.clusterName} over synchronous standbys only`,
       }).overrideLogicalId(`${outputPrefix}sync_reader_endpoint`);
+    }
+    if (pooling) {
+      this.pooledWriterEndpoint = `${this.endpoint.host}:${pooling.readWritePort}`;
+      this.pooledReaderEndpoint = `${this.endpoint.host}:${pooling.readOnlyPort}`;
+      new TerraformOutput(this, 'PooledWriterEndpoint', {
+        staticId: true,
+        value: this.pooledWriterEndpoint,
+        description: `PgBouncer (${pooling.poolMode} pooling of ${pooling.databases.join(', ')}) in front of the read-write endpoint of cluster ${cluster.clusterName}`,
+      }).overrideLogicalId(`${outputPrefix}pooled_writer_endpoint`);
+      new TerraformOutput(this, 'PooledReaderEndpoint', {
+        staticId: true,
+        value: this.pooledReaderEndpoint,
+        description: `PgBouncer (${pooling.poolMode} pooling of ${pooling.databases.join(', ')}) in front of the read-only endpoint of cluster ${cluster.clusterName}`,
+      }).overrideLogicalId(`${outputPrefix}pooled_reader_endpoint`);
     }
   }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { cidrList, optIn, optionalPort, port, wholeNumber } from './common';
 import { distinctPorts, refuseAnywhere } from './patroni-cluster';
+import { poolingSchema } from './pooling';
 import { CrossFieldRule, validateSpec } from './validate';
 
 export const haproxyFrontendsSchema = z.object({
@@ -21,6 +22,8 @@ export const haproxyFrontendsSchema = z.object({
   /** Networks allowed to reach the proxy ports. */
   clientCidrs: cidrList,
   allowAnyClient: optIn(),
+  /** PgBouncer on each proxy, in front of the read-write and read-only frontends. @default - none */
+  pooling: poolingSchema.optional(),
 });
 
 export type HaproxyFrontendsSpecInput = z.input<typeof haproxyFrontendsSchema>;
@@ -43,7 +46,7 @@ export const haproxyFrontendsRules: readonly CrossFieldRule<Spec>[] = [
           ],
   },
   {
-    uses: ['readWritePort', 'readOnlyPort', 'syncReplicaPort', 'statsPort', 'healthPort'],
+    uses: ['readWritePort', 'readOnlyPort', 'syncReplicaPort', 'statsPort', 'healthPort', 'pooling'],
     check: (s) =>
       distinctPorts({
         readWritePort: s.readWritePort,
@@ -51,6 +54,8 @@ export const haproxyFrontendsRules: readonly CrossFieldRule<Spec>[] = [
         syncReplicaPort: s.syncReplicaPort,
         statsPort: s.statsPort,
         healthPort: s.healthPort,
+        'pooling.readWritePort': s.pooling?.readWritePort,
+        'pooling.readOnlyPort': s.pooling?.readOnlyPort,
       }),
   },
   {

@@ -45,7 +45,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       const topology = haTopology(scope, platform, {
         ...options.topology,
         cluster: { replicationMode: options.replicationMode ?? 'sync', failover: options.failover ?? 'fast', ...options.topology?.cluster },
-        frontends: options.maxReplicaLagBytes === undefined ? {} : { maxReplicaLagBytes: options.maxReplicaLagBytes },
+        frontends: { ...options.topology?.frontends, ...(options.maxReplicaLagBytes === undefined ? {} : { maxReplicaLagBytes: options.maxReplicaLagBytes }) },
       });
       return topology;
     },

@@ -26,6 +26,9 @@ export interface AwsNodeGroupProps extends NodeGroupProps {
 const DEFAULT_DATA_VOLUME_GIB = 50;
 
 /** A security group, an instance role and one EC2 instance (with its EBS data volume) per placement. */
+/** EC2 refuses user data over 16 KiB (after base64 decoding). */
+const EC2_USER_DATA_LIMIT_BYTES = 16 * 1024;
+
 export class AwsNodeGroup extends Construct implements NodeGroup {
   readonly groupName: string;
   readonly placements: readonly NodePlacement[];
@@ -199,7 +202,14 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
           files: [...files, { path: '/var/lib/cloud/instance/user-data.txt', mode: '0600', owner: 'root:root', content: cloudConfig }],
         });
         // gzip at synth: user data is static text (no Terraform references), and EC2 caps it at 16 KiB.
-        userDataBase64.push(gzipSync(cloudConfig, { level: 9 }).toString('base64'));
+        const userData = gzipSync(cloudConfig, { level: 9 });
+        if (userData.length > EC2_USER_DATA_LIMIT_BYTES) {
+          throw new Error(
+            `AwsNodeGroup ${this.groupName}: node ${plan.name}: user data: got ${userData.length} bytes gzipped; expected at most ${EC2_USER_DATA_LIMIT_BYTES} (EC2's limit), or the instance would be refused at apply. ` +
+              'Fix: turn off a feature this node carries (e.g. a BackupJob schedule or logicalDump) or put its large files elsewhere; the node files under cdktf.out show what it holds.',
+          );
+        }
+        userDataBase64.push(userData.toString('base64'));
       }
       this.rendered = { nodes, userDataBase64 };
     }

@@ -45,6 +45,9 @@ export interface HostPort {
 export interface LocalEndpoints {
   readonly writer: HostPort;
   readonly reader: HostPort;
+  /** PgBouncer's read-write and read-only pools, when the frontends have `pooling`. */
+  readonly pooledWriter?: HostPort;
+  readonly pooledReader?: HostPort;
   readonly members: { name: string; host: string; port: number; restApi: string }[];
   readonly etcd: string[];
   readonly superuser: { user: string; password: string };
@@ -297,6 +300,12 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     const endpoints: LocalEndpoints = {
       writer: { host: frontends.proxies[0].address, port: frontends.spec.readWritePort },
       reader: { host: frontends.proxies[0].address, port: frontends.spec.readOnlyPort },
+      ...(frontends.spec.pooling
+        ? {
+            pooledWriter: { host: frontends.proxies[0].address, port: frontends.spec.pooling.readWritePort },
+            pooledReader: { host: frontends.proxies[0].address, port: frontends.spec.pooling.readOnlyPort },
+          }
+        : {}),
       members: cluster.members.map((m) => ({
         name: m.name,
         host: m.address,
