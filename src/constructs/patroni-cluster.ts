@@ -8,7 +8,7 @@ import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platf
 import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PATRONI_SECRET_VARIABLES } from '../render/patroni-config';
 import { FailoverProfile, FailoverTiming } from '../spec/failover';
-import { PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, validatePatroniClusterSpec } from '../spec/patroni-cluster';
+import { PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
 
 export interface PatroniClusterProps {
   /** Where the nodes run (AwsPlatform, ...). */
@@ -80,6 +80,15 @@ export interface PatroniClusterProps {
    * @default - a new, empty cluster
    */
   readonly restoreFrom?: RestoreFromProps;
+  /**
+   * Cascading replicas: member name -> the member it streams from instead of the leader (Patroni's
+   * `replicatefrom` tag), e.g. `{ 'main-pg-3': 'main-pg-2' }`. Members are named
+   * `<clusterName>-pg-<n>`, n = 1..nodeCount. A cascading member is never a synchronous standby,
+   * and follows the leader while its upstream is gone from the DCS. No loops; in the sync modes
+   * synchronousNodeCount <= nodeCount - 1 - cascading members.
+   * @default {} (every replica streams from the leader)
+   */
+  readonly replicateFrom?: Record<string, string>;
 }
 
 export interface RestoreFromProps {
@@ -144,6 +153,14 @@ export class PatroniCluster extends Construct {
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
     this.members = platform.placeNodes(groupName, spec.nodeCount);
+    // replicateFrom was checked against these names: a platform naming nodes otherwise would break it.
+    const expectedNames = patroniMemberNames(spec.clusterName, spec.nodeCount);
+    if (Object.keys(spec.replicateFrom).length > 0 && this.members.some((member, index) => member.name !== expectedNames[index])) {
+      throw new Error(
+        `PatroniCluster ${this.node.path}: the platform named the members ${this.members.map((m) => m.name).join(', ')}; expected ${expectedNames.join(', ')} ` +
+          '(Patroni member names, which replicateFrom refers to). Fix: name placements "<groupName>-<n>" in the platform\'s placeNodes.',
+      );
+    }
     const etcdGroupName = `${spec.clusterName}-etcd`;
     this.etcdMembers =
       spec.etcdPlacement === 'dedicated'

@@ -179,7 +179,7 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
           }
         : {}),
     },
-    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, ...cascadeTags(spec, input.nodeName) },
     // No watchdog: cloud VMs, containers and the loopback test platform have no /dev/watchdog, and
     // loading softdog needs root and a kernel module. "automatic" would only log that it is missing
     // and "required" would refuse to start. Split brain is prevented by the DCS leader lease (ttl)
@@ -193,6 +193,23 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
   const document = new Document(config, { version: '1.1' });
   document.commentBefore = HEADER;
   return document.toString({ lineWidth: 0 });
+}
+
+/**
+ * A cascading member (spec.replicateFrom) streams from its upstream member instead of the leader.
+ * Patroni 3.0.2 follows `replicatefrom` while the upstream's member key is in the DCS, running or
+ * not (ha.py `_get_node_to_follow` calls `cluster.get_member`, which falls back to the leader only
+ * when the name is not a member: dcs/__init__.py `get_member`). So when the upstream goes down its
+ * cascading replicas stop streaming until its key expires (up to ttl after its last refresh), then
+ * follow the leader, and return to the upstream once its Patroni runs again. The leader keeps no
+ * slot for them while they cascade; the upstream does. No `nosync`: while a cascading member
+ * follows the leader (its upstream down) it may become the synchronous standby, so the sync modes
+ * keep a synchronous standby, and sync-strict keeps committing, through the upstream's outage;
+ * while it cascades Patroni cannot pick it (postgresql/sync.py reads the leader's own standbys).
+ */
+function cascadeTags(spec: PatroniClusterSpec, nodeName: string): { nosync: false; replicatefrom?: string } {
+  const upstream = spec.replicateFrom[nodeName];
+  return upstream === undefined ? { nosync: false } : { nosync: false, replicatefrom: upstream };
 }
 
 /** Cluster-wide PostgreSQL parameters (bootstrap.dcs): replication, logging, autovacuum, then the user's. */
@@ -260,6 +277,9 @@ function checkInput(input: PatroniConfigInput): void {
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(input.nodeName)) {
     problems.push(`nodeName: got "${input.nodeName}", expected a member name of letters, digits, ".", "_" and "-"; use e.g. "${input.spec.clusterName}-1"`);
+  }
+  if (input.spec.replicateFrom[input.nodeName] === input.nodeName) {
+    problems.push(`spec.replicateFrom.${input.nodeName}: got "${input.nodeName}", expected another member to stream from; remove the entry to stream from the leader`);
   }
   if (input.etcdHosts.length === 0) {
     problems.push('etcdHosts: got none, expected the "host:port" of every etcd member; pass e.g. ["10.0.1.11:2379"]');

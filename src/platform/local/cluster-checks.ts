@@ -82,8 +82,9 @@ export interface ClusterHealth {
 }
 
 /**
- * Healthy: one leader, every other member streaming from it, and as many synchronous standbys as
- * configured, both in PostgreSQL and in Patroni. Asks any member that answers.
+ * Healthy: one leader, every other member streaming from it or from its upstream (a cascading
+ * replica), and as many synchronous standbys as configured, both in PostgreSQL and in Patroni.
+ * Asks any member that answers.
  */
 export async function clusterHealth(restApis: readonly string[], expectedSync: number): Promise<ClusterHealth> {
   let members: PatroniMember[] | undefined;
@@ -100,10 +101,17 @@ export async function clusterHealth(restApis: readonly string[], expectedSync: n
   const leaders = members.filter((m) => m.role === 'leader');
   if (leaders.length !== 1) return { ...none, waitingFor: `one leader (have ${leaders.length})` };
   const leader = leaders[0];
-  const replication = await replicationOf(restApis.find((api) => api.startsWith(`${leader.host}:`)) ?? `${leader.host}:8008`).catch(
-    () => [] as ReplicationEntry[],
-  );
-  const streaming = replication.filter((r) => r.state === 'streaming').map((r) => r.application_name);
+  const leaderApi = restApis.find((api) => api.startsWith(`${leader.host}:`)) ?? `${leader.host}:8008`;
+  const replication = await replicationOf(leaderApi).catch(() => [] as ReplicationEntry[]);
+  // A cascading replica (PatroniCluster replicateFrom, Patroni's replicatefrom tag) streams from
+  // another replica, whose REST API lists it: every member's list counts for streaming, the
+  // leader's alone for synchronous standbys. Only members count: while a replica is being built,
+  // pg_basebackup's own WAL stream shows as "streaming" under application_name pg_basebackup.
+  const cascaded = await Promise.all(restApis.filter((api) => api !== leaderApi).map((api) => replicationOf(api).catch(() => [] as ReplicationEntry[])));
+  const replicaNames = new Set(members.filter((m) => m.name !== leader.name).map((m) => m.name));
+  const streaming = [
+    ...new Set([...replication, ...cascaded.flat()].filter((r) => r.state === 'streaming' && replicaNames.has(r.application_name)).map((r) => r.application_name)),
+  ];
   // Synchronous for PostgreSQL (pg_stat_replication) and for Patroni (its /sync key, which decides
   // who may be promoted): the second follows the first by up to a loop.
   const syncStandbys = new Set(members.filter((m) => m.role === 'sync_standby').map((m) => m.name));

@@ -120,6 +120,35 @@ describe('PatroniCluster on AWS', () => {
     expect(resourcesOf(synthesize(stack), 'aws_instance')).toHaveLength(0);
   });
 
+  test('GIVEN replicateFrom WHEN synthesized THEN only the cascading node carries replicatefrom, and its user data holds the same file', () => {
+    const { stack, platform } = awsTestStack();
+    const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform, replicationMode: 'async', replicateFrom: { 'orders-pg-3': 'orders-pg-2' } });
+    expect(cluster.spec.replicateFrom).toEqual({ 'orders-pg-3': 'orders-pg-2' });
+    const patroniFiles = collectRenderedNodes(stack).map((node) => [node.plan.name, node.files.find((f) => f.path === '/etc/patroni/patroni.yml')!.content] as const);
+    expect(patroniFiles.map(([name, content]) => [name, parse(content).tags])).toEqual([
+      ['orders-pg-1', { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false }],
+      ['orders-pg-2', { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false }],
+      ['orders-pg-3', { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, replicatefrom: 'orders-pg-2' }],
+    ]);
+    const thirdInstance = resourcesOf(synthesize(stack), 'aws_instance')[2];
+    const written = parse(userDataOf(thirdInstance)).write_files.find((f: { path: string }) => f.path === '/etc/patroni/patroni.yml');
+    expect(written.content).toBe(patroniFiles[2][1]);
+  });
+
+  test('fails on a cascade loop and a sync count cascading leaves no room for, before anything is synthesized', () => {
+    const { stack, platform } = awsTestStack();
+    let error: unknown;
+    try {
+      new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform, nodeCount: 5, synchronousNodeCount: 3, replicateFrom: { 'orders-pg-2': 'orders-pg-3', 'orders-pg-3': 'orders-pg-2' } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SpecError);
+    expect((error as SpecError).message).toContain('orders-pg-2 -> orders-pg-3 -> orders-pg-2');
+    expect((error as SpecError).message).toContain('5 - 1 - 2 = 2 synchronous standby(s)');
+    expect(resourcesOf(synthesize(stack), 'aws_instance')).toHaveLength(0);
+  });
+
   test('fails when every subnet is in one zone', () => {
     const { stack, platform } = awsTestStack(THREE_ZONE_SUBNETS.map((s) => ({ ...s, availabilityZone: 'eu-west-1a' })));
     expect(() => new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform })).toThrow(

@@ -344,3 +344,43 @@ describe('renderPatroniConfig: archiving and restores', () => {
     expect(render().postgresql.use_unix_socket).toBe(true);
   });
 });
+
+describe('renderPatroniConfig: cascading replicas (replicateFrom)', () => {
+  const cascading = { replicationMode: 'async' as const, replicateFrom: { 'orders-pg-3': 'orders-pg-2' } };
+  const node = (n: number) => ({ nodeName: `orders-pg-${n}`, address: `10.0.${n}.11` });
+
+  test('the cascading member gets replicatefrom its upstream, and stays a possible synchronous standby (nosync false)', () => {
+    const config = render(cascading, node(3));
+    expect(config.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, replicatefrom: 'orders-pg-2' });
+  });
+
+  test('the upstream and the other members keep the default tags', () => {
+    for (const n of [1, 2]) {
+      expect(render(cascading, node(n)).tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
+    }
+  });
+
+  test('the same in the sync modes: not nosync, so that it can cover as synchronous standby while its upstream is down', () => {
+    for (const replicationMode of ['sync', 'sync-strict'] as const) {
+      const config = render({ ...cascading, replicationMode }, node(3));
+      expect(config.tags).toMatchObject({ nosync: false, replicatefrom: 'orders-pg-2' });
+      expect(config.bootstrap.dcs.synchronous_node_count).toBe(1);
+    }
+  });
+
+  test('a chain: each member names its own upstream', () => {
+    const spec = { nodeCount: 5, replicationMode: 'async' as const, replicateFrom: { 'orders-pg-5': 'orders-pg-4', 'orders-pg-4': 'orders-pg-2' } };
+    expect([1, 2, 3, 4, 5].map((n) => render(spec, node(n)).tags.replicatefrom)).toEqual([undefined, undefined, undefined, 'orders-pg-2', 'orders-pg-4']);
+  });
+
+  test('the cascading node differs from a plain one only in the replicatefrom tag', () => {
+    const plain = renderPatroniConfig(input({ replicationMode: 'async' }, node(3)));
+    const text = renderPatroniConfig(input(cascading, node(3)));
+    expect(text).toBe(plain.replace('  nosync: false\n', '  nosync: false\n  replicatefrom: orders-pg-2\n'));
+  });
+
+  test('refuses a spec whose member replicates from itself (specs built without validation)', () => {
+    const spec = { ...validatePatroniClusterSpec({ clusterName: 'orders' }), replicateFrom: { 'orders-pg-3': 'orders-pg-3' } };
+    expect(() => renderPatroniConfig({ ...input(), ...node(3), spec })).toThrow(/spec\.replicateFrom\.orders-pg-3: got "orders-pg-3", expected another member to stream from/);
+  });
+});
