@@ -181,6 +181,7 @@ export class HaproxyFrontends extends Construct {
         description: `PgBouncer (${pooling.poolMode} pooling of ${pooling.databases.join(', ')}) in front of the read-only endpoint of cluster ${cluster.clusterName}`,
       }).overrideLogicalId(`${outputPrefix}pooled_reader_endpoint`);
     }
+    cluster.registerFrontends(this);
   }
 
   /**

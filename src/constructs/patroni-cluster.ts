@@ -110,6 +110,14 @@ export interface RestoreFromProps {
 
 const DEDICATED_ETCD_MEMBERS = 3;
 
+/** What a cluster's frontends give its clients: "host:port" of each endpoint. */
+export interface ClusterEndpoints {
+  readonly writerEndpoint: string;
+  readonly readerEndpoint: string;
+  readonly pooledWriterEndpoint?: string;
+  readonly pooledReaderEndpoint?: string;
+}
+
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
 type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB' | 'archive' | 'restoreFrom'>;
 const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PatroniClusterSpecInput, 'nodeZones' | 'archiveId' | 'restoreFrom'>>] ? true : never = true;
@@ -136,6 +144,7 @@ export class PatroniCluster extends Construct {
   /** The platform the nodes run on (for constructs that add to them). */
   readonly platform: Platform;
   private backup?: ClusterBackup;
+  private frontends?: ClusterEndpoints;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
@@ -269,6 +278,47 @@ export class PatroniCluster extends Construct {
   }
 
   /** Lets a group of proxies reach PostgreSQL and the REST API (their health checks), in the network and in pg_hba. */
+  /**
+   * "host:port" that always reaches the primary: the writer endpoint of the cluster's
+   * HaproxyFrontends (`writer_endpoint` output). Reads that may lag go to `readerEndpoint`.
+   */
+  get writerEndpoint(): string {
+    return this.frontendsOrThrow('writerEndpoint').writerEndpoint;
+  }
+
+  /** "host:port" over the replicas within the frontends' lag limit (`reader_endpoint` output). */
+  get readerEndpoint(): string {
+    return this.frontendsOrThrow('readerEndpoint').readerEndpoint;
+  }
+
+  /** PgBouncer's read-write pool, when the frontends have `pooling` (`pooled_writer_endpoint` output). */
+  get pooledWriterEndpoint(): string | undefined {
+    return this.frontendsOrThrow('pooledWriterEndpoint').pooledWriterEndpoint;
+  }
+
+  /** PgBouncer's read-only pool, when the frontends have `pooling` (`pooled_reader_endpoint` output). */
+  get pooledReaderEndpoint(): string | undefined {
+    return this.frontendsOrThrow('pooledReaderEndpoint').pooledReaderEndpoint;
+  }
+
+  /** Called by HaproxyFrontends: the endpoints the cluster hands out. */
+  registerFrontends(frontends: ClusterEndpoints): void {
+    if (this.frontends) {
+      throw new Error(`PatroniCluster "${this.clusterName}": a second HaproxyFrontends; expected one per cluster (its endpoints are the cluster's). Fix: give the one HaproxyFrontends more proxies instead.`);
+    }
+    this.frontends = frontends;
+  }
+
+  private frontendsOrThrow(attribute: string): ClusterEndpoints {
+    if (!this.frontends) {
+      throw new Error(
+        `PatroniCluster "${this.clusterName}": ${attribute}: the cluster has no HaproxyFrontends, which provide its endpoints. ` +
+          'Fix: add new HaproxyFrontends(scope, id, { platform, cluster }) before reading it, or connect to `members` directly.',
+      );
+    }
+    return this.frontends;
+  }
+
   allowProxies(proxies: NodeGroup): void {
     this.nodes.allowGroup(this.spec.postgresPort, 'PostgreSQL through the proxies', proxies);
     this.nodes.allowGroup(this.spec.restApiPort, 'Patroni health checks from the proxies', proxies);

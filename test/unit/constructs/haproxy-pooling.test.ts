@@ -94,6 +94,28 @@ describe('HaproxyFrontends with pooling', () => {
     });
   });
 
+  test("THEN the cluster hands out its frontends' endpoints: writer, reader and the pooled ones", () => {
+    const { cluster, frontends } = pooledCluster();
+    expect({ writer: cluster.writerEndpoint, reader: cluster.readerEndpoint, pooledWriter: cluster.pooledWriterEndpoint, pooledReader: cluster.pooledReaderEndpoint }).toEqual({
+      writer: frontends.writerEndpoint,
+      reader: frontends.readerEndpoint,
+      pooledWriter: frontends.pooledWriterEndpoint,
+      pooledReader: frontends.pooledReaderEndpoint,
+    });
+    expect(cluster.writerEndpoint).toMatch(/:5000$/);
+    expect(cluster.pooledReaderEndpoint).toMatch(/:6433$/);
+  });
+
+  test('WHEN a cluster has no frontends THEN reading its writer endpoint says what to add; a second frontends is refused', () => {
+    const { stack, platform } = awsTestStack();
+    const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'bare', platform });
+    expect(() => cluster.writerEndpoint).toThrow(/PatroniCluster "bare": writerEndpoint: the cluster has no HaproxyFrontends.*Fix: add new HaproxyFrontends/);
+    new HaproxyFrontends(stack, 'Frontends', { platform, cluster });
+    expect(cluster.pooledWriterEndpoint).toBeUndefined();
+    // (On AWS the platform refuses the second proxy group's name first; the cluster refuses it on any platform.)
+    expect(() => cluster.registerFrontends({ writerEndpoint: 'x:1', readerEndpoint: 'x:2' })).toThrow(/a second HaproxyFrontends; expected one per cluster/);
+  });
+
   test('WHEN there is no pooling THEN no PgBouncer, no auth job and no pooled output', () => {
     const { stack } = pooledCluster({ pooling: undefined });
     const nodes = collectRenderedNodes(stack);
