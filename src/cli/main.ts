@@ -125,7 +125,8 @@ async function local(args: string[], io: Output): Promise<number> {
         build: topology((profile || undefined) as FailoverProfile | undefined),
         progress: (line) => io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`),
       });
-      io.out(`healthy: writer ${endpoints.writer.host}:${endpoints.writer.port}, reader ${endpoints.reader.host}:${endpoints.reader.port}; details in ${endpointsPath(dir)}\n`);
+      const pooled = endpoints.pooledWriter && endpoints.pooledReader ? `, pooled writer ${endpoints.pooledWriter.host}:${endpoints.pooledWriter.port}, pooled reader ${endpoints.pooledReader.host}:${endpoints.pooledReader.port}` : '';
+      io.out(`healthy: writer ${endpoints.writer.host}:${endpoints.writer.port}, reader ${endpoints.reader.host}:${endpoints.reader.port}${pooled}; details in ${endpointsPath(dir)}\n`);
       return 0;
     }
     if (action === 'down') {
