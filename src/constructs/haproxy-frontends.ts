@@ -7,12 +7,12 @@ import { Endpoint, EndpointListener, NodeGroup, NodePlacement, Platform, SecretR
 import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit } from '../spec/pooling';
 import { SpecError } from '../spec/problems';
-import { PatroniCluster } from './patroni-cluster';
+import { RoutedCluster } from './routed-cluster';
 
 export interface HaproxyFrontendsProps {
   readonly platform: Platform;
-  /** The cluster the proxies route to. */
-  readonly cluster: PatroniCluster;
+  /** The cluster the proxies route to: a PatroniCluster, or a PrimaryWithReplicas (its role agents answer the same checks). */
+  readonly cluster: RoutedCluster;
   /** HAProxy nodes, spread over the platform's subnets in turn. @default 2 */
   readonly proxyCount?: number;
   /** Allow `proxyCount: 1` (the proxy is then a single point of failure). @default false */
@@ -91,6 +91,16 @@ export class HaproxyFrontends extends Construct {
       proxyZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
     });
     const spec = this.spec;
+    if (spec.syncReplicaPort !== undefined && !cluster.syncAware) {
+      throw new SpecError('HaproxyFrontends spec', [
+        {
+          path: 'syncReplicaPort',
+          given: spec.syncReplicaPort,
+          expected: `no synchronous-standby port for cluster "${cluster.clusterName}": its members cannot tell which standby is synchronous (only Patroni's /sync can)`,
+          fix: 'remove syncReplicaPort, or use a PatroniCluster',
+        },
+      ]);
+    }
     if (spec.pooling) {
       const problems = checkPoolFit({
         pooling: spec.pooling,

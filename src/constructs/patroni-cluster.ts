@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { colocatedEtcdMemberCount } from '../node-plan/etcd-member';
 import { planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-cluster-plan';
 import { ClusterArchive, ClusterBackup } from '../node-plan/pgbackrest-plan';
+import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
@@ -110,13 +111,6 @@ export interface RestoreFromProps {
 
 const DEDICATED_ETCD_MEMBERS = 3;
 
-/** What a cluster's frontends give its clients: "host:port" of each endpoint. */
-export interface ClusterEndpoints {
-  readonly writerEndpoint: string;
-  readonly readerEndpoint: string;
-  readonly pooledWriterEndpoint?: string;
-  readonly pooledReaderEndpoint?: string;
-}
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
 type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB' | 'archive' | 'restoreFrom'>;
@@ -127,7 +121,7 @@ void propsMatchSpec;
  * PostgreSQL with automatic failover: Patroni on every node, etcd as the DCS (on the same nodes
  * or its own), streaming replication with slots, pg_rewind, and sync or async replication.
  */
-export class PatroniCluster extends Construct {
+export class PatroniCluster extends Construct implements RoutedCluster {
   readonly spec: PatroniClusterSpec;
   readonly clusterName: string;
   readonly members: readonly NodePlacement[];
@@ -144,7 +138,9 @@ export class PatroniCluster extends Construct {
   /** The platform the nodes run on (for constructs that add to them). */
   readonly platform: Platform;
   private backup?: ClusterBackup;
-  private frontends?: ClusterEndpoints;
+  private readonly frontends: FrontendsSlot;
+  /** Patroni answers `/sync`: the synchronous-standby frontend works. */
+  readonly syncAware = true;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
@@ -152,6 +148,7 @@ export class PatroniCluster extends Construct {
     const nodeCount = specInput.nodeCount ?? 3;
     this.archive = archive;
     this.platform = platform;
+    this.frontends = new FrontendsSlot(`PatroniCluster "${props.clusterName}"`);
     this.spec = validatePatroniClusterSpec({
       ...specInput,
       archiveId: archive?.archiveId,
@@ -283,40 +280,27 @@ export class PatroniCluster extends Construct {
    * HaproxyFrontends (`writer_endpoint` output). Reads that may lag go to `readerEndpoint`.
    */
   get writerEndpoint(): string {
-    return this.frontendsOrThrow('writerEndpoint').writerEndpoint;
+    return this.frontends.get('writerEndpoint').writerEndpoint;
   }
 
   /** "host:port" over the replicas within the frontends' lag limit (`reader_endpoint` output). */
   get readerEndpoint(): string {
-    return this.frontendsOrThrow('readerEndpoint').readerEndpoint;
+    return this.frontends.get('readerEndpoint').readerEndpoint;
   }
 
   /** PgBouncer's read-write pool, when the frontends have `pooling` (`pooled_writer_endpoint` output). */
   get pooledWriterEndpoint(): string | undefined {
-    return this.frontendsOrThrow('pooledWriterEndpoint').pooledWriterEndpoint;
+    return this.frontends.get('pooledWriterEndpoint').pooledWriterEndpoint;
   }
 
   /** PgBouncer's read-only pool, when the frontends have `pooling` (`pooled_reader_endpoint` output). */
   get pooledReaderEndpoint(): string | undefined {
-    return this.frontendsOrThrow('pooledReaderEndpoint').pooledReaderEndpoint;
+    return this.frontends.get('pooledReaderEndpoint').pooledReaderEndpoint;
   }
 
   /** Called by HaproxyFrontends: the endpoints the cluster hands out. */
   registerFrontends(frontends: ClusterEndpoints): void {
-    if (this.frontends) {
-      throw new Error(`PatroniCluster "${this.clusterName}": a second HaproxyFrontends; expected one per cluster (its endpoints are the cluster's). Fix: give the one HaproxyFrontends more proxies instead.`);
-    }
-    this.frontends = frontends;
-  }
-
-  private frontendsOrThrow(attribute: string): ClusterEndpoints {
-    if (!this.frontends) {
-      throw new Error(
-        `PatroniCluster "${this.clusterName}": ${attribute}: the cluster has no HaproxyFrontends, which provide its endpoints. ` +
-          'Fix: add new HaproxyFrontends(scope, id, { platform, cluster }) before reading it, or connect to `members` directly.',
-      );
-    }
-    return this.frontends;
+    this.frontends.register(frontends);
   }
 
   allowProxies(proxies: NodeGroup): void {

@@ -1,6 +1,7 @@
 import { PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../platform/platform';
+import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
 import { ETCD_SERVICE, EtcdMemberPlan, planEtcdMember } from './etcd-member';
 import { LAYOUT, postgresDataDir } from './layout';
 import { NodePlan, NodePort, NodeService } from './node-plan';
@@ -89,12 +90,7 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
         ...pgbackrest.directories,
       ],
       files: [
-        {
-          path: LAYOUT.createClusterDropIn,
-          mode: '0644',
-          owner: 'root:root',
-          content: '# Patroni creates and runs the cluster: no Debian "main" cluster on port 5432.\ncreate_main_cluster = false\n',
-        },
+        CREATE_CLUSTER_DROP_IN,
         { path: LAYOUT.patroniConfig, mode: '0640', owner: 'postgres:postgres', content: patroniConfig },
         ...(etcd?.files ?? []),
         ...pgbackrest.files,

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { cidrList, optIn, port, resourceName, wholeNumber } from './common';
+import { distinctPorts, refuseAnywhere } from './patroni-cluster';
+import { checkPostgresqlParameters } from './postgresql-parameters';
+import { CrossFieldRule, expectation, validateSpec } from './validate';
+
+export const SYNCHRONOUS_METHODS = ['FIRST', 'ANY'] as const;
+
+/** One primary and hot standbys without Patroni: streaming replication, promotion by hand. */
+export const primaryWithReplicasSchema = z.object({
+  clusterName: resourceName,
+  standbyCount: wholeNumber('standbys', 1, 8, 2).default(2),
+  /** The zone of each node (primary first), when the platform knows it at synth time. */
+  nodeZones: z.array(z.string()).optional(),
+  allowSingleAvailabilityZone: optIn(),
+  replicationMode: z.enum(['async', 'sync'], expectation('"async" or "sync"', 'use "async", or "sync" for commits that wait for standbys')).default('async'),
+  /** In "sync" mode: commits wait for `count` standbys, the first in order (FIRST) or any (ANY). */
+  synchronousMethod: z.enum(SYNCHRONOUS_METHODS, expectation('"FIRST" or "ANY"', 'use "FIRST" (a priority order) or "ANY" (a quorum)')).default('FIRST'),
+  synchronousCount: wholeNumber('synchronous standbys', 1, 8, 1).default(1),
+  postgresPort: port(5432),
+  /** The role agent: Patroni's health-check endpoints for HAProxy (`/primary`, `/replica?lag=`). */
+  agentPort: port(8008),
+  maxConnections: wholeNumber('connections', 10, 10000, 200).default(200),
+  walKeepSize: z
+    .string(expectation('a size such as "1GB"', 'write e.g. "1GB"'))
+    .regex(/^\d+(kB|MB|GB|TB)$/, expectation('a size such as "512MB" or "1GB"', 'write a whole number and kB, MB, GB or TB'))
+    .default('1GB'),
+  postgresqlParameters: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()], expectation('a string, number or boolean', 'write the value as PostgreSQL would read it')))
+    .default({}),
+  clientCidrs: cidrList,
+  allowAnyClient: optIn(),
+});
+
+export type PrimaryWithReplicasSpecInput = z.input<typeof primaryWithReplicasSchema>;
+export type PrimaryWithReplicasSpec = z.output<typeof primaryWithReplicasSchema>;
+type Spec = PrimaryWithReplicasSpec;
+
+export const primaryWithReplicasRules: readonly CrossFieldRule<Spec>[] = [
+  {
+    uses: ['replicationMode', 'synchronousCount', 'standbyCount'],
+    check: (s) =>
+      s.replicationMode === 'async' || s.synchronousCount < s.standbyCount
+        ? []
+        : [
+            {
+              path: 'synchronousCount',
+              given: s.synchronousCount,
+              expected: `fewer synchronous standbys than standbys (${s.standbyCount} standby(s) allow at most ${s.standbyCount - 1}): with every standby synchronous, losing one stops all commits`,
+              fix: s.standbyCount > 1 ? `set synchronousCount to ${s.standbyCount - 1} or less, or add standbys` : 'add a standby (standbyCount: 2), or use replicationMode: "async"',
+            },
+          ],
+  },
+  {
+    uses: ['nodeZones', 'allowSingleAvailabilityZone'],
+    check: (s) =>
+      s.nodeZones === undefined || new Set(s.nodeZones).size >= 2 || s.allowSingleAvailabilityZone
+        ? []
+        : [
+            {
+              path: 'subnets',
+              given: [...new Set(s.nodeZones)],
+              expected: 'the primary and its standbys in at least 2 availability zones',
+              fix: 'give subnets in 2 or more zones, or allowSingleAvailabilityZone: true for a test cluster',
+            },
+          ],
+  },
+  {
+    uses: ['postgresPort', 'agentPort'],
+    check: (s) => distinctPorts({ postgresPort: s.postgresPort, agentPort: s.agentPort }),
+  },
+  {
+    uses: ['postgresqlParameters'],
+    check: (s) => checkPostgresqlParameters(s.postgresqlParameters),
+  },
+  {
+    uses: ['clientCidrs', 'allowAnyClient'],
+    check: (s) => refuseAnywhere('clientCidrs', s.clientCidrs, s.allowAnyClient, 'allowAnyClient'),
+  },
+];
+
+export function validatePrimaryWithReplicasSpec(input: unknown): PrimaryWithReplicasSpec {
+  return validateSpec('PrimaryWithReplicas spec', primaryWithReplicasSchema, primaryWithReplicasRules, input);
+}
+
+/** A standby's slot and application_name: what synchronous_standby_names names. */
+export const standbySlotName = (memberName: string) => memberName.replace(/-/g, '_');
+
+/** synchronous_standby_names of the primary: empty in async mode. */
+export function synchronousStandbyNames(spec: Spec, standbyNames: readonly string[]): string {
+  if (spec.replicationMode === 'async') return '';
+  return `${spec.synchronousMethod} ${spec.synchronousCount} (${standbyNames.map(standbySlotName).join(', ')})`;
+}
