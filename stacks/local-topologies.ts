@@ -1,3 +1,5 @@
+import { HaproxyFrontends } from '../src/constructs/haproxy-frontends';
+import { PrimaryWithReplicas } from '../src/constructs/primary-with-replicas';
 import { TopologyBuilder } from '../src/platform/local/local-cluster';
 import { FailoverProfile } from '../src/spec/failover';
 import { AwsHaStackSettings, withReferenceDefaults } from './aws-ha';
@@ -18,5 +20,10 @@ export const LOCAL_TOPOLOGIES: Record<string, (profile?: FailoverProfile) => Top
       monitoring: settings.monitoring,
       cluster: { ...settings.cluster, ...(profile ? { failover: profile } : {}) },
     });
+  },
+  /** A primary and 2 hot standbys without Patroni (synchronous, FIRST 1), behind 2 HAProxy: try `pgha local promote`. */
+  'primary-with-replicas': () => (scope, platform) => {
+    const cluster = new PrimaryWithReplicas(scope, 'Cluster', { platform, clusterName: 'main', replicationMode: 'sync' });
+    return { cluster, frontends: new HaproxyFrontends(scope, 'Frontends', { platform, cluster }) };
   },
 };

@@ -9,6 +9,7 @@ import { LOCAL_TOPOLOGIES } from '../../stacks/local-topologies';
 import { REFERENCE_STACKS } from '../../stacks/reference-stacks';
 import { App } from '../cdktf';
 import { localRunJob } from '../platform/local/local-cluster';
+import { localPromote } from '../platform/local/local-promote';
 import { recoveryReport } from '../review/recovery-objectives';
 import { tmpdir } from 'node:os';
 
@@ -31,6 +32,9 @@ const USAGE = `pgha: tools for cdktf-postgres-ha
   pgha local down [--dir /tmp/pgha-local]
       Stops every process \`up\` started.
   pgha local run-job <node> <job> [--dir /tmp/pgha-local]
+  pgha local promote <node> [--dir /tmp/pgha-local]
+      A PrimaryWithReplicas cluster: stop the primary, promote the standby <node>, and point the
+      other standbys at it (the manual failover, scripted).
       Runs a node's scheduled job now, as its timer would (pgha-backup-full, pgha-backup-diff,
       pgha-check, pgha-verify, pgha-restore-drill, pgha-dump): it acts only on the node whose role
       fits, and prints its output.
@@ -153,7 +157,17 @@ async function local(args: string[], io: Output): Promise<number> {
       io.out(`${job} on ${node}: exit ${result.exitCode} after ${(result.durationMs / 1000).toFixed(1)} s\n`);
       return result.exitCode === 0 ? 0 : 1;
     }
-    io.err(`pgha local: expected up, status, down or run-job\n`);
+    if (action === 'promote') {
+      const [, node] = args;
+      if (!node || node.startsWith('--')) {
+        io.err('pgha local promote: expected the standby to promote, e.g. `pgha local promote main-pg-2` (a PrimaryWithReplicas cluster)\n');
+        return 2;
+      }
+      const report = await localPromote(dir, node);
+      io.out(`${report.fenced ? `stopped the old primary ${report.fenced}; ` : ''}promoted ${report.promoted}; streaming from it now: ${report.repointed.join(', ') || 'no standby'}\n`);
+      return 0;
+    }
+    io.err(`pgha local: expected up, status, down, run-job or promote\n`);
     return 2;
   } catch (error) {
     io.err(`${(error as Error).message}\n`);

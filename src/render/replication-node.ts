@@ -180,6 +180,9 @@ export interface ReplicationHbaInput {
   readonly allowAnyClient?: boolean;
 }
 
+/** Connections between nodes on one host, and local tools, come from here. */
+const LOOPBACK = '127.0.0.1/32';
+
 export function renderReplicationHba(input: ReplicationHbaInput): string {
   const user = input.replicationUser ?? REPLICATION_USER;
   const problems: string[] = [];
@@ -203,10 +206,11 @@ export function renderReplicationHba(input: ReplicationHbaInput): string {
     `# ${HEADER}`,
     '# The start script and local admin tools, as the OS user postgres, over the unix socket.',
     `local all ${REPLICATION_SUPERUSER} peer`,
-    '# Standbys streaming (and pg_basebackup) from the members\' networks.',
-    ...unique(input.memberNetworks).map((network) => `host replication ${user} ${network} scram-sha-256`),
+    '# Standbys streaming (and pg_basebackup) from the members\' networks, and from 127.0.0.1: connections',
+    '# between nodes on one host (and local tools) arrive from there, as in the Patroni clusters\' pg_hba.',
+    ...unique([LOOPBACK, ...input.memberNetworks]).map((network) => `host replication ${user} ${network} scram-sha-256`),
     '# Clients (and the members) with a password.',
-    ...unique([...input.clientNetworks, ...input.memberNetworks]).map((network) => `host all all ${network} scram-sha-256`),
+    ...unique([LOOPBACK, ...input.clientNetworks, ...input.memberNetworks]).map((network) => `host all all ${network} scram-sha-256`),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -398,10 +402,11 @@ printf '%s\\n' "\$${superuserVariable}" >"$pwfile"
 rm -f -- "$pwfile"
 
 # Single-user mode: the role and the slots exist before any standby can connect. The SQL goes on
-# stdin (printf is a builtin: no command line has the password); nothing logs a statement.
+# stdin (printf is a builtin: no command line has the password); nothing logs a statement. Commits
+# are local: with synchronous_standby_names set they would wait forever for standbys not yet there.
 log "creating the replication role ${user} and ${slots.length} slot(s)${slots.length > 0 ? `: ${slots.join(', ')}` : ''}"
 if ! output=$(printf ${bashQuote(`${statements.join('\\n')}\\n`)} "\$${replicationVariable}" |
-  "$bin_dir/postgres" --single -D "$new_dir" -c "config_file=$config_file" \\
+  "$bin_dir/postgres" --single -D "$new_dir" -c "config_file=$config_file" -c synchronous_commit=local \\
     -c log_statement=none -c log_min_error_statement=panic -c log_min_duration_statement=-1 postgres 2>&1); then
   log "$output"
   die "single-user PostgreSQL failed"

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cidrList, optIn, port, resourceName, wholeNumber } from './common';
 import { distinctPorts, refuseAnywhere } from './patroni-cluster';
-import { checkPostgresqlParameters } from './postgresql-parameters';
+import { SpecProblem } from './problems';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
 export const SYNCHRONOUS_METHODS = ['FIRST', 'ANY'] as const;
@@ -71,13 +71,44 @@ export const primaryWithReplicasRules: readonly CrossFieldRule<Spec>[] = [
   },
   {
     uses: ['postgresqlParameters'],
-    check: (s) => checkPostgresqlParameters(s.postgresqlParameters),
+    check: (s) => checkParameters(s.postgresqlParameters),
   },
   {
     uses: ['clientCidrs', 'allowAnyClient'],
     check: (s) => refuseAnywhere('clientCidrs', s.clientCidrs, s.allowAnyClient, 'allowAnyClient'),
   },
 ];
+
+/** Parameters the construct sets (or pg_basebackup -R does), with the way to get what was meant. */
+const OWNED: Record<string, string> = {
+  listen_addresses: 'it is set to the node address; nothing to set',
+  port: 'use the postgresPort prop',
+  max_connections: 'use the maxConnections prop',
+  wal_keep_size: 'use the walKeepSize prop',
+  wal_level: '"replica" is set; remove it',
+  max_wal_senders: 'it is sized from standbyCount; remove it',
+  max_replication_slots: 'it is sized from standbyCount; remove it',
+  hot_standby: 'it is on, so standbys serve reads; remove it',
+  hot_standby_feedback: 'it is on, so vacuum on the primary does not cancel queries on standbys; remove it',
+  synchronous_standby_names: 'use replicationMode, synchronousMethod and synchronousCount',
+  synchronous_commit: 'use replicationMode; a transaction may still SET LOCAL synchronous_commit',
+  primary_conninfo: 'pg_basebackup -R writes it on each standby; remove it',
+  primary_slot_name: 'pg_basebackup -R writes it on each standby; remove it',
+  password_encryption: 'scram-sha-256 is set, as pg_hba requires; remove it',
+  unix_socket_directories: 'fixed by the node layout; remove it',
+  hba_file: 'the construct writes pg_hba.conf; remove it',
+  config_file: 'the construct writes postgresql.conf; remove it',
+  data_directory: 'fixed by the node layout; remove it',
+};
+
+function checkParameters(parameters: Record<string, string | number | boolean>): SpecProblem[] {
+  return Object.entries(parameters).flatMap(([name, value]) => {
+    const path = `postgresqlParameters.${name}`;
+    if (!/^[a-z_][a-z0-9_.]*$/.test(name)) return [{ path, given: name, expected: 'a PostgreSQL parameter name (lower case)', fix: `check the spelling of "${name}"` }];
+    if (name in OWNED) return [{ path, given: value, expected: `no "${name}" (PrimaryWithReplicas sets it)`, fix: OWNED[name] }];
+    return [];
+  });
+}
 
 export function validatePrimaryWithReplicasSpec(input: unknown): PrimaryWithReplicasSpec {
   return validateSpec('PrimaryWithReplicas spec', primaryWithReplicasSchema, primaryWithReplicasRules, input);

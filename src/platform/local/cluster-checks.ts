@@ -144,6 +144,19 @@ export async function inRecovery(host: string, port: number, credentials: Creden
   }
 }
 
+/** The walsenders of a PostgreSQL server (pg_stat_replication), as the superuser over TCP. */
+export async function replicationRows(host: string, port: number, credentials: Credentials): Promise<ReplicationEntry[]> {
+  const client = new Client({ host, port, ...credentials, database: 'postgres', connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const result = await client.query('SELECT application_name, state, sync_state FROM pg_stat_replication ORDER BY application_name');
+    return result.rows as ReplicationEntry[];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Server states of one HAProxy backend from its stats CSV: name -> "UP" / "DOWN" / ... */
 export async function haproxyServers(stats: string, auth: string, backend: string): Promise<Record<string, string>> {
   const answer = await http(`http://${stats}/;csv`, { auth });

@@ -3,6 +3,9 @@ import { dirname, join, resolve } from 'node:path';
 import { RootConstruct } from 'constructs';
 import { HaproxyFrontends } from '../../constructs/haproxy-frontends';
 import { PatroniCluster } from '../../constructs/patroni-cluster';
+import { PrimaryWithReplicas } from '../../constructs/primary-with-replicas';
+import { POSTGRES_SERVICE } from '../../node-plan/primary-with-replicas-plan';
+import { standbySlotName } from '../../spec/primary-with-replicas';
 import { ETCD_SERVICE } from '../../node-plan/etcd-member';
 import { HAPROXY_SERVICE, HAPROXY_STATS_USER } from '../../node-plan/haproxy-plan';
 import { LAYOUT, postgresDataDir } from '../../node-plan/layout';
@@ -10,7 +13,7 @@ import { PATRONI_SERVICE } from '../../node-plan/patroni-cluster-plan';
 import { HAPROXY_LISTENERS } from '../../render/haproxy-config';
 import { PATRONI_USERS } from '../../render/patroni-config';
 import { collectRenderedNodes } from '../../review/node-files';
-import { Credentials, clusterHealth, etcdHealthy, haproxyServers, inRecovery, patroniCluster } from './cluster-checks';
+import { Credentials, clusterHealth, etcdHealthy, haproxyServers, inRecovery, patroniCluster, replicationRows } from './cluster-checks';
 import { issueCertificate } from './certificates';
 import { LocalPlatform, LocalPlatformProps } from './local-platform';
 import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEnvironment } from './node-directory';
@@ -18,9 +21,9 @@ import { JobResult, StartRequest, TrackedProcess, detachedPid, isAlive, killProc
 import { LOCAL_S3_BUCKET, LocalArchiveStore, archiveSecretsPath } from './archive-store';
 import { s3ServerAnswers, startLocalS3Server } from './s3-server';
 
-/** What a topology gives the local runner: one Patroni cluster and its proxies. */
+/** What a topology gives the local runner: one cluster (Patroni, or a primary with standbys) and its proxies. */
 export interface LocalTopology {
-  readonly cluster: PatroniCluster;
+  readonly cluster: PatroniCluster | PrimaryWithReplicas;
   readonly frontends: HaproxyFrontends;
 }
 
@@ -162,7 +165,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   const statsAuth = `${HAPROXY_STATS_USER}:${secrets[frontends.secret.name].stats_password}`;
   const state: LocalState = {
     processes: [],
-    restApis: cluster.members.map((m) => `${m.address}:${cluster.spec.restApiPort}`),
+    restApis: cluster.backendMembers.map((m) => `${m.address}:${m.restApiPort}`),
     stats: frontends.proxies.map((p) => ({ address: `${p.address}:${frontends.spec.statsPort}`, auth: statsAuth })),
     jobs: nodes.flatMap((node) =>
       (node.plan.jobs ?? []).map((job) => ({
@@ -222,57 +225,92 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     }
   };
 
-  try {
-    if (platform.archives.length > 0) {
-      await prepareArchiveStore(archiveStore, platform.archives.map((a) => a.options.path), state);
-      writeState(dir, state);
-      progress(`archive: ${platform.archives.map((a) => a.description).join(', ')}`);
-    }
-    const etcdEndpoints = cluster.etcdMembers.map((m) => `${m.address}:${cluster.spec.etcdClientPort}`);
-    start(ETCD_SERVICE);
-    await waitForStep(
-      'etcd up',
-      ETCD_SERVICE,
-      async () => ((await Promise.all(etcdEndpoints.map(etcdHealthy))).every(Boolean) ? true : undefined),
-      () => `etcd members ${etcdEndpoints.join(', ')} are not all healthy`,
-    );
-    progress(`etcd up: ${etcdEndpoints.length} member(s)`);
-
-    // The rest of the nodes' services (pgBackRest's TLS server), before Patroni: its bootstrap may
-    // need them. Running a second later counts as started.
-    const core = [ETCD_SERVICE, PATRONI_SERVICE, HAPROXY_SERVICE];
-    const others = [...new Set(nodes.flatMap((node) => node.plan.services.map((service) => service.name)))].filter((name) => !core.includes(name));
-    for (const name of others) start(name);
-    if (others.length > 0) {
-      await sleep(1_000);
-      const exited = state.processes.find((p) => others.includes(p.service) && !isAlive(p.pid));
-      if (exited) throw new LocalUpError('services', `${exited.node}/${exited.service} exited`, { file: exited.log, tail: logTail(exited.log) });
-      progress(`started: ${others.join(', ')}`);
-    }
-
-    start(PATRONI_SERVICE);
-    const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : Math.min(cluster.spec.synchronousNodeCount, cluster.members.length - 1);
-    let last = '';
-    const health = await waitForStep(
-      'cluster healthy',
-      PATRONI_SERVICE,
-      async () => {
-        const now = await clusterHealth(state.restApis, expectedSync);
-        if (now.leader && !last) progress(`leader elected: ${now.leader}`);
-        last = now.leader ?? last;
-        return now.healthy ? now : undefined;
-      },
-      () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
-    );
-    progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
-
-    // Jobs that systemd also runs right after boot (setup such as the monitoring role): run them once now.
+  // Jobs that systemd also runs right after boot (setup such as the monitoring role): run them once now.
+  const runStartJobs = async () => {
     const startJobs = (state.jobs ?? []).filter((request) => nodes.some((node) => node.name === request.node && node.plan.jobs?.some((job) => job.name === request.service && job.afterStart)));
     for (const request of startJobs) {
       const result = await runJob(request, timeout);
       if (result.exitCode !== 0) throw new LocalUpError('jobs after start', `${request.node}/${request.service} exited ${result.exitCode}`, { file: request.log, tail: logTail(request.log) });
     }
     if (startJobs.length > 0) progress(`ran after start: ${[...new Set(startJobs.map((request) => request.service))].join(', ')}`);
+  };
+
+  try {
+    if (platform.archives.length > 0) {
+      await prepareArchiveStore(archiveStore, platform.archives.map((a) => a.options.path), state);
+      writeState(dir, state);
+      progress(`archive: ${platform.archives.map((a) => a.description).join(', ')}`);
+    }
+    let etcdEndpoints: string[] = [];
+    if (cluster instanceof PrimaryWithReplicas) {
+      // No DCS: each node's start script initialises the primary, or copies it onto a standby
+      // (retrying until the primary answers), then runs postgres. Then the role agents.
+      start(POSTGRES_SERVICE);
+      const primary = cluster.primary;
+      const standbys = cluster.members.slice(1).map((m) => standbySlotName(m.name));
+      const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : cluster.spec.synchronousCount;
+      await waitForStep(
+        'standbys streaming',
+        POSTGRES_SERVICE,
+        async () => {
+          const rows = await replicationRows(primary.address, cluster.spec.postgresPort, superuser);
+          const streaming = rows.filter((r) => r.state === 'streaming' && standbys.includes(r.application_name));
+          const synchronous = streaming.filter((r) => r.sync_state === 'sync' || r.sync_state === 'quorum');
+          return streaming.length === standbys.length && synchronous.length >= expectedSync ? streaming : undefined;
+        },
+        () => `the standbys ${standbys.join(', ')} are not all streaming from ${primary.name}${expectedSync ? ` (${expectedSync} synchronous)` : ''}`,
+      );
+      progress(`primary ${primary.name} up; standbys streaming: ${cluster.members.slice(1).map((m) => m.name).join(', ')}`);
+      const others = [...new Set(nodes.flatMap((node) => node.plan.services.map((service) => service.name)))].filter((name) => name !== POSTGRES_SERVICE && name !== HAPROXY_SERVICE);
+      for (const name of others) start(name);
+      if (others.length > 0) {
+        await sleep(1_000);
+        const exited = state.processes.find((p) => others.includes(p.service) && !isAlive(p.pid));
+        if (exited) throw new LocalUpError('services', `${exited.node}/${exited.service} exited`, { file: exited.log, tail: logTail(exited.log) });
+        progress(`started: ${others.join(', ')}`);
+      }
+      await runStartJobs();
+    } else {
+      etcdEndpoints = cluster.etcdMembers.map((m) => `${m.address}:${cluster.spec.etcdClientPort}`);
+      start(ETCD_SERVICE);
+      await waitForStep(
+        'etcd up',
+        ETCD_SERVICE,
+        async () => ((await Promise.all(etcdEndpoints.map(etcdHealthy))).every(Boolean) ? true : undefined),
+        () => `etcd members ${etcdEndpoints.join(', ')} are not all healthy`,
+      );
+      progress(`etcd up: ${etcdEndpoints.length} member(s)`);
+
+      // The rest of the nodes' services (pgBackRest's TLS server), before Patroni: its bootstrap may
+      // need them. Running a second later counts as started.
+      const core = [ETCD_SERVICE, PATRONI_SERVICE, HAPROXY_SERVICE];
+      const others = [...new Set(nodes.flatMap((node) => node.plan.services.map((service) => service.name)))].filter((name) => !core.includes(name));
+      for (const name of others) start(name);
+      if (others.length > 0) {
+        await sleep(1_000);
+        const exited = state.processes.find((p) => others.includes(p.service) && !isAlive(p.pid));
+        if (exited) throw new LocalUpError('services', `${exited.node}/${exited.service} exited`, { file: exited.log, tail: logTail(exited.log) });
+        progress(`started: ${others.join(', ')}`);
+      }
+
+      start(PATRONI_SERVICE);
+      const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : Math.min(cluster.spec.synchronousNodeCount, cluster.members.length - 1);
+      let last = '';
+      const health = await waitForStep(
+        'cluster healthy',
+        PATRONI_SERVICE,
+        async () => {
+          const now = await clusterHealth(state.restApis, expectedSync);
+          if (now.leader && !last) progress(`leader elected: ${now.leader}`);
+          last = now.leader ?? last;
+          return now.healthy ? now : undefined;
+        },
+        () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
+      );
+      progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
+
+      await runStartJobs();
+    }
 
     start(HAPROXY_SERVICE);
     const replicas = cluster.members.length - 1;
@@ -310,7 +348,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
         name: m.name,
         host: m.address,
         port: cluster.spec.postgresPort,
-        restApi: `${m.address}:${cluster.spec.restApiPort}`,
+        restApi: `${m.address}:${cluster instanceof PrimaryWithReplicas ? cluster.spec.agentPort : cluster.spec.restApiPort}`,
       })),
       etcd: etcdEndpoints,
       superuser: { user: superuser.user, password: superuser.password },
@@ -389,11 +427,13 @@ async function stopAll(processes: readonly TrackedProcess[], restApis: readonly 
   const patroni = processes.filter((p) => p.service === PATRONI_SERVICE);
   await stopBatch(patroni.filter((p) => p.node !== leader), 30_000);
   await stopBatch(patroni.filter((p) => p.node === leader), 30_000);
+  // A primary with standbys (no Patroni): postgres itself, smart shutdown on SIGTERM.
+  await stopBatch(processes.filter((p) => p.service === POSTGRES_SERVICE), 30_000);
   // etcd one member at a time: stopped all at once, a leader waits seconds to hand over to a
   // member that is stopping too (measured ~7 s against ~0.1 s each).
   for (const p of processes.filter((p) => p.service === ETCD_SERVICE)) await stopBatch([p], 10_000);
   // Last, what serves the cluster from outside it: the local S3 server of its archive.
-  await stopBatch(processes.filter((p) => ![HAPROXY_SERVICE, PATRONI_SERVICE, ETCD_SERVICE].includes(p.service)), 10_000);
+  await stopBatch(processes.filter((p) => ![HAPROXY_SERVICE, PATRONI_SERVICE, POSTGRES_SERVICE, ETCD_SERVICE].includes(p.service)), 10_000);
   const leftBehind = processes.flatMap((p) => [p.pid, detachedPid(p.detachedPidFile) ?? 0]).filter((pid) => pid > 0 && isAlive(pid));
   return { stopped, killed, leftBehind };
 }

@@ -1,0 +1,108 @@
+/**
+ * PrimaryWithReplicas synthesized on AWS: a primary and standbys without Patroni or etcd, their
+ * start scripts (initialise or copy the primary), postgresql.conf with the synchronous standbys,
+ * the role agents the proxies check, and the rules that refuse bad input.
+ */
+import { HaproxyFrontends } from '../../../src/constructs/haproxy-frontends';
+import { PrimaryWithReplicas, PrimaryWithReplicasProps } from '../../../src/constructs/primary-with-replicas';
+import { POSTGRES_SERVICE, ROLE_AGENT_SERVICE } from '../../../src/node-plan/primary-with-replicas-plan';
+import { collectRenderedNodes } from '../../../src/review/node-files';
+import { awsTestStack, resourcesOf, synthesize } from '../../support/aws-stack';
+
+function replicas(props: Partial<PrimaryWithReplicasProps> = {}, frontends: Partial<ConstructorParameters<typeof HaproxyFrontends>[2]> = {}) {
+  const { stack, platform } = awsTestStack();
+  const cluster = new PrimaryWithReplicas(stack, 'Cluster', { platform, clusterName: 'plain', ...props });
+  const proxies = new HaproxyFrontends(stack, 'Frontends', { platform, cluster, clientCidrs: ['10.50.0.0/16'], ...frontends });
+  return { stack, cluster, frontends: proxies };
+}
+const file = (nodes: ReturnType<typeof collectRenderedNodes>, node: string, path: string) => nodes.find((n) => n.plan.name === node)!.plan.files.find((f) => f.path === path)!.content;
+
+describe('PrimaryWithReplicas on AWS', () => {
+  describe('GIVEN sync mode with FIRST 1 and two standbys', () => {
+    const { stack, cluster, frontends } = replicas({ replicationMode: 'sync' });
+    const synth = synthesize(stack);
+    const nodes = collectRenderedNodes(stack);
+
+    test('THEN three nodes over three zones, each running PostgreSQL through the start script and the role agent; no Patroni, no etcd', () => {
+      expect(cluster.members.map((m) => [m.name, m.zone])).toEqual([
+        ['plain-pg-1', 'eu-west-1a'],
+        ['plain-pg-2', 'eu-west-1b'],
+        ['plain-pg-3', 'eu-west-1c'],
+      ]);
+      for (const { plan } of nodes.filter((n) => n.plan.group === 'plain-pg')) {
+        expect(plan.services.map((s) => s.name)).toEqual([POSTGRES_SERVICE, ROLE_AGENT_SERVICE]);
+        expect(plan.services[0]).toMatchObject({ user: 'postgres', command: ['/usr/local/lib/pgha/pgha-postgres-start'] });
+        expect(plan.services[1].command).toEqual(['/usr/bin/python3', '/usr/local/lib/pgha/pgha-role-agent', '--listen', `${plan.address}:8008`, '--socket-dir', '/run/postgresql', '--port', '5432']);
+        expect(plan.packages).toEqual(['postgresql-15', 'python3-psycopg2']);
+        expect(plan.packages).not.toContain('patroni');
+      }
+      expect(resourcesOf(synth, 'aws_instance')).toHaveLength(5);
+    });
+
+    test('THEN the primary initialises itself with a slot per standby, and each standby copies the primary into its own slot', () => {
+      const primary = file(nodes, 'plain-pg-1', '/usr/local/lib/pgha/pgha-postgres-start');
+      // The SQL is one shell-quoted printf format: each ' of it is written '\''.
+      expect(primary).toContain("pg_create_physical_replication_slot('\\''plain_pg_2'\\'')");
+      expect(primary).toContain("pg_create_physical_replication_slot('\\''plain_pg_3'\\'')");
+      const standby = file(nodes, 'plain-pg-3', '/usr/local/lib/pgha/pgha-postgres-start');
+      expect(standby).toContain(cluster.members[0].address);
+      expect(standby).toMatch(/pg_basebackup/);
+      expect(standby).toContain('plain_pg_3');
+    });
+
+    test("THEN every node's postgresql.conf names the synchronous standbys (FIRST 1) and its own address", () => {
+      for (const member of cluster.members) {
+        const conf = file(nodes, member.name, '/etc/pgha/postgresql/postgresql.conf');
+        expect(conf).toContain("synchronous_standby_names = 'FIRST 1 (plain_pg_2, plain_pg_3)'");
+        expect(conf).toContain(`listen_addresses = '${member.address}'`);
+      }
+    });
+
+    test("THEN the proxies check the role agents on 8008 exactly as Patroni's REST API, and reach them through the security group", () => {
+      const haproxy = file(nodes, 'plain-proxy-1', '/etc/haproxy/pgha.cfg');
+      for (const member of cluster.members) expect(haproxy).toContain(`server ${member.name} ${member.address}:5432 check port 8008`);
+      expect(haproxy).toContain('http-check send meth OPTIONS uri /primary');
+      const rules = resourcesOf(synth, 'aws_vpc_security_group_ingress_rule').filter((r) => /Cluster_Nodes_SecurityGroup/.test(String(r.security_group_id)));
+      expect(rules.map((r) => r.from_port).sort()).toEqual([5432, 5432, 8008]);
+      expect(frontends.writerEndpoint).toMatch(/:5000$/);
+      expect(cluster.writerEndpoint).toBe(frontends.writerEndpoint);
+    });
+
+    test('THEN no password is in a rendered file: the start script reads them from the secret environment file', () => {
+      const secret = nodes[0].plan.secrets[0];
+      expect(secret).toMatchObject({ name: 'plain/postgres', environmentFile: '/etc/pgha/postgresql/postgres.env', variables: { PGHA_SUPERUSER_PASSWORD: 'superuser_password', PGHA_REPLICATION_PASSWORD: 'replication_password' } });
+      for (const node of nodes) for (const f of node.files) expect(f.content).not.toMatch(/PASSWORD '[A-Za-z0-9]{8,}'/);
+    });
+  });
+
+  test('WHEN async THEN synchronous_standby_names is empty', () => {
+    const nodes = collectRenderedNodes(replicas().stack);
+    expect(file(nodes, 'plain-pg-1', '/etc/pgha/postgresql/postgresql.conf')).toContain("synchronous_standby_names = ''");
+  });
+
+  test('WHEN sync with ANY 2 of 3 standbys THEN a quorum', () => {
+    const nodes = collectRenderedNodes(replicas({ replicationMode: 'sync', standbyCount: 3, synchronousMethod: 'ANY', synchronousCount: 2 }).stack);
+    expect(file(nodes, 'plain-pg-1', '/etc/pgha/postgresql/postgresql.conf')).toContain("synchronous_standby_names = 'ANY 2 (plain_pg_2, plain_pg_3, plain_pg_4)'");
+  });
+
+  test('WHEN the frontends pool THEN the auth job runs on the PrimaryWithReplicas nodes too', () => {
+    const nodes = collectRenderedNodes(replicas({}, { pooling: { databases: ['app'] } }).stack);
+    expect(nodes.find((n) => n.plan.name === 'plain-pg-1')!.plan.jobs?.map((j) => j.name)).toEqual(['pgha-pgbouncer-auth']);
+  });
+
+  test.each<[Partial<PrimaryWithReplicasProps>, RegExp]>([
+    [{ replicationMode: 'sync', standbyCount: 2, synchronousCount: 2 }, /synchronousCount: got 2; expected fewer synchronous standbys than standbys \(2 standby\(s\) allow at most 1\).*Fix: set synchronousCount to 1 or less/],
+    [{ replicationMode: 'sync', standbyCount: 1 }, /synchronousCount: got 1; expected fewer synchronous standbys than standbys.*Fix: add a standby/],
+    [{ standbyCount: 0 }, /standbyCount: got 0/],
+    [{ postgresqlParameters: { synchronous_standby_names: '*' } }, /postgresqlParameters\.synchronous_standby_names: got "\*"; expected no "synchronous_standby_names" \(PrimaryWithReplicas sets it\)\. Fix: use replicationMode, synchronousMethod and synchronousCount/],
+    [{ agentPort: 5432 }, /agentPort: got 5432; expected a port different from postgresPort/],
+    [{ walKeepSize: '1 GB' }, /walKeepSize: got "1 GB"/],
+    [{ clientCidrs: ['0.0.0.0/0'] }, /clientCidrs\.0/],
+  ])('WHEN %j THEN it is refused naming the field', (props, message) => {
+    expect(() => replicas(props)).toThrow(message);
+  });
+
+  test('WHEN the frontends ask for a synchronous-standby port THEN it is refused: only Patroni knows which standby is synchronous', () => {
+    expect(() => replicas({ replicationMode: 'sync' }, { syncReplicaPort: 5002 })).toThrow(/syncReplicaPort: got 5002; expected no synchronous-standby port for cluster "plain".*Fix: remove syncReplicaPort, or use a PatroniCluster/);
+  });
+});
