@@ -225,6 +225,17 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     }
   };
 
+  // The nodes' services but `core` (exporters, agents, pgBouncer, pgBackRest's TLS server): running a second later counts as started.
+  const startOthers = async (core: readonly string[]) => {
+    const others = [...new Set(nodes.flatMap((node) => node.plan.services.map((service) => service.name)))].filter((name) => !core.includes(name));
+    for (const name of others) start(name);
+    if (others.length === 0) return;
+    await sleep(1_000);
+    const exited = state.processes.find((p) => others.includes(p.service) && !isAlive(p.pid));
+    if (exited) throw new LocalUpError('services', `${exited.node}/${exited.service} exited`, { file: exited.log, tail: logTail(exited.log) });
+    progress(`started: ${others.join(', ')}`);
+  };
+
   // Jobs that systemd also runs right after boot (setup such as the monitoring role): run them once now.
   const runStartJobs = async () => {
     const startJobs = (state.jobs ?? []).filter((request) => nodes.some((node) => node.name === request.node && node.plan.jobs?.some((job) => job.name === request.service && job.afterStart)));
@@ -261,14 +272,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
         () => `the standbys ${standbys.join(', ')} are not all streaming from ${primary.name}${expectedSync ? ` (${expectedSync} synchronous)` : ''}`,
       );
       progress(`primary ${primary.name} up; standbys streaming: ${cluster.members.slice(1).map((m) => m.name).join(', ')}`);
-      const others = [...new Set(nodes.flatMap((node) => node.plan.services.map((service) => service.name)))].filter((name) => name !== POSTGRES_SERVICE && name !== HAPROXY_SERVICE);
-      for (const name of others) start(name);
-      if (others.length > 0) {
-        await sleep(1_000);
-        const exited = state.processes.find((p) => others.includes(p.service) && !isAlive(p.pid));
-        if (exited) throw new LocalUpError('services', `${exited.node}/${exited.service} exited`, { file: exited.log, tail: logTail(exited.log) });
-        progress(`started: ${others.join(', ')}`);
-      }
+      await startOthers([POSTGRES_SERVICE, HAPROXY_SERVICE]);
       await runStartJobs();
     } else {
       etcdEndpoints = cluster.etcdMembers.map((m) => `${m.address}:${cluster.spec.etcdClientPort}`);
@@ -284,14 +288,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
       // The rest of the nodes' services (pgBackRest's TLS server), before Patroni: its bootstrap may
       // need them. Running a second later counts as started.
       const core = [ETCD_SERVICE, PATRONI_SERVICE, HAPROXY_SERVICE];
-      const others = [...new Set(nodes.flatMap((node) => node.plan.services.map((service) => service.name)))].filter((name) => !core.includes(name));
-      for (const name of others) start(name);
-      if (others.length > 0) {
-        await sleep(1_000);
-        const exited = state.processes.find((p) => others.includes(p.service) && !isAlive(p.pid));
-        if (exited) throw new LocalUpError('services', `${exited.node}/${exited.service} exited`, { file: exited.log, tail: logTail(exited.log) });
-        progress(`started: ${others.join(', ')}`);
-      }
+      await startOthers(core);
 
       start(PATRONI_SERVICE);
       const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : Math.min(cluster.spec.synchronousNodeCount, cluster.members.length - 1);
