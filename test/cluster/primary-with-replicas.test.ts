@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import { HaproxyFrontends } from '../../src/constructs/haproxy-frontends';
 import { PrimaryWithReplicas, PrimaryWithReplicasProps } from '../../src/constructs/primary-with-replicas';
 import { POSTGRES_SERVICE } from '../../src/node-plan/primary-with-replicas-plan';
-import { HostPort, LocalEndpoints, localDown, localStartService, localStopService, localUp } from '../../src/platform/local/local-cluster';
+import { HostPort, LocalEndpoints, localDown, localStartService, localStatus, localStopService, localUp } from '../../src/platform/local/local-cluster';
 import { localPromote } from '../../src/platform/local/local-promote';
 import { eventually } from '../support/local-cluster';
 import { makeTempDir, removeTempDir } from '../support/processes';
@@ -70,6 +70,11 @@ describe('PrimaryWithReplicas on 127.79.x.y', () => {
       ]);
       expect(await query(e.writer, e.superuser, 'SELECT pg_is_in_recovery() AS r, host(inet_server_addr()) AS a')).toEqual([{ r: false, a: e.members[0].host }]);
       expect(await query(e.reader, e.superuser, 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }]);
+      // `pgha local status` reads the roles from the role agents (there is no Patroni API).
+      const status = await localStatus(dir);
+      expect(status).toMatch(/^plain-pg-1\s+127\.79\.1\.10\s+primary\s+running/m);
+      expect(status).toMatch(/^plain-pg-2\s+127\.79\.2\.10\s+replica\s+running/m);
+      expect(status).toMatch(/^plain-pg-3\s+127\.79\.3\.10\s+replica\s+running/m);
       await query(e.writer, e.superuser, 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)');
       await eventually('row 1 on both standbys', 20_000, async () => {
         const counts = await Promise.all(e.members.slice(1).map(async (m) => (await query<{ n: number }>(m, e.superuser, 'SELECT count(*)::int AS n FROM t'))[0].n));

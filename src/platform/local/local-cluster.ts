@@ -4,7 +4,7 @@ import { RootConstruct } from 'constructs';
 import { HaproxyFrontends } from '../../constructs/haproxy-frontends';
 import { PatroniCluster } from '../../constructs/patroni-cluster';
 import { PrimaryWithReplicas } from '../../constructs/primary-with-replicas';
-import { POSTGRES_SERVICE } from '../../node-plan/primary-with-replicas-plan';
+import { POSTGRES_SERVICE, ROLE_AGENT_SERVICE } from '../../node-plan/primary-with-replicas-plan';
 import { standbySlotName } from '../../spec/primary-with-replicas';
 import { ETCD_SERVICE } from '../../node-plan/etcd-member';
 import { HAPROXY_SERVICE, HAPROXY_STATS_USER } from '../../node-plan/haproxy-plan';
@@ -13,7 +13,7 @@ import { PATRONI_SERVICE } from '../../node-plan/patroni-cluster-plan';
 import { HAPROXY_LISTENERS } from '../../render/haproxy-config';
 import { PATRONI_USERS } from '../../render/patroni-config';
 import { collectRenderedNodes } from '../../review/node-files';
-import { Credentials, clusterHealth, etcdHealthy, haproxyServers, inRecovery, patroniCluster, replicationRows } from './cluster-checks';
+import { Credentials, clusterHealth, etcdHealthy, haproxyServers, http, inRecovery, patroniCluster, replicationRows } from './cluster-checks';
 import { issueCertificate } from './certificates';
 import { LocalPlatform, LocalPlatformProps } from './local-platform';
 import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEnvironment } from './node-directory';
@@ -489,7 +489,27 @@ export async function localStatus(dir: string): Promise<string> {
   for (const m of members ?? []) {
     lines.push(`${m.name.padEnd(14)}${m.host.padEnd(16)}${m.role.padEnd(14)}${m.state.padEnd(12)}${String(m.timeline ?? '').padEnd(10)}${m.role === 'leader' ? '' : String(m.lag ?? '')}`);
   }
-  if (!members) lines.push('(no Patroni REST API answers)');
+  if (!members) {
+    // A primary with standbys: its role agents answer GET /health with the node's role and lag.
+    const agents = await Promise.all(
+      state.restApis.map(async (api) => {
+        const answer = await http(`http://${api}/health`).catch(() => undefined);
+        try {
+          return { api, body: answer ? (JSON.parse(answer.body) as { role?: string; state?: string; lag_bytes?: number | null; wal_receiver?: string | null }) : undefined };
+        } catch {
+          return { api, body: undefined };
+        }
+      }),
+    );
+    if (agents.some((a) => a.body)) {
+      for (const { api, body } of agents) {
+        const node = state.processes.find((p) => p.service === ROLE_AGENT_SERVICE && p.request.argv.includes(api))?.node ?? api;
+        lines.push(`${node.padEnd(14)}${api.split(':')[0].padEnd(16)}${(body?.role ?? '-').padEnd(14)}${(body?.state ?? 'no answer').padEnd(12)}${'-'.padEnd(10)}${body?.lag_bytes ?? ''}`);
+      }
+    } else {
+      lines.push('(no Patroni REST API or role agent answers)');
+    }
+  }
   lines.push('', 'processes:');
   for (const p of state.processes) lines.push(`  ${`${p.node}/${p.service}`.padEnd(30)} pid ${String(p.pid).padEnd(8)} ${isAlive(p.pid) ? 'running' : 'stopped'}`);
   return `${lines.join('\n')}\n`;
