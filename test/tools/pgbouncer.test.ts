@@ -37,8 +37,10 @@ import {
   waitForPort,
   waitUntil,
 } from '../support/processes';
+import * as standalone from '../support/standalone-postgres';
+import { StandalonePostgres } from '../support/standalone-postgres';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+const BIN = standalone.POSTGRES_BIN_DIR;
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 const SHELLCHECK = '/usr/bin/shellcheck';
 const POSTGRES = { user: 'postgres' } as const;
@@ -195,17 +197,8 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
   const configFile = (role: 'rw' | 'ro') => `${root}/pgbouncer-${role}.ini`;
   const renderedFiles = () => [authScript(), startScript(), configFile('rw'), configFile('ro')];
 
-  const psql = (sql: string, database = 'postgres') =>
-    runCommand(`${BIN}/psql`, {
-      args: ['-h', socketDir(), '-p', String(PG_PORT), '-U', 'postgres', '-d', database, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
-      runAs: POSTGRES,
-      inheritEnv: false,
-    });
-  const query = async (sql: string, database = 'postgres') => {
-    const result = await psql(sql, database);
-    if (result.code !== 0) throw new Error(`psql failed (${result.code}) for ${sql}:\n${result.stderr}`);
-    return result.stdout.trim();
-  };
+  const pg = (): StandalonePostgres => ({ name: 'server', address: ADDRESS, port: PG_PORT, dataDir: dataDir(), socketDir: socketDir() });
+  const query = (sql: string, database = 'postgres') => standalone.query(pg(), sql, database);
   const runAuthScript = (password: string | undefined) =>
     runCommand(authScript(), {
       runAs: POSTGRES,
@@ -295,39 +288,24 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     writeFileSync(authScript(), authScriptFor(socketDir()), { mode: 0o755 });
     chownTo(root, 'postgres');
 
-    await timed('initdb', async () => {
-      const initdb = await runCommand(`${BIN}/initdb`, {
-        args: ['-D', dataDir(), '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-N'],
-        runAs: POSTGRES,
-        inheritEnv: false,
-        timeoutMs: 60_000,
-      });
-      if (initdb.code !== 0) throw new Error(`initdb failed:\n${initdb.stdout}\n${initdb.stderr}`);
-    });
-    writeFileSync(
-      join(dataDir(), 'postgresql.conf'),
-      [
-        '',
-        '# pgha pgbouncer test',
-        `port = ${PG_PORT}`,
-        `listen_addresses = '${ADDRESS}'`,
-        `unix_socket_directories = '${socketDir()}'`,
-        'max_connections = 40',
-        'shared_buffers = 16MB',
-        "password_encryption = 'scram-sha-256'",
-        // Every statement is logged: the auth script must keep its password out of the log all the same.
-        "log_statement = 'all'",
-        '',
-      ].join('\n'),
-      { flag: 'a' },
+    await timed('initdb', () =>
+      standalone.initPostgres(pg(), {
+        authHost: 'scram-sha-256',
+        title: '# pgha pgbouncer test',
+        settings: [
+          'max_connections = 40',
+          'shared_buffers = 16MB',
+          "password_encryption = 'scram-sha-256'",
+          // Every statement is logged: the auth script must keep its password out of the log all the same.
+          "log_statement = 'all'",
+        ],
+        // PgBouncer and the test connect over TCP from the loopback range (initdb allows 127.0.0.1/32 only).
+        hba: 'host all all 127.0.0.0/8 scram-sha-256',
+      }),
     );
-    // PgBouncer and the test connect over TCP from the loopback range (initdb allows 127.0.0.1/32 only).
-    writeFileSync(join(dataDir(), 'pg_hba.conf'), 'host all all 127.0.0.0/8 scram-sha-256\n', { flag: 'a' });
 
-    const proc = (postgres = startProcess('postgres', `${BIN}/postgres`, { args: ['-D', dataDir()], runAs: POSTGRES, inheritEnv: false }));
-    await timed('postgres start', () =>
-      waitUntil('PostgreSQL to accept connections', async () => (await psql('SELECT 1')).stdout.trim() === '1', { timeoutMs: 30_000, process: proc }),
-    );
+    const proc = (postgres = standalone.startPostgres(pg(), 'postgres'));
+    await timed('postgres start', () => standalone.waitAccepting(pg(), proc));
     await query('CREATE DATABASE app');
     await query(
       [
@@ -344,13 +322,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
 
   afterAll(async () => {
     for (const proc of bouncers) await stopProcess(proc).catch(() => undefined);
-    if (postgres && !postgres.hasExited()) {
-      process.kill(postgres.pid, 'SIGINT'); // fast shutdown
-      let timer: NodeJS.Timeout | undefined;
-      const stopped = await Promise.race([postgres.exited.then(() => true), new Promise<boolean>((done) => (timer = setTimeout(() => done(false), 20_000)))]);
-      clearTimeout(timer);
-      if (!stopped) await stopProcess(postgres).catch(() => undefined);
-    }
+    await standalone.stopPostgres(postgres);
     // A backend or a PgBouncer left behind by a failed test: ours, stopped by PID.
     for (const pid of root ? processesUnder(root) : []) {
       try {

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { EXPORTER_METRIC_NAMES, TABLE_METRICS_LIMIT, renderExporterQueries } from '../../src/render/exporter-queries';
 import { PG_METRICS } from '../../src/render/monitoring-metrics';
 import { MONITORING_PASSWORD_VARIABLE, MONITORING_ROLE, renderMonitoringRoleScript } from '../../src/render/monitoring-role';
+import * as standalone from '../support/standalone-postgres';
+import { StandalonePostgres } from '../support/standalone-postgres';
 import {
   RunningProcess,
   canConnect,
@@ -27,7 +29,7 @@ import {
   waitUntil,
 } from '../support/processes';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+const BIN = standalone.POSTGRES_BIN_DIR;
 const EXPORTER = '/usr/bin/prometheus-postgres-exporter';
 const SHELLCHECK = '/usr/bin/shellcheck';
 const POSTGRES = { user: 'postgres' } as const;
@@ -111,18 +113,8 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
 
   const socketDir = (node: Node) => `${root}/socket-${node.name}`;
   const dataDir = (node: Node) => `${root}/data-${node.name}`;
-  const psql = (node: Node, sql: string, database = 'postgres') =>
-    runCommand(`${BIN}/psql`, {
-      args: ['-h', socketDir(node), '-p', String(node.port), '-U', 'postgres', '-d', database, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
-      runAs: POSTGRES,
-      inheritEnv: false,
-    });
-  /** psql's output, failing the test with psql's error when it fails. */
-  const query = async (node: Node, sql: string, database = 'postgres') => {
-    const result = await psql(node, sql, database);
-    if (result.code !== 0) throw new Error(`psql on the ${node.name} failed (${result.code}) for ${sql}:\n${result.stderr}`);
-    return result.stdout.trim();
-  };
+  const pg = (node: Node): StandalonePostgres => ({ ...node, dataDir: dataDir(node), socketDir: socketDir(node) });
+  const query = (node: Node, sql: string, database = 'postgres') => standalone.query(pg(node), sql, database);
   const roleScript = () => `${root}/scripts/pgha-monitoring-role`;
   const runRoleScript = (node: Node, password: string | undefined) =>
     runCommand(`${root}/scripts/pgha-monitoring-role-${node.name}`, {
@@ -138,7 +130,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
   };
 
   function startPostgres(node: Node): RunningProcess {
-    const proc = startProcess(`postgres-${node.name}`, `${BIN}/postgres`, { args: ['-D', dataDir(node)], runAs: POSTGRES, inheritEnv: false });
+    const proc = standalone.startPostgres(pg(node));
     postgres[node.name as 'primary' | 'replica'] = proc;
     return proc;
   }
@@ -188,43 +180,28 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
     }
     chownTo(root, 'postgres');
 
-    await timed('initdb', async () => {
-      const initdb = await runCommand(`${BIN}/initdb`, {
-        args: ['-D', dataDir(PRIMARY), '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-N'],
-        runAs: POSTGRES,
-        inheritEnv: false,
-        timeoutMs: 60_000,
-      });
-      if (initdb.code !== 0) throw new Error(`initdb failed:\n${initdb.stdout}\n${initdb.stderr}`);
-    });
-    writeFileSync(
-      join(dataDir(PRIMARY), 'postgresql.conf'),
-      [
-        '',
-        '# pgha exporter test',
-        `port = ${PRIMARY.port}`,
-        `listen_addresses = '${PRIMARY.address}'`,
-        `unix_socket_directories = '${socketDir(PRIMARY)}'`,
-        `max_connections = ${MAX_CONNECTIONS}`,
-        'shared_buffers = 16MB',
-        'wal_level = replica',
-        'max_wal_senders = 4',
-        // Archiving that fails while a flag file exists: the archiver metrics both ways.
-        'archive_mode = on',
-        `archive_command = 'test ! -e ${root}/archive-fail && cp %p ${root}/archive/%f'`,
-        // Every statement is logged: the role script must keep its password out of the log all the same.
-        "log_statement = 'all'",
-        '',
-      ].join('\n'),
-      { flag: 'a' },
+    await timed('initdb', () =>
+      standalone.initPostgres(pg(PRIMARY), {
+        authHost: 'scram-sha-256',
+        title: '# pgha exporter test',
+        settings: [
+          `max_connections = ${MAX_CONNECTIONS}`,
+          'shared_buffers = 16MB',
+          'wal_level = replica',
+          'max_wal_senders = 4',
+          // Archiving that fails while a flag file exists: the archiver metrics both ways.
+          'archive_mode = on',
+          `archive_command = 'test ! -e ${root}/archive-fail && cp %p ${root}/archive/%f'`,
+          // Every statement is logged: the role script must keep its password out of the log all the same.
+          "log_statement = 'all'",
+        ],
+        // The exporter connects over TCP from the loopback range (initdb allows 127.0.0.1/32 only).
+        hba: 'host all all 127.0.0.0/8 scram-sha-256',
+      }),
     );
-    // The exporter connects over TCP from the loopback range (initdb allows 127.0.0.1/32 only).
-    writeFileSync(join(dataDir(PRIMARY), 'pg_hba.conf'), 'host all all 127.0.0.0/8 scram-sha-256\n', { flag: 'a' });
 
     const primary = startPostgres(PRIMARY);
-    await timed('primary start', () =>
-      waitUntil('the primary to accept connections', async () => (await psql(PRIMARY, 'SELECT 1')).stdout.trim() === '1', { timeoutMs: 30_000, process: primary }),
-    );
+    await timed('primary start', () => standalone.waitAccepting(pg(PRIMARY), primary));
     await query(PRIMARY, 'CREATE DATABASE app');
     // Dead tuples that stay: updates and deletes on a table autovacuum leaves alone.
     await query(PRIMARY, 'CREATE TABLE churn (id int PRIMARY KEY, note text) WITH (autovacuum_enabled = off)', 'app');
@@ -241,14 +218,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
 
   afterAll(async () => {
     for (const proc of [...others, exporters.replica, exporters.primary]) if (proc) await stopProcess(proc).catch(() => undefined);
-    for (const proc of [postgres.replica, postgres.primary]) {
-      if (!proc || proc.hasExited()) continue;
-      process.kill(proc.pid, 'SIGINT'); // fast shutdown
-      let timer: NodeJS.Timeout | undefined;
-      const stopped = await Promise.race([proc.exited.then(() => true), new Promise<boolean>((done) => (timer = setTimeout(() => done(false), 20_000)))]);
-      clearTimeout(timer);
-      if (!stopped) await stopProcess(proc).catch(() => undefined);
-    }
+    for (const proc of [postgres.replica, postgres.primary]) await standalone.stopPostgres(proc);
     // A backend or an archiver left behind by a failed test: ours, stopped by PID.
     for (const pid of root ? processesUnder(root) : []) {
       try {
@@ -407,28 +377,10 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
 
   describe('with a streaming replica', () => {
     beforeAll(async () => {
-      await timed('pg_basebackup', async () => {
-        const backup = await runCommand(`${BIN}/pg_basebackup`, {
-          args: ['-h', socketDir(PRIMARY), '-p', String(PRIMARY.port), '-U', 'postgres', '-D', dataDir(REPLICA), '-R', '-X', 'stream', '-c', 'fast'],
-          runAs: POSTGRES,
-          inheritEnv: false,
-          timeoutMs: 60_000,
-        });
-        if (backup.code !== 0) throw new Error(`pg_basebackup failed:\n${backup.stderr}`);
-      });
       // The copy carries the primary's settings: its own port, address and socket win (last line wins).
-      writeFileSync(
-        join(dataDir(REPLICA), 'postgresql.conf'),
-        ['', '# pgha exporter test: the replica', `port = ${REPLICA.port}`, `listen_addresses = '${REPLICA.address}'`, `unix_socket_directories = '${socketDir(REPLICA)}'`, ''].join('\n'),
-        { flag: 'a' },
-      );
+      await timed('pg_basebackup', () => standalone.copyStandby(pg(PRIMARY), pg(REPLICA), '# pgha exporter test: the replica'));
       const replica = startPostgres(REPLICA);
-      await timed('replica streaming', () =>
-        waitUntil('the replica to stream from the primary', async () => (await psql(REPLICA, 'SELECT status FROM pg_stat_wal_receiver')).stdout.trim() === 'streaming', {
-          timeoutMs: 30_000,
-          process: replica,
-        }),
-      );
+      await timed('replica streaming', () => standalone.waitStreaming(pg(REPLICA), replica));
       const exporter = startExporter(REPLICA, PASSWORD);
       await waitForPort(REPLICA.address, REPLICA.exporterPort, { timeoutMs: 15_000, process: exporter });
     }, 120_000);

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { renderHaproxyConfig } from '../../src/render/haproxy-config';
 import { ROLE_AGENT_PATH, renderRoleAgent } from '../../src/render/role-agent';
 import { validateHaproxyFrontendsSpec } from '../../src/spec/haproxy-frontends';
+import * as standalone from '../support/standalone-postgres';
+import { StandalonePostgres } from '../support/standalone-postgres';
 import {
   RunningProcess,
   canConnect,
@@ -27,7 +29,7 @@ import {
   waitUntil,
 } from '../support/processes';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+const BIN = standalone.POSTGRES_BIN_DIR;
 const PYTHON = '/usr/bin/python3';
 const HAPROXY = '/usr/sbin/haproxy';
 const POSTGRES = { user: 'postgres' } as const;
@@ -172,32 +174,13 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
 
   const socketDir = (node: Node) => `${root}/socket-${node.name}`;
   const dataDir = (node: Node) => `${root}/data-${node.name}`;
-  const psql = (node: Node, sql: string) =>
-    runCommand(`${BIN}/psql`, {
-      args: ['-h', socketDir(node), '-p', String(node.port), '-U', 'postgres', '-d', 'postgres', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
-      runAs: POSTGRES,
-      inheritEnv: false,
-    });
-  const query = async (node: Node, sql: string) => {
-    const result = await psql(node, sql);
-    if (result.code !== 0) throw new Error(`psql on the ${node.name} failed (${result.code}) for ${sql}:\n${result.stderr}`);
-    return result.stdout.trim();
-  };
+  const pg = (node: Node): StandalonePostgres => ({ ...node, dataDir: dataDir(node), socketDir: socketDir(node) });
+  const query = (node: Node, sql: string) => standalone.query(pg(node), sql);
 
   function startPostgres(node: Node): RunningProcess {
-    const proc = startProcess(`postgres-${node.name}`, `${BIN}/postgres`, { args: ['-D', dataDir(node)], runAs: POSTGRES, inheritEnv: false });
+    const proc = standalone.startPostgres(pg(node));
     postgres[node.name] = proc;
     return proc;
-  }
-
-  /** Fast shutdown (SIGINT) of one PostgreSQL by its PID, SIGTERM/SIGKILL if it takes more than 20 s. */
-  async function stopPostgres(proc: RunningProcess | undefined): Promise<void> {
-    if (!proc || proc.hasExited()) return;
-    process.kill(proc.pid, 'SIGINT');
-    let timer: NodeJS.Timeout | undefined;
-    const stopped = await Promise.race([proc.exited.then(() => true), new Promise<boolean>((done) => (timer = setTimeout(() => done(false), 20_000)))]);
-    clearTimeout(timer);
-    if (!stopped) await stopProcess(proc).catch(() => undefined);
   }
 
   function startAgent(name: string, address: string, agentPort: number, node: Node): RunningProcess {
@@ -226,61 +209,27 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
     script = writeAgent(root);
     chownTo(root, 'postgres');
 
-    await timed('initdb', async () => {
-      // trust over TCP: HAProxy's connections come from 127.0.0.1 to the nodes' 127.73 addresses.
-      const initdb = await runCommand(`${BIN}/initdb`, {
-        args: ['-D', dataDir(PRIMARY), '-U', 'postgres', '--auth-local=peer', '--auth-host=trust', '-N'],
-        runAs: POSTGRES,
-        inheritEnv: false,
-        timeoutMs: 60_000,
-      });
-      if (initdb.code !== 0) throw new Error(`initdb failed:\n${initdb.stdout}\n${initdb.stderr}`);
-    });
-    writeFileSync(
-      join(dataDir(PRIMARY), 'postgresql.conf'),
-      [
-        '',
-        '# pgha role agent test',
-        `port = ${PRIMARY.port}`,
-        `listen_addresses = '${PRIMARY.address}'`,
-        `unix_socket_directories = '${socketDir(PRIMARY)}'`,
-        'shared_buffers = 16MB',
-        'wal_level = replica',
-        'max_wal_senders = 4',
-        // The replica is stopped for a while: keep the WAL it will ask for.
-        'wal_keep_size = 128MB',
-        '',
-      ].join('\n'),
-      { flag: 'a' },
-    );
-    writeFileSync(join(dataDir(PRIMARY), 'pg_hba.conf'), 'host all all 127.0.0.0/8 trust\n', { flag: 'a' });
-
-    const primary = startPostgres(PRIMARY);
-    await timed('primary start', () =>
-      waitUntil('the primary to accept connections', async () => (await psql(PRIMARY, 'SELECT 1')).stdout.trim() === '1', { timeoutMs: 30_000, process: primary }),
-    );
-
-    await timed('pg_basebackup', async () => {
-      const backup = await runCommand(`${BIN}/pg_basebackup`, {
-        args: ['-h', socketDir(PRIMARY), '-p', String(PRIMARY.port), '-U', 'postgres', '-D', dataDir(REPLICA), '-R', '-X', 'stream', '-c', 'fast'],
-        runAs: POSTGRES,
-        inheritEnv: false,
-        timeoutMs: 60_000,
-      });
-      if (backup.code !== 0) throw new Error(`pg_basebackup failed:\n${backup.stderr}`);
-    });
-    writeFileSync(
-      join(dataDir(REPLICA), 'postgresql.conf'),
-      ['', '# pgha role agent test: the replica', `port = ${REPLICA.port}`, `listen_addresses = '${REPLICA.address}'`, `unix_socket_directories = '${socketDir(REPLICA)}'`, ''].join('\n'),
-      { flag: 'a' },
-    );
-    const replica = startPostgres(REPLICA);
-    await timed('replica streaming', () =>
-      waitUntil('the replica to stream from the primary', async () => (await psql(REPLICA, 'SELECT status FROM pg_stat_wal_receiver')).stdout.trim() === 'streaming', {
-        timeoutMs: 30_000,
-        process: replica,
+    await timed('initdb', () =>
+      standalone.initPostgres(pg(PRIMARY), {
+        // trust over TCP: HAProxy's connections come from 127.0.0.1 to the nodes' 127.73 addresses.
+        authHost: 'trust',
+        title: '# pgha role agent test',
+        settings: [
+          'shared_buffers = 16MB',
+          'wal_level = replica',
+          'max_wal_senders = 4',
+          // The replica is stopped for a while: keep the WAL it will ask for.
+          'wal_keep_size = 128MB',
+        ],
+        hba: 'host all all 127.0.0.0/8 trust',
       }),
     );
+
+    const primary = startPostgres(PRIMARY);
+    await timed('primary start', () => standalone.waitAccepting(pg(PRIMARY), primary));
+    await timed('pg_basebackup', () => standalone.copyStandby(pg(PRIMARY), pg(REPLICA), '# pgha role agent test: the replica'));
+    const replica = startPostgres(REPLICA);
+    await timed('replica streaming', () => standalone.waitStreaming(pg(REPLICA), replica));
 
     for (const node of [PRIMARY, REPLICA]) {
       const agent = startAgent(`agent-${node.name}`, node.address, node.agentPort, node);
@@ -299,7 +248,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
           // gone
         }
       }
-      await stopPostgres(proc);
+      await standalone.stopPostgres(proc);
     }
     // A backend left behind by a failed test: ours, stopped by PID.
     for (const pid of root ? processesUnder(root) : []) {
@@ -552,7 +501,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
   }, 60_000);
 
   test('with PostgreSQL stopped on the replica, /health and /replica answer 503 within 3 s; back to 200 when it streams again', async () => {
-    await timed('replica stop', () => stopPostgres(postgres.replica));
+    await timed('replica stop', () => standalone.stopPostgres(postgres.replica));
     const answers: Record<string, Answer> = {};
     for (const path of ['/health', '/replica', '/replica?lag=1048576']) {
       for (const method of ['OPTIONS', 'GET'] as const) answers[`${method} ${path}`] = await askNode(REPLICA, path, method);
