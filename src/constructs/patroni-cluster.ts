@@ -4,6 +4,11 @@ import { planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-c
 import { ClusterArchive, ClusterBackup } from '../node-plan/pgbackrest-plan';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { WalArchiveBucket } from './wal-archive-bucket';
+import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
+import { LOGICAL_PASSWORD_KEY, publicationsAddition, subscriptionsAddition } from '../node-plan/logical-replication-plan';
+import { LogicalSlot } from '../render/patroni-config';
+import { SubscriptionTarget } from '../render/logical-replication';
+import { PublicationSpec, subscriptionSlotName } from '../spec/logical-replication';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
@@ -90,6 +95,19 @@ export interface PatroniClusterProps {
    * @default {} (every replica streams from the leader)
    */
   readonly replicateFrom?: Record<string, string>;
+  /**
+   * Publications other clusters may subscribe to (logical replication): created on the leader by a
+   * job once their database exists; wal_level becomes "logical".
+   * @default [] (wal_level "replica")
+   */
+  readonly publications?: PublicationProps[];
+  /**
+   * Subscriptions to other clusters' publications: each is created on this cluster's leader once
+   * its database and the published tables exist here (logical replication copies rows, not table
+   * definitions), through a slot Patroni keeps on the publisher across its failovers.
+   * @default []
+   */
+  readonly subscriptions?: SubscriptionProps[];
 }
 
 export interface RestoreFromProps {
@@ -113,15 +131,15 @@ const DEDICATED_ETCD_MEMBERS = 3;
 
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
-type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB' | 'archive' | 'restoreFrom'>;
-const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PatroniClusterSpecInput, 'nodeZones' | 'archiveId' | 'restoreFrom'>>] ? true : never = true;
+type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB' | 'archive' | 'restoreFrom' | 'subscriptions'>;
+const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PatroniClusterSpecInput, 'nodeZones' | 'archiveId' | 'restoreFrom' | 'subscriptions' | 'knownPublications'>>] ? true : never = true;
 void propsMatchSpec;
 
 /**
  * PostgreSQL with automatic failover: Patroni on every node, etcd as the DCS (on the same nodes
  * or its own), streaming replication with slots, pg_rewind, and sync or async replication.
  */
-export class PatroniCluster extends Construct implements RoutedCluster {
+export class PatroniCluster extends Construct implements RoutedCluster, LogicalPublisher {
   readonly spec: PatroniClusterSpec;
   readonly clusterName: string;
   readonly members: readonly NodePlacement[];
@@ -141,10 +159,15 @@ export class PatroniCluster extends Construct implements RoutedCluster {
   private readonly frontends: FrontendsSlot;
   /** Patroni answers `/sync`: the synchronous-standby frontend works. */
   readonly syncAware = true;
+  /** The password subscribers log in with, when the cluster has publications. */
+  readonly logicalReplicationSecret?: SecretRef;
+  /** Slots of the clusters subscribed to this one's publications. */
+  private readonly logicalSlots: LogicalSlot[] = [];
+  private readonly subscriberGroups = new Set<string>();
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
-    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, archive, restoreFrom, ...specInput } = props;
+    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, archive, restoreFrom, subscriptions, ...specInput } = props;
     const nodeCount = specInput.nodeCount ?? 3;
     this.archive = archive;
     this.platform = platform;
@@ -153,6 +176,7 @@ export class PatroniCluster extends Construct implements RoutedCluster {
       ...specInput,
       archiveId: archive?.archiveId,
       restoreFrom: restoreFrom ? { ...restoreFrom, archive: undefined, archiveId: restoreFrom.archive.archiveId } : undefined,
+      ...subscriptionSpecs(subscriptions),
       nodeZones: Number.isInteger(nodeCount) && nodeCount > 0 ? defined(platform.previewZones(nodeCount)) : undefined,
     });
     const spec = this.spec;
@@ -174,6 +198,9 @@ export class PatroniCluster extends Construct implements RoutedCluster {
         : this.members.slice(0, colocatedEtcdMemberCount(spec.nodeCount));
     this.hbaNetworks = new Set([...this.members.map((m) => m.network), ...spec.clientCidrs]);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/patroni`, Object.values(PATRONI_SECRET_VARIABLES));
+    if (spec.publications.length > 0) {
+      this.logicalReplicationSecret = platform.createSecret(this, 'LogicalReplicationSecret', `${spec.clusterName}/logical-replication`, [LOGICAL_PASSWORD_KEY]);
+    }
 
     const ownArchive = archive ? clusterArchive(archive) : undefined;
     const restore =
@@ -186,7 +213,7 @@ export class PatroniCluster extends Construct implements RoutedCluster {
       groupName,
       description: `PostgreSQL + Patroni nodes of cluster ${spec.clusterName}`,
       placements: this.members,
-      secrets: [this.secret, ...archiveSecrets],
+      secrets: [this.secret, ...archiveSecrets, ...(this.logicalReplicationSecret ? [this.logicalReplicationSecret] : [])],
       instanceType,
       dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
       plans: () =>
@@ -203,6 +230,7 @@ export class PatroniCluster extends Construct implements RoutedCluster {
           restore,
           backup: this.backup,
           peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
+          logicalSlots: this.logicalSlots,
         }),
     });
     archive?.grant(this.nodes);
@@ -211,6 +239,7 @@ export class PatroniCluster extends Construct implements RoutedCluster {
     this.nodes.allow(spec.postgresPort, 'PostgreSQL replication and pg_rewind', self);
     this.nodes.allow(spec.restApiPort, 'Patroni REST API between members', self);
     for (const cidr of spec.clientCidrs) this.nodes.allow(spec.postgresPort, 'PostgreSQL clients', { cidr });
+    this.addLogicalReplication(subscriptions ?? []);
 
     if (spec.etcdPlacement === 'dedicated') {
       const etcdNodes = platform.createNodeGroup(this, 'EtcdNodes', {
@@ -257,6 +286,58 @@ export class PatroniCluster extends Construct implements RoutedCluster {
     this.nodes.grantSecret(certificate);
     this.nodes.allow(PGBACKREST_TLS_PORT, 'pgBackRest TLS server (backups from a standby)', { group: this.nodes.groupName });
     this.backup = { ...backup, tls: { secretName: certificate.name, clientCommonName: `pgha-${this.clusterName}-pgbackrest` } };
+  }
+
+  get publications(): readonly PublicationSpec[] {
+    return this.spec.publications;
+  }
+
+  get postgresPort(): number {
+    return this.spec.postgresPort;
+  }
+
+  registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
+    if (!this.logicalReplicationSecret) {
+      throw new Error(`PatroniCluster "${this.clusterName}": cluster "${subscriber.clusterName}" subscribes to it, but it has no publications. Fix: add publications to cluster "${this.clusterName}".`);
+    }
+    this.logicalSlots.push({ name: subscriber.slotName, database: subscriber.database });
+    // Once per subscribing cluster, however many of its subscriptions come here.
+    if (!this.subscriberGroups.has(subscriber.nodes.groupName)) {
+      this.subscriberGroups.add(subscriber.nodes.groupName);
+      this.nodes.allowGroup(this.spec.postgresPort, 'PostgreSQL logical replication', subscriber.nodes);
+      for (const placement of subscriber.nodes.placements) this.hbaNetworks.add(placement.network);
+      subscriber.nodes.grantSecret(this.logicalReplicationSecret);
+    }
+    return this.logicalReplicationSecret.name;
+  }
+
+  /** The publications' job, and the subscriptions' job with each publisher told of its subscriber. */
+  private addLogicalReplication(subscriptions: readonly SubscriptionProps[]): void {
+    const spec = this.spec;
+    if (this.logicalReplicationSecret) {
+      const secretName = this.logicalReplicationSecret.name;
+      this.nodes.extendPlans(() => publicationsAddition({ publications: spec.publications, postgresPort: spec.postgresPort, secretName }));
+    }
+    if (subscriptions.length === 0) return;
+    const publisherSecrets: Record<string, string> = {};
+    const targets: SubscriptionTarget[] = subscriptions.map((props, index) => {
+      const subscription = spec.subscriptions[index];
+      const publication = props.publisher.publications.find((p) => p.name === subscription.publication)!;
+      const slotName = subscriptionSlotName(spec.clusterName, subscription.name);
+      const database = subscription.database ?? publication.database;
+      publisherSecrets[props.publisher.clusterName] = props.publisher.registerSubscriber({ slotName, database: publication.database, nodes: this.nodes, clusterName: spec.clusterName });
+      return {
+        name: subscription.name,
+        database,
+        publication: publication.name,
+        publisherDatabase: publication.database,
+        publisherCluster: props.publisher.clusterName,
+        publisherHosts: props.publisher.members.map((m) => ({ host: m.address, port: props.publisher.postgresPort })),
+        slotName,
+        copyExistingData: subscription.copyExistingData,
+      };
+    });
+    this.nodes.extendPlans(() => subscriptionsAddition({ subscriptions: targets, postgresPort: spec.postgresPort, publisherSecrets }));
   }
 
   /** The security group of the PostgreSQL nodes. */
@@ -308,6 +389,21 @@ export class PatroniCluster extends Construct implements RoutedCluster {
     this.nodes.allowGroup(this.spec.restApiPort, 'Patroni health checks from the proxies', proxies);
     for (const placement of proxies.placements) this.hbaNetworks.add(placement.network);
   }
+}
+
+/** The spec's part of the subscriptions: the publisher by name, and what each publisher publishes. */
+function subscriptionSpecs(subscriptions: readonly SubscriptionProps[] | undefined): Pick<PatroniClusterSpecInput, 'subscriptions' | 'knownPublications'> {
+  if (subscriptions === undefined) return {};
+  if (!Array.isArray(subscriptions)) return { subscriptions: subscriptions as never };
+  const publishers = subscriptions.map((s) => (s && typeof s === 'object' ? s.publisher : undefined));
+  return {
+    subscriptions: subscriptions.map((s, index) => {
+      if (!s || typeof s !== 'object') return s as never;
+      const { publisher, ...rest } = s;
+      return { ...rest, publisherCluster: publishers[index]?.clusterName as string };
+    }),
+    knownPublications: Object.fromEntries(publishers.filter((p): p is LogicalPublisher => p !== undefined).map((p) => [p.clusterName, [...p.publications]])),
+  };
 }
 
 function clusterArchive(archive: WalArchiveBucket): ClusterArchive {

@@ -1,9 +1,11 @@
 import { Construct } from 'constructs';
-import { REPLICAS_SECRET_VARIABLES, planPrimaryWithReplicas } from '../node-plan/primary-with-replicas-plan';
+import { REPLICAS_SECRET_VARIABLES, planPrimaryWithReplicas, standbyUpstream } from '../node-plan/primary-with-replicas-plan';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
+import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
+import { WalArchiveBucket } from './wal-archive-bucket';
 
 export interface PrimaryWithReplicasProps {
   readonly platform: Platform;
@@ -35,10 +37,24 @@ export interface PrimaryWithReplicasProps {
   readonly instanceType?: string;
   /** @default 100 */
   readonly dataVolumeSizeGiB?: number;
+  /**
+   * Archive WAL into this pgBackRest repository (stanza = clusterName): the primary archives
+   * (archive_mode on), standbys fetch from it what their upstream no longer keeps (restore_command).
+   * @default no archive
+   */
+  readonly archive?: WalArchiveBucket;
+  /** With an archive: a WAL segment is archived at least this often (archive_timeout). @default 60 */
+  readonly archiveTimeoutSeconds?: number;
+  /**
+   * Cascading standbys: member name -> the standby it streams from, e.g. { "plain-pg-4": "plain-pg-2" }.
+   * Not the primary (the first member); listed standbys are left out of synchronous_standby_names.
+   * @default {} (every standby streams from the primary)
+   */
+  readonly replicateFrom?: Record<string, string>;
 }
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
-type SpecProps = Omit<PrimaryWithReplicasProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB'>;
+type SpecProps = Omit<PrimaryWithReplicasProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'archive'>;
 const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PrimaryWithReplicasSpecInput, 'nodeZones'>>] ? true : never = true;
 void propsMatchSpec;
 
@@ -56,6 +72,8 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
   readonly nodes: NodeGroup;
   /** The superuser's and the replication role's passwords. */
   readonly secret: SecretRef;
+  /** The archive WAL goes to, when there is one. */
+  readonly archive?: WalArchiveBucket;
   readonly platform: Platform;
   /** The role agents cannot tell which standby is synchronous: no `/sync` frontend. */
   readonly syncAware = false;
@@ -64,8 +82,9 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
 
   constructor(scope: Construct, id: string, props: PrimaryWithReplicasProps) {
     super(scope, id);
-    const { platform, instanceType, dataVolumeSizeGiB, ...specInput } = props;
+    const { platform, instanceType, dataVolumeSizeGiB, archive, ...specInput } = props;
     this.platform = platform;
+    this.archive = archive;
     this.frontends = new FrontendsSlot(`PrimaryWithReplicas "${props.clusterName}"`);
     const nodeCount = (specInput.standbyCount ?? 2) + 1;
     const zones = Number.isInteger(nodeCount) && nodeCount > 1 ? platform.previewZones(nodeCount) : [];
@@ -74,13 +93,18 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
     this.members = platform.placeNodes(groupName, spec.standbyCount + 1);
+    // replicateFrom was checked against the names "<clusterName>-pg-<n>": the platform must place those.
+    const placed = this.members.map((m) => m.name).join(', ');
+    if (Object.keys(spec.replicateFrom).length > 0 && placed !== memberNames(spec.clusterName, this.members.length).join(', ')) {
+      throw new Error(`PrimaryWithReplicas ${this.node.path}: replicateFrom names members "<clusterName>-pg-<n>", but the platform placed ${placed}. Fix: name placements "<groupName>-<n>" in the platform's placeNodes.`);
+    }
     this.hbaNetworks = new Set(spec.clientCidrs);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/postgres`, Object.values(REPLICAS_SECRET_VARIABLES));
     this.nodes = platform.createNodeGroup(this, 'Nodes', {
       groupName,
       description: `PostgreSQL primary and standbys of cluster ${spec.clusterName} (streaming replication)`,
       placements: this.members,
-      secrets: [this.secret],
+      secrets: [this.secret, ...(archive ? [archive.secret] : [])],
       instanceType,
       dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
       plans: () =>
@@ -92,8 +116,11 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
           secretName: this.secret.name,
           dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
           ports: this.nodes.ports,
+          archive: archive ? { repository: archive.repository.options, secretName: archive.secret.name, secretVariables: archive.secretVariables } : undefined,
+          peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
         }),
     });
+    archive?.grant(this.nodes);
     const self = { group: groupName };
     this.nodes.allow(spec.postgresPort, 'PostgreSQL streaming replication', self);
     for (const cidr of spec.clientCidrs) this.nodes.allow(spec.postgresPort, 'PostgreSQL clients', { cidr });
@@ -102,6 +129,11 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
   /** The primary at synth time (after a manual promotion the proxies follow the role agents, not this). */
   get primary(): NodePlacement {
     return this.members[0];
+  }
+
+  /** The member a standby streams from at first boot: the primary, or its replicateFrom upstream. */
+  upstreamOf(standby: NodePlacement): NodePlacement {
+    return standbyUpstream(this.spec, this.members, standby);
   }
 
   get backendMembers(): HaproxyBackendMember[] {

@@ -1,4 +1,4 @@
-import { PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
+import { LogicalSlot, PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../platform/platform';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
@@ -18,6 +18,8 @@ export interface PatroniClusterPlanInput extends PgbackrestPlanInput {
   readonly secretName: string;
   readonly dataVolumeSizeGiB: number;
   readonly ports: readonly NodePort[];
+  /** Slots of other clusters' subscriptions to this one's publications. */
+  readonly logicalSlots?: readonly LogicalSlot[];
 }
 
 export const PATRONI_SERVICE = 'pgha-patroni';
@@ -74,6 +76,7 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
       binDir: LAYOUT.postgresBinDir,
       archive: pgbackrest.patroniArchive,
       restore: pgbackrest.patroniRestore,
+      logicalSlots: input.logicalSlots,
     });
     return {
       name: placement.name,

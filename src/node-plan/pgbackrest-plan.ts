@@ -1,12 +1,12 @@
 import { CERTIFICATE_KEYS, NodePlacement } from '../platform/platform';
-import { RESTORE_BOOTSTRAP_SCRIPT, STANZA_CREATE_SCRIPT, archiveScriptFiles, restoreTarget } from '../render/archive-scripts';
+import { RESTORE_BOOTSTRAP_SCRIPT, STANZA_CREATE_SCRIPT, StanzaCreateOnPrimary, archiveScriptFiles, restoreTarget } from '../render/archive-scripts';
 import { PatroniArchiveInput, PatroniRestoreInput } from '../render/patroni-config';
 import { PGBACKREST_TLS_PORT, PgbackrestRetention, PgbackrestSource, PgbackrestTls, asRepo2Variables, renderPgbackrestConfig } from '../render/pgbackrest-config';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { RestoreFromSpec } from '../spec/restore-target';
 import { LAYOUT, postgresDataDir } from './layout';
 import { NodeDirectory, NodeFile, NodeJob, NodeSecret, NodeSecretFile, NodeService } from './node-plan';
-import { unitFile } from './unit-file';
+import { jobUnitFiles, unitFile } from './unit-file';
 
 /**
  * pgBackRest on a PostgreSQL node: its configuration, secrets, scripts, jobs and (for backups from
@@ -38,6 +38,7 @@ export interface ClusterBackup {
 }
 
 export const PGBACKREST_SERVER_SERVICE = 'pgha-pgbackrest-server';
+export const STANZA_CREATE_JOB = 'pgha-stanza-create';
 
 /** Where the environment of a restore source in another repository is written at boot. */
 const RESTORE_SOURCE_ENV = '/etc/pgbackrest/restore-source.env';
@@ -49,9 +50,12 @@ export interface ClusterRestore {
   readonly sameArchive: boolean;
 }
 
+/** What pgBackRest needs of a cluster's spec: the stanza is the cluster's name. */
+export type StanzaCluster = Pick<PatroniClusterSpec, 'clusterName' | 'postgresPort'>;
+
 /** What the pgBackRest part of a node plan is made from. */
-export interface PgbackrestPlanInput {
-  readonly spec: PatroniClusterSpec;
+export interface PgbackrestPlanInput<Spec extends StanzaCluster = PatroniClusterSpec> {
+  readonly spec: Spec;
   readonly placements: readonly NodePlacement[];
   /** The archive the cluster archives into and backs up to. */
   readonly archive?: ClusterArchive;
@@ -60,6 +64,11 @@ export interface PgbackrestPlanInput {
   readonly backup?: ClusterBackup;
   /** A peer's path as this node sees it (the platform's peerPath). */
   readonly peerPath: (nodeName: string, path: string) => string;
+  /**
+   * Without Patroni's post_bootstrap (PrimaryWithReplicas): a job on every node creates the stanza
+   * on whichever node is primary, right after start and then every 10 minutes (a no-op once it exists).
+   */
+  readonly stanzaJob?: StanzaCreateOnPrimary;
 }
 
 export interface NodePgbackrest {
@@ -76,7 +85,7 @@ export interface NodePgbackrest {
 }
 
 /** pgBackRest on a node: its config, secrets, scripts and jobs, for archiving, restoring or both. */
-export function planPgbackrest(input: PgbackrestPlanInput, placement: NodePlacement): NodePgbackrest {
+export function planPgbackrest<Spec extends StanzaCluster>(input: PgbackrestPlanInput<Spec>, placement: NodePlacement): NodePgbackrest {
   const { spec, archive, restore, backup } = input;
   if (!archive && !restore) return { packages: [], services: [], secretFiles: [], directories: [], files: [], secrets: [], environmentFiles: [], jobs: [] };
   const dataDir = postgresDataDir(spec.clusterName);
@@ -150,6 +159,22 @@ export function planPgbackrest(input: PgbackrestPlanInput, placement: NodePlacem
     tls,
   });
   const backupPlan = archive && backup ? backup.planNode(placement) : { jobs: [], files: [], directories: [] };
+  const stanzaJobs: NodeJob[] =
+    archive && input.stanzaJob
+      ? [
+          {
+            name: STANZA_CREATE_JOB,
+            description: `Creates the pgBackRest stanza ${spec.clusterName} (on the primary), so WAL archiving works`,
+            user: 'postgres',
+            group: 'postgres',
+            command: [STANZA_CREATE_SCRIPT],
+            environmentFiles: secrets.map((secret) => secret.environmentFile),
+            schedule: '*:0/10',
+            timeoutSeconds: 300,
+            afterStart: true,
+          },
+        ]
+      : [];
   let patroniRestore: PatroniRestoreInput | undefined;
   if (restore) {
     const target = restoreTarget(restore.spec);
@@ -177,13 +202,14 @@ export function planPgbackrest(input: PgbackrestPlanInput, placement: NodePlacem
     ],
     files: [
       { path: LAYOUT.pgbackrestConfig, mode: '0640', owner: 'root:postgres', content: config },
-      ...archiveScriptFiles(archive ? spec.clusterName : undefined, restore?.spec, dataDir, sourceRepo),
+      ...archiveScriptFiles(archive ? spec.clusterName : undefined, restore?.spec, dataDir, sourceRepo, input.stanzaJob),
       ...backupPlan.files,
+      ...stanzaJobs.flatMap(jobUnitFiles),
       ...services.map(unitFile),
     ],
     secrets,
     environmentFiles: secrets.map((secret) => secret.environmentFile),
-    jobs: backupPlan.jobs,
+    jobs: [...backupPlan.jobs, ...stanzaJobs],
     patroniArchive: archive ? { stanza: spec.clusterName, postBootstrapScript: STANZA_CREATE_SCRIPT } : undefined,
     patroniRestore,
   };

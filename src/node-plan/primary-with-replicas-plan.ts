@@ -7,11 +7,13 @@ import {
   renderReplicationHba,
   renderReplicationPostgresqlConf,
 } from '../render/replication-node';
+import { pgbackrestCommand } from '../render/pgbackrest-config';
 import { ROLE_AGENT_PATH, renderRoleAgent } from '../render/role-agent';
 import { PrimaryWithReplicasSpec, standbySlotName, synchronousStandbyNames } from '../spec/primary-with-replicas';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
 import { LAYOUT, postgresDataDir } from './layout';
 import { NodePlan, NodePort, NodeService } from './node-plan';
+import { ClusterArchive, planPgbackrest } from './pgbackrest-plan';
 import { unitFile } from './unit-file';
 
 export const POSTGRES_SERVICE = 'pgha-postgres';
@@ -37,18 +39,33 @@ export interface PrimaryWithReplicasPlanInput {
   readonly secretName: string;
   readonly dataVolumeSizeGiB: number;
   readonly ports: readonly NodePort[];
+  /** The archive the primary archives WAL into (stanza = clusterName), when there is one. */
+  readonly archive?: ClusterArchive;
+  /** A peer's path as this node sees it (the platform's peerPath). */
+  readonly peerPath: (nodeName: string, path: string) => string;
 }
 
 /**
  * One plan per node: PostgreSQL started by pgha-postgres-start (the primary initialises itself,
- * a standby copies the primary with pg_basebackup -R on first boot), and the role agent that answers
- * HAProxy's health checks as Patroni's REST API would.
+ * a standby copies its upstream with pg_basebackup -R on first boot), and the role agent that
+ * answers HAProxy's health checks as Patroni's REST API would. A standby's upstream is the primary,
+ * or the standby its replicateFrom entry names (a cascading standby: the primary keeps no slot for it).
+ * With an archive, pgBackRest on every node (see ReplicationArchive).
  */
 export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): NodePlan[] {
   const { spec } = input;
   const [primary, ...standbys] = input.placements;
+  const upstreamOf = (placement: NodePlacement) => standbyUpstream(spec, input.placements, placement);
+  const direct = standbys.filter((s) => upstreamOf(s) === primary);
   const dataDir = postgresDataDir(spec.clusterName);
   const memberNetworks = [...new Set(input.placements.map((p) => p.network))];
+  const archiving = input.archive
+    ? {
+        archiveCommand: [...pgbackrestCommand(spec.clusterName), 'archive-push %p'].join(' '),
+        restoreCommand: [...pgbackrestCommand(spec.clusterName), 'archive-get %f "%p"'].join(' '),
+        timeoutSeconds: spec.archiveTimeoutSeconds,
+      }
+    : undefined;
   const config = (placement: NodePlacement) =>
     renderReplicationPostgresqlConf({
       address: placement.address,
@@ -60,6 +77,7 @@ export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): No
       maxConnections: spec.maxConnections,
       walKeepSize: spec.walKeepSize,
       parameters: spec.postgresqlParameters,
+      archive: archiving,
     });
   const hba = renderReplicationHba({ memberNetworks, clientNetworks: [...input.clientCidrs], allowAnyClient: spec.allowAnyClient });
 
@@ -71,16 +89,21 @@ export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): No
       configFile: CONFIG_FILE,
       port: spec.postgresPort,
       ...(isPrimary
-        ? { standbySlots: standbys.map((s) => standbySlotName(s.name)) }
-        : { primaryHost: primary.address, primaryPort: spec.postgresPort, slotName: standbySlotName(placement.name) }),
+        ? { standbySlots: direct.map((s) => standbySlotName(s.name)) }
+        : { primaryHost: upstreamOf(placement).address, primaryPort: spec.postgresPort, slotName: standbySlotName(placement.name) }),
     });
+    const pgbackrest = planPgbackrest(
+      { spec, placements: input.placements, archive: input.archive, peerPath: input.peerPath, stanzaJob: { socketDir: LAYOUT.postgresSocketDir, port: spec.postgresPort } },
+      placement,
+    );
     const postgres: NodeService = {
       name: POSTGRES_SERVICE,
       description: `PostgreSQL ${isPrimary ? 'primary' : 'standby'} ${placement.name} of cluster ${spec.clusterName} (streaming replication, no Patroni)`,
       user: 'postgres',
       group: 'postgres',
       command: [POSTGRES_START_SCRIPT],
-      environmentFiles: [SECRETS_ENV],
+      // pgBackRest's (archive_command and restore_command run with the server's environment).
+      environmentFiles: [SECRETS_ENV, ...pgbackrest.environmentFiles],
       // postgres stops on SIGTERM (smart shutdown would wait for clients: the script execs postgres,
       // which treats SIGTERM as smart; systemd then escalates after the timeout).
       killMode: 'mixed',
@@ -101,12 +124,13 @@ export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): No
       group: input.groupName,
       address: placement.address,
       zone: placement.zone,
-      packages: ['postgresql-15', 'python3-psycopg2'],
+      packages: ['postgresql-15', 'python3-psycopg2', ...pgbackrest.packages],
       directories: [
         { path: `${LAYOUT.dataMount}/postgresql`, mode: '0750', owner: 'postgres:postgres' },
         { path: `${LAYOUT.dataMount}/postgresql/15`, mode: '0700', owner: 'postgres:postgres' },
         { path: LAYOUT.postgresSocketDir, mode: '2775', owner: 'postgres:postgres' },
         { path: CONFIG_DIR, mode: '0750', owner: 'root:postgres' },
+        ...pgbackrest.directories,
       ],
       files: [
         CREATE_CLUSTER_DROP_IN,
@@ -116,12 +140,20 @@ export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): No
         { path: ROLE_AGENT_PATH, mode: '0755', owner: 'root:root', content: renderRoleAgent() },
         unitFile(postgres),
         unitFile(agent),
+        ...pgbackrest.files,
       ],
       services: [postgres, agent],
+      jobs: pgbackrest.jobs,
       replacesServices: ['postgresql'],
       ports: input.ports,
-      secrets: [{ name: input.secretName, environmentFile: SECRETS_ENV, owner: 'postgres:postgres', variables: REPLICAS_SECRET_VARIABLES }],
+      secrets: [{ name: input.secretName, environmentFile: SECRETS_ENV, owner: 'postgres:postgres', variables: REPLICAS_SECRET_VARIABLES }, ...pgbackrest.secrets],
       dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: input.dataVolumeSizeGiB },
     };
   });
+}
+
+/** The member a standby streams from: the one its replicateFrom entry names, or the primary (the first placement). */
+export function standbyUpstream(spec: PrimaryWithReplicasSpec, placements: readonly NodePlacement[], standby: NodePlacement): NodePlacement {
+  const name = spec.replicateFrom[standby.name];
+  return placements.find((p) => p.name === name) ?? placements[0];
 }

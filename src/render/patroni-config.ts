@@ -2,6 +2,7 @@ import { Document } from 'yaml';
 import { ANYWHERE, isIpv4Cidr } from '../spec/common';
 import { ParameterValue } from '../spec/postgresql-parameters';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
+import { CONNECTIONS_PER_SUBSCRIPTION } from '../spec/logical-replication';
 import { LAYOUT } from '../node-plan/layout';
 
 /** The database roles Patroni uses (and creates at bootstrap), and the REST API's basic-auth user. */
@@ -41,6 +42,13 @@ export interface PatroniConfigInput {
   readonly archive?: PatroniArchiveInput;
   /** Bootstrap from an archive instead of initdb (point-in-time recovery). */
   readonly restore?: PatroniRestoreInput;
+  /** Logical slots of other clusters' subscriptions to this one's publications: permanent slots in the DCS. */
+  readonly logicalSlots?: readonly LogicalSlot[];
+}
+
+export interface LogicalSlot {
+  readonly name: string;
+  readonly database: string;
 }
 
 export interface PatroniArchiveInput {
@@ -88,6 +96,7 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
   checkInput(input);
   const { spec } = input;
   const hba = pgHbaLines(input);
+  const logicalSlots = input.logicalSlots ?? [];
 
   const config = {
     scope: spec.clusterName,
@@ -115,8 +124,9 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,
-          parameters: clusterParameters(spec, input.archive !== undefined),
+          parameters: clusterParameters(spec, input.archive !== undefined, logicalSlots.length),
         },
+        ...logicalSlotsConfig(logicalSlots),
       },
       ...(input.restore
         ? {
@@ -212,17 +222,38 @@ function cascadeTags(spec: PatroniClusterSpec, nodeName: string): { nosync: fals
   return upstream === undefined ? { nosync: false } : { nosync: false, replicatefrom: upstream };
 }
 
+/**
+ * Permanent logical slots: Patroni creates each on the leader (once its database exists), copies it
+ * to the replicas that may be promoted and advances it there, so a subscription survives a failover
+ * (postgresql/slots.py). Patroni drops every other inactive slot, and a subscription's table-sync
+ * slots ("pg_<oid>_sync_<relid>_<sysid>") are idle between copying a table and catching it up
+ * (patroni/patroni#3237): logical pgoutput slots in the published databases are left alone.
+ */
+function logicalSlotsConfig(slots: readonly LogicalSlot[]): Record<string, unknown> {
+  if (slots.length === 0) return {};
+  return {
+    slots: Object.fromEntries(slots.map((slot) => [slot.name, { type: 'logical', database: slot.database, plugin: 'pgoutput' }])),
+    ignore_slots: unique(slots.map((slot) => slot.database)).map((database) => ({ type: 'logical', database, plugin: 'pgoutput' })),
+  };
+}
+
 /** Cluster-wide PostgreSQL parameters (bootstrap.dcs): replication, logging, autovacuum, then the user's. */
-function clusterParameters(spec: PatroniClusterSpec, archiving: boolean): Record<string, ParameterValue> {
+function clusterParameters(spec: PatroniClusterSpec, archiving: boolean, logicalSlots: number): Record<string, ParameterValue> {
+  // A slot and walsender per replica, 2 spare (a rebuild, a backup), and each subscriber's share.
+  const senders = Math.max(10, spec.nodeCount + 2 + CONNECTIONS_PER_SUBSCRIPTION * logicalSlots);
+  // An apply worker and up to 2 table-sync workers per subscription; the launcher and parallel queries keep theirs.
+  const logicalWorkers = Math.max(4, CONNECTIONS_PER_SUBSCRIPTION * spec.subscriptions.length + 1);
   const parameters: Record<string, ParameterValue> = {
     // Continuous archiving; archive_timeout bounds the data an archive-only recovery can lose.
     ...(archiving ? { archive_mode: 'on', archive_timeout: `${spec.archiveTimeoutSeconds}s` } : {}),
     // Replication (pg_rewind needs wal_log_hints; data checksums alone would do, both are cheap).
-    wal_level: 'replica',
+    // Publications need logical decoding, which needs "logical".
+    wal_level: spec.publications.length > 0 ? 'logical' : 'replica',
     hot_standby: 'on',
-    max_wal_senders: 10,
+    max_wal_senders: senders,
     wal_keep_size: '1GB',
-    max_replication_slots: 10,
+    max_replication_slots: senders,
+    ...(logicalWorkers > 4 ? { max_logical_replication_workers: logicalWorkers, max_worker_processes: logicalWorkers + 4 } : {}),
     wal_log_hints: 'on',
     // A standby whose primary went away retries streaming every 5 s by default; after a failover
     // that delays the new primary's first synchronous standby (and, in sync-strict, every commit)

@@ -51,7 +51,10 @@ export interface ReplicationPostgresqlConfInput {
   readonly socketDir?: string;
   /** Absolute path of the pg_hba.conf rendered by renderReplicationHba. */
   readonly hbaFile: string;
-  /** How many standbys the primary has (each one holds a slot and a WAL sender). */
+  /**
+   * How many standbys the cluster has, each holding a slot and a WAL sender on its upstream: the
+   * primary, or for a cascading standby another standby. Every node is sized for all of them.
+   */
   readonly standbyCount: number;
   /**
    * Written verbatim, e.g. "FIRST 1 (main_pg_2, main_pg_3)" or "ANY 1 (main_pg_2, main_pg_3)"; the
@@ -69,6 +72,22 @@ export interface ReplicationPostgresqlConfInput {
   readonly walKeepSize?: string;
   /** More parameters, after ours (those this file owns are refused). */
   readonly parameters?: Record<string, ParameterValue>;
+  /** WAL archiving, when the cluster has an archive. */
+  readonly archive?: ReplicationArchive;
+}
+
+/**
+ * Continuous archiving on every node: archive_mode "on" (not "always"), so only the node that is
+ * primary now archives, and a promoted standby takes over; restore_command lets a standby fetch
+ * from the archive the WAL its upstream no longer keeps.
+ */
+export interface ReplicationArchive {
+  /** e.g. "pgbackrest ... archive-push %p" */
+  readonly archiveCommand: string;
+  /** e.g. 'pgbackrest ... archive-get %f "%p"' */
+  readonly restoreCommand: string;
+  /** archive_timeout: a segment is archived at least this often. */
+  readonly timeoutSeconds: number;
 }
 
 /** Parameters this file (or pg_basebackup -R) sets; in `parameters` they are refused with what to do instead. */
@@ -91,6 +110,10 @@ const OWNED_PARAMETERS: Record<string, string> = {
   synchronous_commit: 'left at its default (on); a transaction may lower it with SET LOCAL synchronous_commit',
   primary_conninfo: "pg_basebackup -R writes it into the standby's postgresql.auto.conf",
   primary_slot_name: "pg_basebackup -R writes it into the standby's postgresql.auto.conf",
+  archive_mode: 'use archive',
+  archive_command: 'use archive',
+  archive_timeout: 'use archive',
+  restore_command: 'use archive',
 };
 
 const confString = (value: string) => `'${value.replace(/'/g, "''")}'`;
@@ -138,8 +161,27 @@ export function renderReplicationPostgresqlConf(input: ReplicationPostgresqlConf
       problems.push(`parameters.${name}: got ${JSON.stringify(value)}, expected one line without backslashes`);
     }
   }
+  const archive = input.archive;
+  if (archive) {
+    for (const field of ['archiveCommand', 'restoreCommand'] as const) {
+      if (typeof archive[field] !== 'string' || !/^\S/.test(archive[field]) || /[\n\r\0\\]/.test(archive[field])) {
+        problems.push(`archive.${field}: got ${JSON.stringify(archive[field])}, expected one command line (no line breaks or backslashes)`);
+      }
+    }
+    if (!isPositiveInteger(archive.timeoutSeconds)) problems.push(`archive.timeoutSeconds: got ${archive.timeoutSeconds}, expected whole seconds >= 1`);
+  }
   fail('Cannot render postgresql.conf for the replication node', problems);
 
+  const archiving = archive
+    ? `
+# WAL archiving: only the primary archives ("on", not "always"); after a promotion the new primary
+# does. A standby fetches from the archive what its upstream no longer keeps.
+archive_mode = on
+archive_timeout = ${archive.timeoutSeconds}
+archive_command = ${confString(archive.archiveCommand)}
+restore_command = ${confString(archive.restoreCommand)}
+`
+    : '';
   const user = Object.keys(parameters)
     .sort()
     .map((name) => `${name} = ${confValue(parameters[name])}`);
@@ -164,7 +206,7 @@ hot_standby_feedback = on
 # The standbys' application_name is their slot name; a standby ignores this line until promoted.
 synchronous_standby_names = ${confString(names)}
 # synchronous_commit: left at its default (on).
-${user.length > 0 ? `\n# Parameters of the deployment\n${user.join('\n')}\n` : ''}`;
+${archiving}${user.length > 0 ? `\n# Parameters of the deployment\n${user.join('\n')}\n` : ''}`;
 }
 
 // ---- pg_hba.conf -------------------------------------------------------------------------------
@@ -229,10 +271,10 @@ export interface PostgresStartScriptInput {
   readonly socketDir?: string;
   /** This node's port (names the standby's password file). */
   readonly port: number;
-  /** Standby: the primary's address and port. */
+  /** Standby: its upstream's address and port: the primary's, or for a cascading standby its upstream standby's. */
   readonly primaryHost?: string;
   readonly primaryPort?: number;
-  /** Standby: its slot on the primary, and its application_name (what synchronous_standby_names names). */
+  /** Standby: its slot on the upstream (made there if missing), and its application_name (what synchronous_standby_names names). */
   readonly slotName?: string;
   /** Primary: the slots to create on first boot, one per standby. */
   readonly standbySlots?: readonly string[];
@@ -444,7 +486,11 @@ ${requireVariable(replicationVariable, `the replication role ${user}`, true)}wri
 ${freshDirectory}trap 'rm -rf -- "$new_dir"' EXIT
 deadline=$((SECONDS + ${timeout}))
 attempt=1
-until PGCONNECT_TIMEOUT=10 "$bin_dir/pg_basebackup" -d ${bashQuote(conninfo)} -h ${bashQuote(input.primaryHost!)} -p ${input.primaryPort} \\
+# The slot first, on the upstream, if it is not there yet: the primary made its direct standbys'
+# slots at initdb, but a cascading standby's upstream is a standby (which may hold physical slots).
+until PGCONNECT_TIMEOUT=10 "$bin_dir/pg_receivewal" -d ${bashQuote(conninfo)} -h ${bashQuote(input.primaryHost!)} -p ${input.primaryPort} \\
+  -U ${user} -w --create-slot --if-not-exists -S ${slot} &&
+  PGCONNECT_TIMEOUT=10 "$bin_dir/pg_basebackup" -d ${bashQuote(conninfo)} -h ${bashQuote(input.primaryHost!)} -p ${input.primaryPort} \\
   -U ${user} -w -D "$new_dir" -R -X stream -S ${slot} --checkpoint=fast; do
   rm -rf -- "$new_dir"
   if ((SECONDS >= deadline)); then

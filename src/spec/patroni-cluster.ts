@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import { ANYWHERE, cidrList, optIn, port, resourceName, wholeNumber } from './common';
 import { failoverSchema } from './failover';
+import { checkLogicalReplication, checkWalLevel, knownPublicationsField, publicationsField, subscriptionsField } from './logical-replication';
 import { checkPostgresqlParameters } from './postgresql-parameters';
 import { checkRestoreTarget, restoreFromSchema } from './restore-target';
 import { SpecProblem } from './problems';
+import { cascadingMembers, checkReplicateFrom, listNames, replicateFromSchema } from './replicate-from';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
+
+export { cascadingMembers, memberNames as patroniMemberNames } from './replicate-from';
 
 export const REPLICATION_MODES = ['async', 'sync', 'sync-strict'] as const;
 export type ReplicationMode = (typeof REPLICATION_MODES)[number];
@@ -54,13 +58,13 @@ export const patroniClusterSchema = z.object({
    * Cascading replicas: member name -> the member it streams from (Patroni's `replicatefrom` tag),
    * e.g. { "main-pg-3": "main-pg-2" }. Members not listed stream from the leader.
    */
-  replicateFrom: z
-    .record(
-      z.string(),
-      z.string(expectation('the name of the upstream member', 'write it as a string such as "main-pg-2"')),
-      expectation('an object of member names to the member each streams from', 'pass e.g. { "main-pg-3": "main-pg-2" }'),
-    )
-    .default({}),
+  replicateFrom: replicateFromSchema,
+  /** Publications other clusters may subscribe to: wal_level becomes "logical". */
+  publications: publicationsField,
+  /** Subscriptions to other clusters' publications, created on the leader once the tables exist. */
+  subscriptions: subscriptionsField,
+  /** The publications of the clusters subscribed to (set by the construct). */
+  knownPublications: knownPublicationsField,
 });
 
 export type PatroniClusterSpecInput = z.input<typeof patroniClusterSchema>;
@@ -187,7 +191,15 @@ export const patroniClusterRules: readonly CrossFieldRule<Spec>[] = [
   },
   {
     uses: ['replicateFrom', 'clusterName', 'nodeCount'],
-    check: (s) => checkReplicateFrom(s),
+    check: (s) => checkReplicateFrom(s, { name: 'the leader' }),
+  },
+  {
+    uses: ['clusterName', 'publications', 'subscriptions', 'knownPublications'],
+    check: (s) => checkLogicalReplication(s),
+  },
+  {
+    uses: ['publications', 'postgresqlParameters'],
+    check: (s) => checkWalLevel(s.publications, s.postgresqlParameters.wal_level),
   },
   {
     uses: ['replicateFrom', 'clusterName', 'nodeCount', 'replicationMode', 'synchronousNodeCount'],
@@ -216,103 +228,6 @@ export const patroniClusterRules: readonly CrossFieldRule<Spec>[] = [
     },
   },
 ];
-
-/** Patroni member names of a cluster, as the platforms place them: "<clusterName>-pg-<n>", n = 1..nodeCount. */
-export function patroniMemberNames(clusterName: string, nodeCount: number): string[] {
-  return Array.from({ length: nodeCount }, (_, index) => `${clusterName}-pg-${index + 1}`);
-}
-
-/** Members of `replicateFrom` that really cascade: both names known and not the member itself. */
-export function cascadingMembers(s: Pick<Spec, 'replicateFrom' | 'clusterName' | 'nodeCount'>): string[] {
-  const names = new Set(patroniMemberNames(s.clusterName, s.nodeCount));
-  return Object.entries(s.replicateFrom)
-    .filter(([member, upstream]) => names.has(member) && names.has(upstream) && member !== upstream)
-    .map(([member]) => member)
-    .sort(byMemberNumber);
-}
-
-function byMemberNumber(a: string, b: string): number {
-  const number = (name: string) => Number(/-(\d+)$/.exec(name)?.[1] ?? 0);
-  return number(a) - number(b) || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-function listNames(names: readonly string[]): string {
-  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
-}
-
-/** The replicateFrom rules: known member names, no member its own upstream, no loop, someone streaming from the leader. */
-function checkReplicateFrom(s: Spec): SpecProblem[] {
-  const entries = Object.entries(s.replicateFrom);
-  if (entries.length === 0) return [];
-  const names = patroniMemberNames(s.clusterName, s.nodeCount);
-  const known = new Set(names);
-  const valid = `${names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`} (members are named "${s.clusterName}-pg-<n>", n = 1..nodeCount ${s.nodeCount})`;
-  const suggestion = (name: string) => {
-    const n = Number(/(\d+)$/.exec(name)?.[1]);
-    return Number.isInteger(n) && n >= 1 && n <= s.nodeCount ? `: did you mean "${s.clusterName}-pg-${n}"?` : '';
-  };
-  const problems: SpecProblem[] = [];
-  for (const [member, upstream] of entries) {
-    if (!known.has(member)) {
-      problems.push({
-        path: `replicateFrom.${member}`,
-        given: member,
-        expected: `a member of cluster "${s.clusterName}" as the cascading replica (the key): ${valid}`,
-        fix: `use one of those names${suggestion(member)}`,
-      });
-    }
-    if (!known.has(upstream)) {
-      problems.push({
-        path: `replicateFrom.${member}`,
-        given: upstream,
-        expected: `a member of cluster "${s.clusterName}" as the upstream to stream from: ${valid}`,
-        fix: `name one of those members${suggestion(upstream)}, or remove the entry to stream from the leader`,
-      });
-    } else if (member === upstream) {
-      problems.push({
-        path: `replicateFrom.${member}`,
-        given: upstream,
-        expected: 'an upstream other than the member itself',
-        fix: `name another member, or remove the entry so that ${member} streams from the leader`,
-      });
-    }
-  }
-  // Loops: follow each chain of well-formed entries; a chain that comes back on itself never
-  // reaches the leader. Each loop is reported once, starting from its lowest member.
-  const edges = new Map(entries.filter(([member, upstream]) => known.has(member) && known.has(upstream) && member !== upstream));
-  const loops = new Map<string, string[]>();
-  for (const start of edges.keys()) {
-    const path: string[] = [];
-    let at: string | undefined = start;
-    while (at !== undefined && !path.includes(at)) {
-      path.push(at);
-      at = edges.get(at);
-    }
-    if (at === undefined) continue;
-    const loop = path.slice(path.indexOf(at));
-    const first = [...loop].sort(byMemberNumber)[0];
-    const rotated = [...loop.slice(loop.indexOf(first)), ...loop.slice(0, loop.indexOf(first))];
-    loops.set(rotated.join(' '), rotated);
-  }
-  for (const loop of loops.values()) {
-    problems.push({
-      path: 'replicateFrom',
-      given: Object.fromEntries(loop.map((member) => [member, edges.get(member)])),
-      expected: `no cascade loop: ${[...loop, loop[0]].join(' -> ')} streams in a circle and never from the leader`,
-      fix: `remove one of the entries ${listNames(loop.map((member) => `"${member}"`))} so the chain ends at a member that streams from the leader`,
-    });
-  }
-  const cascading = cascadingMembers(s);
-  if (cascading.length === s.nodeCount) {
-    problems.push({
-      path: 'replicateFrom',
-      given: s.replicateFrom,
-      expected: `at least one member streaming from the leader (not a key of replicateFrom); all ${s.nodeCount} members cascade`,
-      fix: 'remove the entry of at least one member: it streams from the leader, and the chains of the others end at it',
-    });
-  }
-  return problems;
-}
 
 export function distinctPorts(ports: Record<string, number | undefined>): SpecProblem[] {
   const seen = new Map<number, string>();

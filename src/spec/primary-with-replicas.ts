@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cidrList, optIn, port, resourceName, wholeNumber } from './common';
 import { distinctPorts, refuseAnywhere } from './patroni-cluster';
 import { SpecProblem } from './problems';
+import { cascadingMembers, checkReplicateFrom, listNames, memberNames, replicateFromSchema } from './replicate-from';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
 export const SYNCHRONOUS_METHODS = ['FIRST', 'ANY'] as const;
@@ -30,6 +31,13 @@ export const primaryWithReplicasSchema = z.object({
     .default({}),
   clientCidrs: cidrList,
   allowAnyClient: optIn(),
+  /** With an archive (set by the construct): a WAL segment is archived at least this often (archive_timeout). */
+  archiveTimeoutSeconds: wholeNumber('seconds', 10, 3600, 60).default(60),
+  /**
+   * Cascading standbys: member name -> the standby it streams from, e.g. { "main-pg-4": "main-pg-2" }.
+   * Members not listed stream from the primary (the first member, which cannot cascade).
+   */
+  replicateFrom: replicateFromSchema,
 });
 
 export type PrimaryWithReplicasSpecInput = z.input<typeof primaryWithReplicasSchema>;
@@ -38,18 +46,12 @@ type Spec = PrimaryWithReplicasSpec;
 
 export const primaryWithReplicasRules: readonly CrossFieldRule<Spec>[] = [
   {
-    uses: ['replicationMode', 'synchronousCount', 'standbyCount'],
-    check: (s) =>
-      s.replicationMode === 'async' || s.synchronousCount < s.standbyCount
-        ? []
-        : [
-            {
-              path: 'synchronousCount',
-              given: s.synchronousCount,
-              expected: `fewer synchronous standbys than standbys (${s.standbyCount} standby(s) allow at most ${s.standbyCount - 1}): with every standby synchronous, losing one stops all commits`,
-              fix: s.standbyCount > 1 ? `set synchronousCount to ${s.standbyCount - 1} or less, or add standbys` : 'add a standby (standbyCount: 2), or use replicationMode: "async"',
-            },
-          ],
+    uses: ['replicationMode', 'synchronousCount', 'standbyCount', 'replicateFrom', 'clusterName'],
+    check: (s) => checkSynchronousCount(s),
+  },
+  {
+    uses: ['replicateFrom', 'clusterName', 'standbyCount'],
+    check: (s) => checkReplicateFrom(cascadeOf(s), { name: 'the primary', member: memberNames(s.clusterName, 1)[0] }),
   },
   {
     uses: ['nodeZones', 'allowSingleAvailabilityZone'],
@@ -79,6 +81,39 @@ export const primaryWithReplicasRules: readonly CrossFieldRule<Spec>[] = [
   },
 ];
 
+const cascadeOf = (s: Spec) => ({ replicateFrom: s.replicateFrom, clusterName: s.clusterName, nodeCount: s.standbyCount + 1 });
+
+/**
+ * synchronous_standby_names names only the standbys streaming from the primary (a cascading one
+ * never acknowledges to the primary), and fewer than all of them: losing one must not stop commits.
+ */
+function checkSynchronousCount(s: Spec): SpecProblem[] {
+  const cascading = cascadingMembers(cascadeOf(s));
+  const direct = s.standbyCount - cascading.length;
+  if (s.replicationMode === 'async' || s.synchronousCount < direct) return [];
+  const most = direct - 1;
+  if (cascading.length === 0) {
+    return [
+      {
+        path: 'synchronousCount',
+        given: s.synchronousCount,
+        expected: `fewer synchronous standbys than standbys (${s.standbyCount} standby(s) allow at most ${most}): with every standby synchronous, losing one stops all commits`,
+        fix: s.standbyCount > 1 ? `set synchronousCount to ${most} or less, or add standbys` : 'add a standby (standbyCount: 2), or use replicationMode: "async"',
+      },
+    ];
+  }
+  return [
+    {
+      path: 'synchronousCount',
+      given: s.synchronousCount,
+      expected:
+        `fewer synchronous standbys than standbys streaming from the primary: standbyCount - cascading standbys = ${s.standbyCount} - ${cascading.length} = ${direct} direct standby(s) ` +
+        `allow at most ${direct} - 1 = ${most}, since ${listNames(cascading)} cascade${cascading.length === 1 ? 's' : ''} (replicateFrom), and a cascading standby never acknowledges commits to the primary`,
+      fix: most >= 1 ? `set synchronousCount to ${most} or less, cascade fewer standbys, or add standbys` : 'cascade fewer standbys (leave at least 2 streaming from the primary), add standbys, or use replicationMode: "async"',
+    },
+  ];
+}
+
 /** Parameters the construct sets (or pg_basebackup -R does), with the way to get what was meant. */
 const OWNED: Record<string, string> = {
   listen_addresses: 'it is set to the node address; nothing to set',
@@ -99,6 +134,10 @@ const OWNED: Record<string, string> = {
   hba_file: 'the construct writes pg_hba.conf; remove it',
   config_file: 'the construct writes postgresql.conf; remove it',
   data_directory: 'fixed by the node layout; remove it',
+  archive_mode: 'give the archive prop (a WalArchiveBucket): the primary then archives',
+  archive_command: 'give the archive prop (a WalArchiveBucket): pgBackRest archives',
+  archive_timeout: 'use the archiveTimeoutSeconds prop (with an archive)',
+  restore_command: 'give the archive prop (a WalArchiveBucket): standbys then fetch from it',
 };
 
 function checkParameters(parameters: Record<string, string | number | boolean>): SpecProblem[] {
@@ -117,8 +156,9 @@ export function validatePrimaryWithReplicasSpec(input: unknown): PrimaryWithRepl
 /** A standby's slot and application_name: what synchronous_standby_names names. */
 export const standbySlotName = (memberName: string) => memberName.replace(/-/g, '_');
 
-/** synchronous_standby_names of the primary: empty in async mode. */
+/** synchronous_standby_names of the primary: empty in async mode; only the standbys streaming from it. */
 export function synchronousStandbyNames(spec: Spec, standbyNames: readonly string[]): string {
   if (spec.replicationMode === 'async') return '';
-  return `${spec.synchronousMethod} ${spec.synchronousCount} (${standbyNames.map(standbySlotName).join(', ')})`;
+  const direct = standbyNames.filter((name) => spec.replicateFrom[name] === undefined);
+  return `${spec.synchronousMethod} ${spec.synchronousCount} (${direct.map(standbySlotName).join(', ')})`;
 }

@@ -6,28 +6,16 @@
  * a standby, points the other at it, and the read-write port follows. In async mode commits go on
  * with both standbys down.
  */
-import { Client } from 'pg';
 import { HaproxyFrontends } from '../../src/constructs/haproxy-frontends';
 import { PrimaryWithReplicas, PrimaryWithReplicasProps } from '../../src/constructs/primary-with-replicas';
 import { POSTGRES_SERVICE } from '../../src/node-plan/primary-with-replicas-plan';
 import { HostPort, LocalEndpoints, localDown, localStartService, localStatus, localStopService, localUp } from '../../src/platform/local/local-cluster';
 import { localPromote } from '../../src/platform/local/local-promote';
 import { eventually } from '../support/local-cluster';
+import { Credentials, queryAt as query } from '../support/pg-query';
 import { makeTempDir, removeTempDir } from '../support/processes';
 
 const BLOCK = 79;
-type Credentials = { user: string; password: string };
-
-async function query<T = Record<string, unknown>>(at: HostPort, credentials: Credentials, text: string, timeoutMs = 20_000): Promise<T[]> {
-  const client = new Client({ ...at, ...credentials, database: 'postgres', connectionTimeoutMillis: 5_000, query_timeout: timeoutMs });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 const walSenders = (at: HostPort, credentials: Credentials) =>
   query<{ application_name: string; state: string; sync_state: string }>(at, credentials, 'SELECT application_name, state, sync_state FROM pg_stat_replication ORDER BY 1');

@@ -258,32 +258,46 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
       // (retrying until the primary answers), then runs postgres. Then the role agents.
       start(POSTGRES_SERVICE);
       const primary = cluster.primary;
-      const standbys = cluster.members.slice(1).map((m) => standbySlotName(m.name));
+      const standbys = cluster.members.slice(1);
+      // Each upstream (the primary, or a standby with cascading ones) and the standbys streaming from it.
+      const upstreams = [...new Set(standbys.map((m) => cluster.upstreamOf(m)))].map((upstream) => ({
+        upstream,
+        slots: standbys.filter((m) => cluster.upstreamOf(m) === upstream).map((m) => standbySlotName(m.name)),
+      }));
       const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : cluster.spec.synchronousCount;
       await waitForStep(
         'standbys streaming',
         POSTGRES_SERVICE,
         async () => {
-          const rows = await replicationRows(primary.address, cluster.spec.postgresPort, superuser);
-          const streaming = rows.filter((r) => r.state === 'streaming' && standbys.includes(r.application_name));
-          const synchronous = streaming.filter((r) => r.sync_state === 'sync' || r.sync_state === 'quorum');
-          return streaming.length === standbys.length && synchronous.length >= expectedSync ? streaming : undefined;
+          for (const { upstream, slots } of upstreams) {
+            const rows = await replicationRows(upstream.address, cluster.spec.postgresPort, superuser);
+            const streaming = rows.filter((r) => r.state === 'streaming' && slots.includes(r.application_name));
+            const synchronous = streaming.filter((r) => r.sync_state === 'sync' || r.sync_state === 'quorum');
+            if (streaming.length < slots.length || (upstream === primary && synchronous.length < expectedSync)) return undefined;
+          }
+          return true;
         },
-        () => `the standbys ${standbys.join(', ')} are not all streaming from ${primary.name}${expectedSync ? ` (${expectedSync} synchronous)` : ''}`,
+        () =>
+          `not every standby streams from its upstream (${upstreams.map(({ upstream, slots }) => `${slots.join(', ')} from ${upstream.name}`).join('; ')})${expectedSync ? `, ${expectedSync} synchronous` : ''}`,
       );
-      progress(`primary ${primary.name} up; standbys streaming: ${cluster.members.slice(1).map((m) => m.name).join(', ')}`);
+      progress(`primary ${primary.name} up; standbys streaming: ${standbys.map((m) => (cluster.upstreamOf(m) === primary ? m.name : `${m.name} (from ${cluster.upstreamOf(m).name})`)).join(', ')}`);
       await startOthers([POSTGRES_SERVICE, HAPROXY_SERVICE]);
       await runStartJobs();
     } else {
-      etcdEndpoints = cluster.etcdMembers.map((m) => `${m.address}:${cluster.spec.etcdClientPort}`);
+      // Every Patroni cluster built, the proxies' first: others in the topology (a subscriber of its
+      // publications, say) start alongside and must be healthy before the jobs run.
+      const patroniClusters = [cluster, ...root.node.findAll().filter((c): c is PatroniCluster => c instanceof PatroniCluster && c !== cluster)];
+      const clientEndpoints = (c: PatroniCluster) => c.etcdMembers.map((m) => `${m.address}:${c.spec.etcdClientPort}`);
+      etcdEndpoints = clientEndpoints(cluster);
+      const allEtcd = patroniClusters.flatMap(clientEndpoints);
       start(ETCD_SERVICE);
       await waitForStep(
         'etcd up',
         ETCD_SERVICE,
-        async () => ((await Promise.all(etcdEndpoints.map(etcdHealthy))).every(Boolean) ? true : undefined),
-        () => `etcd members ${etcdEndpoints.join(', ')} are not all healthy`,
+        async () => ((await Promise.all(allEtcd.map(etcdHealthy))).every(Boolean) ? true : undefined),
+        () => `etcd members ${allEtcd.join(', ')} are not all healthy`,
       );
-      progress(`etcd up: ${etcdEndpoints.length} member(s)`);
+      progress(`etcd up: ${allEtcd.length} member(s)`);
 
       // The rest of the nodes' services (pgBackRest's TLS server), before Patroni: its bootstrap may
       // need them. Running a second later counts as started.
@@ -291,20 +305,23 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
       await startOthers(core);
 
       start(PATRONI_SERVICE);
-      const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : Math.min(cluster.spec.synchronousNodeCount, cluster.members.length - 1);
-      let last = '';
-      const health = await waitForStep(
-        'cluster healthy',
-        PATRONI_SERVICE,
-        async () => {
-          const now = await clusterHealth(state.restApis, expectedSync);
-          if (now.leader && !last) progress(`leader elected: ${now.leader}`);
-          last = now.leader ?? last;
-          return now.healthy ? now : undefined;
-        },
-        () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
-      );
-      progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
+      for (const each of patroniClusters) {
+        const restApis = each.backendMembers.map((m) => `${m.address}:${m.restApiPort}`);
+        const expectedSync = each.spec.replicationMode === 'async' ? 0 : Math.min(each.spec.synchronousNodeCount, each.members.length - 1);
+        let last = '';
+        const health = await waitForStep(
+          `cluster ${each.clusterName} healthy`,
+          PATRONI_SERVICE,
+          async () => {
+            const now = await clusterHealth(restApis, expectedSync);
+            if (now.leader && !last) progress(`leader elected: ${now.leader}`);
+            last = now.leader ?? last;
+            return now.healthy ? now : undefined;
+          },
+          () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
+        );
+        progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
+      }
 
       await runStartJobs();
     }

@@ -5,13 +5,16 @@
  */
 import { HaproxyFrontends } from '../../../src/constructs/haproxy-frontends';
 import { PrimaryWithReplicas, PrimaryWithReplicasProps } from '../../../src/constructs/primary-with-replicas';
+import { WalArchiveBucket } from '../../../src/constructs/wal-archive-bucket';
+import { STANZA_CREATE_JOB } from '../../../src/node-plan/pgbackrest-plan';
 import { POSTGRES_SERVICE, ROLE_AGENT_SERVICE } from '../../../src/node-plan/primary-with-replicas-plan';
 import { collectRenderedNodes } from '../../../src/review/node-files';
 import { awsTestStack, resourcesOf, synthesize } from '../../support/aws-stack';
 
-function replicas(props: Partial<PrimaryWithReplicasProps> = {}, frontends: Partial<ConstructorParameters<typeof HaproxyFrontends>[2]> = {}) {
+function replicas(props: Partial<PrimaryWithReplicasProps> = {}, frontends: Partial<ConstructorParameters<typeof HaproxyFrontends>[2]> = {}, archived = false) {
   const { stack, platform } = awsTestStack();
-  const cluster = new PrimaryWithReplicas(stack, 'Cluster', { platform, clusterName: 'plain', ...props });
+  const archive = archived ? new WalArchiveBucket(stack, 'Archive', { platform, name: 'plain' }) : undefined;
+  const cluster = new PrimaryWithReplicas(stack, 'Cluster', { platform, clusterName: 'plain', archive, ...props });
   const proxies = new HaproxyFrontends(stack, 'Frontends', { platform, cluster, clientCidrs: ['10.50.0.0/16'], ...frontends });
   return { stack, cluster, frontends: proxies };
 }
@@ -85,6 +88,88 @@ describe('PrimaryWithReplicas on AWS', () => {
     expect(file(nodes, 'plain-pg-1', '/etc/pgha/postgresql/postgresql.conf')).toContain("synchronous_standby_names = 'ANY 2 (plain_pg_2, plain_pg_3, plain_pg_4)'");
   });
 
+  describe('GIVEN an archive', () => {
+    const { stack } = replicas({ archiveTimeoutSeconds: 30 }, {}, true);
+    const synth = synthesize(stack);
+    const nodes = collectRenderedNodes(stack).filter((n) => n.plan.group === 'plain-pg');
+    const pgbackrest = '/usr/bin/pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=plain';
+
+    test("THEN every node archives when it is the primary (archive_mode on, not always) and fetches from the archive as a standby", () => {
+      for (const node of nodes) {
+        const conf = file([node], node.plan.name, '/etc/pgha/postgresql/postgresql.conf');
+        expect(conf).toContain('archive_mode = on\n');
+        expect(conf).toContain('archive_timeout = 30\n');
+        expect(conf).toContain(`archive_command = '${pgbackrest} archive-push %p'`);
+        expect(conf).toContain(`restore_command = '${pgbackrest} archive-get %f "%p"'`);
+      }
+    });
+
+    test("THEN every node has pgBackRest with the stanza, the archive's secret in postgres' environment, and the stanza job", () => {
+      for (const { plan } of nodes) {
+        expect(plan.packages).toContain('pgbackrest');
+        const conf = plan.files.find((f) => f.path === '/etc/pgbackrest/pgbackrest.conf')!.content;
+        expect(conf).toContain('\n[plain]\npg1-path=/var/lib/pgha/postgresql/15/plain\n');
+        expect(conf).toContain('repo1-type=s3\n');
+        expect(plan.secrets.map((s) => [s.name, s.environmentFile])).toEqual([
+          ['plain/postgres', '/etc/pgha/postgresql/postgres.env'],
+          ['plain/archive', '/etc/pgbackrest/pgbackrest.env'],
+        ]);
+        expect(plan.services[0].environmentFiles).toEqual(['/etc/pgha/postgresql/postgres.env', '/etc/pgbackrest/pgbackrest.env']);
+        expect(plan.jobs).toEqual([expect.objectContaining({ name: STANZA_CREATE_JOB, user: 'postgres', afterStart: true, command: ['/usr/local/lib/pgha/pgha-stanza-create'] })]);
+        const script = plan.files.find((f) => f.path === '/usr/local/lib/pgha/pgha-stanza-create')!.content;
+        expect(script).toContain('SELECT pg_is_in_recovery()');
+        expect(script).toContain(`${pgbackrest} stanza-create`);
+        expect(script).not.toContain(' check');
+        expect(script.trimEnd().endsWith('exit 1')).toBe(true);
+      }
+    });
+
+    test("THEN the nodes' role may read the archive secret and use the repository", () => {
+      const documents = Object.entries(synth.data.aws_iam_policy_document).map(([id, d]) => [id, JSON.stringify(d.statement)] as const);
+      expect(documents.find(([id]) => id.startsWith('Cluster_Nodes_ReadSecrets'))?.[1]).toContain('aws_secretsmanager_secret.Archive_Secret_');
+      expect(documents.some(([id]) => id.includes('Grant-plain-pg'))).toBe(true);
+    });
+  });
+
+  test('WHEN no archive THEN no pgBackRest, no archiving settings and no jobs', () => {
+    const nodes = collectRenderedNodes(replicas().stack).filter((n) => n.plan.group === 'plain-pg');
+    for (const { plan } of nodes) {
+      expect(plan.packages).not.toContain('pgbackrest');
+      expect(plan.jobs).toEqual([]);
+    }
+    expect(file(nodes, 'plain-pg-1', '/etc/pgha/postgresql/postgresql.conf')).not.toMatch(/archive_|restore_command/);
+  });
+
+  describe('GIVEN cascading standbys (plain-pg-4 from plain-pg-2) in sync mode', () => {
+    const { stack, cluster } = replicas({ replicationMode: 'sync', standbyCount: 3, replicateFrom: { 'plain-pg-4': 'plain-pg-2' } });
+    const nodes = collectRenderedNodes(stack);
+    const start = (node: string) => file(nodes, node, '/usr/local/lib/pgha/pgha-postgres-start');
+
+    test('THEN the primary makes slots for its direct standbys only, and synchronous_standby_names names only those', () => {
+      expect(start('plain-pg-1')).toContain("creating the replication role replicator and 2 slot(s): plain_pg_2, plain_pg_3");
+      expect(start('plain-pg-1')).not.toContain('plain_pg_4');
+      expect(file(nodes, 'plain-pg-1', '/etc/pgha/postgresql/postgresql.conf')).toContain("synchronous_standby_names = 'FIRST 1 (plain_pg_2, plain_pg_3)'");
+    });
+
+    test('THEN the cascading standby makes its slot on its upstream standby and copies that one; the others copy the primary', () => {
+      const [primary, upstream, , cascading] = cluster.members;
+      expect(start('plain-pg-4')).toContain(`--create-slot --if-not-exists -S plain_pg_4`);
+      expect(start('plain-pg-4')).toContain(`-h '${upstream.address}' -p 5432`);
+      expect(start('plain-pg-4')).not.toContain(`'${primary.address}'`);
+      expect(start('plain-pg-3')).toContain(`-h '${primary.address}' -p 5432`);
+      expect(cluster.upstreamOf(cascading)).toBe(upstream);
+      expect(cluster.upstreamOf(upstream)).toBe(primary);
+    });
+
+    test('THEN every node has WAL senders and slots for all standbys plus two (any node may be an upstream)', () => {
+      for (const member of cluster.members) {
+        const conf = file(nodes, member.name, '/etc/pgha/postgresql/postgresql.conf');
+        expect(conf).toContain('max_wal_senders = 10\n');
+        expect(conf).toContain('max_replication_slots = 10\n');
+      }
+    });
+  });
+
   test('WHEN the frontends pool THEN the auth job runs on the PrimaryWithReplicas nodes too', () => {
     const nodes = collectRenderedNodes(replicas({}, { pooling: { databases: ['app'] } }).stack);
     expect(nodes.find((n) => n.plan.name === 'plain-pg-1')!.plan.jobs?.map((j) => j.name)).toEqual(['pgha-pgbouncer-auth']);
@@ -98,6 +183,8 @@ describe('PrimaryWithReplicas on AWS', () => {
     [{ agentPort: 5432 }, /agentPort: got 5432; expected a port different from postgresPort/],
     [{ walKeepSize: '1 GB' }, /walKeepSize: got "1 GB"/],
     [{ clientCidrs: ['0.0.0.0/0'] }, /clientCidrs\.0/],
+    [{ replicateFrom: { 'plain-pg-1': 'plain-pg-2' } }, /replicateFrom\.plain-pg-1: got "plain-pg-2"; expected no entry for plain-pg-1: it is the primary/],
+    [{ postgresqlParameters: { archive_command: '/bin/true' } }, /postgresqlParameters\.archive_command: got "\/bin\/true".*Fix: give the archive prop/],
   ])('WHEN %j THEN it is refused naming the field', (props, message) => {
     expect(() => replicas(props)).toThrow(message);
   });

@@ -7,7 +7,7 @@ import { PrometheusServer, PrometheusServerProps } from '../../../src/constructs
 import { LocalPlatform } from '../../../src/platform/local/local-platform';
 import { Platform } from '../../../src/platform/platform';
 import { collectRenderedNodes } from '../../../src/review/node-files';
-import { SpecError } from '../../../src/spec/problems';
+import { specErrorOf } from '../../support/spec-error';
 import { haTopology } from '../../../stacks/ha-topology';
 import { SynthesizedStack, awsTestStack, logicalIdOf, resourcesOf, synthesize, userDataOf } from '../../support/aws-stack';
 
@@ -43,15 +43,6 @@ function roleStatements(synth: SynthesizedStack, groupName: string): unknown[] {
     });
 }
 
-function problemsOf(build: () => unknown): SpecError {
-  try {
-    build();
-  } catch (error) {
-    if (error instanceof SpecError) return error;
-    throw error;
-  }
-  throw new Error('the props were accepted');
-}
 
 describe('PrometheusServer on AWS', () => {
   test('one instance of its own (t3.medium, 50 GiB data volume), installing Debian prometheus, at the URL it reports', () => {
@@ -183,25 +174,25 @@ describe('PrometheusServer props are checked before anything is built', () => {
   };
 
   test('the UI is never opened to the whole internet', () => {
-    const error = problemsOf(build({ clientCidrs: ['10.0.0.0/16', '0.0.0.0/0'] }));
+    const error = specErrorOf(build({ clientCidrs: ['10.0.0.0/16', '0.0.0.0/0'] }));
     expect(error.problems.map((p) => p.path)).toEqual(['clientCidrs.1']);
     expect(error.message).toMatch(/clientCidrs\.1: got "0\.0\.0\.0\/0"; expected .*no authentication.*Fix: /);
-    expect(problemsOf(build({ clientCidrs: ['10.0.0.0/33'] })).problems.map((p) => p.path)).toEqual(['clientCidrs.0']);
+    expect(specErrorOf(build({ clientCidrs: ['10.0.0.0/33'] })).problems.map((p) => p.path)).toEqual(['clientCidrs.0']);
   });
 
   test('numbers out of range and bad names are refused, every problem at once, naming the field', () => {
-    const error = problemsOf(build({ port: 80, retentionDays: 0, dataVolumeSizeGiB: 2.5, instanceType: 'large', name: 'Prometheus Server' }));
+    const error = specErrorOf(build({ port: 80, retentionDays: 0, dataVolumeSizeGiB: 2.5, instanceType: 'large', name: 'Prometheus Server' }));
     expect(error.problems.map((p) => p.path).sort()).toEqual(['dataVolumeSizeGiB', 'instanceType', 'name', 'port', 'retentionDays']);
     expect(error.message).toMatch(/port: got 80; expected a port from 1024 to 65535/);
     expect(error.message).toMatch(/retentionDays: got 0; expected at least 1 days/);
-    expect(problemsOf(build({ retension: 3 })).message).toMatch(/retension/);
+    expect(specErrorOf(build({ retension: 3 })).message).toMatch(/retension/);
   });
 
   test('it needs one or more clusters, each once', () => {
     const { stack, platform } = awsTestStack();
-    expect(problemsOf(() => new PrometheusServer(stack, 'Empty', { platform, monitoring: [] })).message).toMatch(/monitoring: got \[\]; expected one or more ClusterMonitoring/);
+    expect(specErrorOf(() => new PrometheusServer(stack, 'Empty', { platform, monitoring: [] })).message).toMatch(/monitoring: got \[\]; expected one or more ClusterMonitoring/);
     const orders = monitoredCluster(stack, platform, 'orders', false);
-    expect(problemsOf(() => new PrometheusServer(stack, 'Twice', { platform, monitoring: [orders, orders] })).message).toMatch(/cluster "orders" appears twice/);
+    expect(specErrorOf(() => new PrometheusServer(stack, 'Twice', { platform, monitoring: [orders, orders] })).message).toMatch(/cluster "orders" appears twice/);
   });
 
   test('haTopology: prometheusServer needs monitoring', () => {
