@@ -5,10 +5,8 @@ import { ClusterArchive, ClusterBackup } from '../node-plan/pgbackrest-plan';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
-import { LOGICAL_PASSWORD_KEY, publicationsAddition, subscriptionsAddition } from '../node-plan/logical-replication-plan';
-import { LogicalSlot } from '../render/patroni-config';
-import { SubscriptionTarget } from '../render/logical-replication';
-import { PublicationSpec, subscriptionSlotName } from '../spec/logical-replication';
+import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
+import { PublicationSpec } from '../spec/logical-replication';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
@@ -159,11 +157,8 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   private readonly frontends: FrontendsSlot;
   /** Patroni answers `/sync`: the synchronous-standby frontend works. */
   readonly syncAware = true;
-  /** The password subscribers log in with, when the cluster has publications. */
-  readonly logicalReplicationSecret?: SecretRef;
-  /** Slots of the clusters subscribed to this one's publications. */
-  private readonly logicalSlots: LogicalSlot[] = [];
-  private readonly subscriberGroups = new Set<string>();
+  /** Publications, subscriptions, and the subscribers of this cluster. */
+  private readonly logical: ClusterLogicalReplication;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
@@ -176,7 +171,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
       ...specInput,
       archiveId: archive?.archiveId,
       restoreFrom: restoreFrom ? { ...restoreFrom, archive: undefined, archiveId: restoreFrom.archive.archiveId } : undefined,
-      ...subscriptionSpecs(subscriptions),
+      ...subscriptionSpecInput(subscriptions),
       nodeZones: Number.isInteger(nodeCount) && nodeCount > 0 ? defined(platform.previewZones(nodeCount)) : undefined,
     });
     const spec = this.spec;
@@ -198,9 +193,14 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
         : this.members.slice(0, colocatedEtcdMemberCount(spec.nodeCount));
     this.hbaNetworks = new Set([...this.members.map((m) => m.network), ...spec.clientCidrs]);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/patroni`, Object.values(PATRONI_SECRET_VARIABLES));
-    if (spec.publications.length > 0) {
-      this.logicalReplicationSecret = platform.createSecret(this, 'LogicalReplicationSecret', `${spec.clusterName}/logical-replication`, [LOGICAL_PASSWORD_KEY]);
-    }
+    this.logical = new ClusterLogicalReplication(this, {
+      clusterName: spec.clusterName,
+      platform,
+      publications: spec.publications,
+      postgresPort: spec.postgresPort,
+      hbaNetworks: this.hbaNetworks,
+      slotsBy: 'patroni',
+    });
 
     const ownArchive = archive ? clusterArchive(archive) : undefined;
     const restore =
@@ -213,7 +213,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
       groupName,
       description: `PostgreSQL + Patroni nodes of cluster ${spec.clusterName}`,
       placements: this.members,
-      secrets: [this.secret, ...archiveSecrets, ...(this.logicalReplicationSecret ? [this.logicalReplicationSecret] : [])],
+      secrets: [this.secret, ...archiveSecrets, ...(this.logical.secret ? [this.logical.secret] : [])],
       instanceType,
       dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
       plans: () =>
@@ -230,7 +230,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
           restore,
           backup: this.backup,
           peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
-          logicalSlots: this.logicalSlots,
+          logicalSlots: this.logical.slots,
         }),
     });
     archive?.grant(this.nodes);
@@ -239,7 +239,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     this.nodes.allow(spec.postgresPort, 'PostgreSQL replication and pg_rewind', self);
     this.nodes.allow(spec.restApiPort, 'Patroni REST API between members', self);
     for (const cidr of spec.clientCidrs) this.nodes.allow(spec.postgresPort, 'PostgreSQL clients', { cidr });
-    this.addLogicalReplication(subscriptions ?? []);
+    this.logical.attach(this.nodes, subscriptions ?? [], spec.subscriptions);
 
     if (spec.etcdPlacement === 'dedicated') {
       const etcdNodes = platform.createNodeGroup(this, 'EtcdNodes', {
@@ -297,47 +297,12 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   }
 
   registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
-    if (!this.logicalReplicationSecret) {
-      throw new Error(`PatroniCluster "${this.clusterName}": cluster "${subscriber.clusterName}" subscribes to it, but it has no publications. Fix: add publications to cluster "${this.clusterName}".`);
-    }
-    this.logicalSlots.push({ name: subscriber.slotName, database: subscriber.database });
-    // Once per subscribing cluster, however many of its subscriptions come here.
-    if (!this.subscriberGroups.has(subscriber.nodes.groupName)) {
-      this.subscriberGroups.add(subscriber.nodes.groupName);
-      this.nodes.allowGroup(this.spec.postgresPort, 'PostgreSQL logical replication', subscriber.nodes);
-      for (const placement of subscriber.nodes.placements) this.hbaNetworks.add(placement.network);
-      subscriber.nodes.grantSecret(this.logicalReplicationSecret);
-    }
-    return this.logicalReplicationSecret.name;
+    return this.logical.registerSubscriber(subscriber);
   }
 
-  /** The publications' job, and the subscriptions' job with each publisher told of its subscriber. */
-  private addLogicalReplication(subscriptions: readonly SubscriptionProps[]): void {
-    const spec = this.spec;
-    if (this.logicalReplicationSecret) {
-      const secretName = this.logicalReplicationSecret.name;
-      this.nodes.extendPlans(() => publicationsAddition({ publications: spec.publications, postgresPort: spec.postgresPort, secretName }));
-    }
-    if (subscriptions.length === 0) return;
-    const publisherSecrets: Record<string, string> = {};
-    const targets: SubscriptionTarget[] = subscriptions.map((props, index) => {
-      const subscription = spec.subscriptions[index];
-      const publication = props.publisher.publications.find((p) => p.name === subscription.publication)!;
-      const slotName = subscriptionSlotName(spec.clusterName, subscription.name);
-      const database = subscription.database ?? publication.database;
-      publisherSecrets[props.publisher.clusterName] = props.publisher.registerSubscriber({ slotName, database: publication.database, nodes: this.nodes, clusterName: spec.clusterName });
-      return {
-        name: subscription.name,
-        database,
-        publication: publication.name,
-        publisherDatabase: publication.database,
-        publisherCluster: props.publisher.clusterName,
-        publisherHosts: props.publisher.members.map((m) => ({ host: m.address, port: props.publisher.postgresPort })),
-        slotName,
-        copyExistingData: subscription.copyExistingData,
-      };
-    });
-    this.nodes.extendPlans(() => subscriptionsAddition({ subscriptions: targets, postgresPort: spec.postgresPort, publisherSecrets }));
+  /** The password subscribers log in with, when the cluster has publications. */
+  get logicalReplicationSecret(): SecretRef | undefined {
+    return this.logical.secret;
   }
 
   /** The security group of the PostgreSQL nodes. */
@@ -389,21 +354,6 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     this.nodes.allowGroup(this.spec.restApiPort, 'Patroni health checks from the proxies', proxies);
     for (const placement of proxies.placements) this.hbaNetworks.add(placement.network);
   }
-}
-
-/** The spec's part of the subscriptions: the publisher by name, and what each publisher publishes. */
-function subscriptionSpecs(subscriptions: readonly SubscriptionProps[] | undefined): Pick<PatroniClusterSpecInput, 'subscriptions' | 'knownPublications'> {
-  if (subscriptions === undefined) return {};
-  if (!Array.isArray(subscriptions)) return { subscriptions: subscriptions as never };
-  const publishers = subscriptions.map((s) => (s && typeof s === 'object' ? s.publisher : undefined));
-  return {
-    subscriptions: subscriptions.map((s, index) => {
-      if (!s || typeof s !== 'object') return s as never;
-      const { publisher, ...rest } = s;
-      return { ...rest, publisherCluster: publishers[index]?.clusterName as string };
-    }),
-    knownPublications: Object.fromEntries(publishers.filter((p): p is LogicalPublisher => p !== undefined).map((p) => [p.clusterName, [...p.publications]])),
-  };
 }
 
 function clusterArchive(archive: WalArchiveBucket): ClusterArchive {

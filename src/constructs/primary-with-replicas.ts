@@ -5,6 +5,9 @@ import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
 import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
+import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
+import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
+import { PublicationSpec } from '../spec/logical-replication';
 import { WalArchiveBucket } from './wal-archive-bucket';
 
 export interface PrimaryWithReplicasProps {
@@ -51,11 +54,20 @@ export interface PrimaryWithReplicasProps {
    * @default {} (every standby streams from the primary)
    */
   readonly replicateFrom?: Record<string, string>;
+  /**
+   * Publications other clusters may subscribe to (logical replication): the publications job makes
+   * them, and each subscriber's slot, on the primary; wal_level becomes "logical". A slot lives on
+   * the primary only: after a promotion, recreate the subscriptions (README).
+   * @default []
+   */
+  readonly publications?: PublicationProps[];
+  /** Subscriptions to other clusters' publications, created on the primary once their tables exist here. @default [] */
+  readonly subscriptions?: SubscriptionProps[];
 }
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
-type SpecProps = Omit<PrimaryWithReplicasProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'archive'>;
-const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PrimaryWithReplicasSpecInput, 'nodeZones'>>] ? true : never = true;
+type SpecProps = Omit<PrimaryWithReplicasProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'archive' | 'subscriptions'>;
+const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PrimaryWithReplicasSpecInput, 'nodeZones' | 'subscriptions' | 'knownPublications'>>] ? true : never = true;
 void propsMatchSpec;
 
 /**
@@ -64,7 +76,7 @@ void propsMatchSpec;
  * manual step (README). Each node runs a role agent answering Patroni's `/primary` and `/replica`
  * checks, so HaproxyFrontends routes to it as to a PatroniCluster.
  */
-export class PrimaryWithReplicas extends Construct implements RoutedCluster {
+export class PrimaryWithReplicas extends Construct implements RoutedCluster, LogicalPublisher {
   readonly spec: PrimaryWithReplicasSpec;
   readonly clusterName: string;
   /** The primary first, then the standbys. */
@@ -79,16 +91,22 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
   readonly syncAware = false;
   private readonly hbaNetworks: Set<string>;
   private readonly frontends: FrontendsSlot;
+  /** Publications, subscriptions, and the subscribers of this cluster. */
+  private readonly logical: ClusterLogicalReplication;
 
   constructor(scope: Construct, id: string, props: PrimaryWithReplicasProps) {
     super(scope, id);
-    const { platform, instanceType, dataVolumeSizeGiB, archive, ...specInput } = props;
+    const { platform, instanceType, dataVolumeSizeGiB, archive, subscriptions, ...specInput } = props;
     this.platform = platform;
     this.archive = archive;
     this.frontends = new FrontendsSlot(`PrimaryWithReplicas "${props.clusterName}"`);
     const nodeCount = (specInput.standbyCount ?? 2) + 1;
     const zones = Number.isInteger(nodeCount) && nodeCount > 1 ? platform.previewZones(nodeCount) : [];
-    this.spec = validatePrimaryWithReplicasSpec({ ...specInput, nodeZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined });
+    this.spec = validatePrimaryWithReplicasSpec({
+      ...specInput,
+      ...subscriptionSpecInput(subscriptions),
+      nodeZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
+    });
     const spec = this.spec;
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
@@ -100,11 +118,20 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
     }
     this.hbaNetworks = new Set(spec.clientCidrs);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/postgres`, Object.values(REPLICAS_SECRET_VARIABLES));
+    // No Patroni to keep the subscribers' slots: the publications job makes them on the primary.
+    this.logical = new ClusterLogicalReplication(this, {
+      clusterName: spec.clusterName,
+      platform,
+      publications: spec.publications,
+      postgresPort: spec.postgresPort,
+      hbaNetworks: this.hbaNetworks,
+      slotsBy: 'publications job',
+    });
     this.nodes = platform.createNodeGroup(this, 'Nodes', {
       groupName,
       description: `PostgreSQL primary and standbys of cluster ${spec.clusterName} (streaming replication)`,
       placements: this.members,
-      secrets: [this.secret, ...(archive ? [archive.secret] : [])],
+      secrets: [this.secret, ...(archive ? [archive.secret] : []), ...(this.logical.secret ? [this.logical.secret] : [])],
       instanceType,
       dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
       plans: () =>
@@ -118,12 +145,26 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster {
           ports: this.nodes.ports,
           archive: archive ? { repository: archive.repository.options, secretName: archive.secret.name, secretVariables: archive.secretVariables } : undefined,
           peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
+          logicalSlots: this.logical.slots.length,
         }),
     });
     archive?.grant(this.nodes);
     const self = { group: groupName };
     this.nodes.allow(spec.postgresPort, 'PostgreSQL streaming replication', self);
     for (const cidr of spec.clientCidrs) this.nodes.allow(spec.postgresPort, 'PostgreSQL clients', { cidr });
+    this.logical.attach(this.nodes, subscriptions ?? [], spec.subscriptions);
+  }
+
+  get publications(): readonly PublicationSpec[] {
+    return this.spec.publications;
+  }
+
+  get postgresPort(): number {
+    return this.spec.postgresPort;
+  }
+
+  registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
+    return this.logical.registerSubscriber(subscriber);
   }
 
   /** The primary at synth time (after a manual promotion the proxies follow the role agents, not this). */

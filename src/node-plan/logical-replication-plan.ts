@@ -1,5 +1,6 @@
 import {
   LOGICAL_PASSWORD_VARIABLE,
+  LogicalSlot,
   SubscriptionTarget,
   publicationsScriptFile,
   publisherPasswordVariable,
@@ -29,6 +30,8 @@ export interface PublicationsInput {
   readonly postgresPort: number;
   /** The publisher's logical-replication secret. */
   readonly secretName: string;
+  /** Subscribers' slots the job keeps (a cluster without Patroni). @default none (Patroni keeps them) */
+  readonly slots?: readonly LogicalSlot[];
 }
 
 /**
@@ -55,7 +58,7 @@ export function publicationsAddition(input: PublicationsInput): NodeAddition {
   return primaryJobAddition(
     PUBLICATIONS_JOB,
     `Creates or updates the publications ${input.publications.map((p) => p.name).join(', ')} and their subscribers' role (on the primary)`,
-    publicationsScriptFile({ publications: input.publications, port: input.postgresPort }),
+    publicationsScriptFile({ publications: input.publications, port: input.postgresPort, slots: input.slots }),
     [{ name: input.secretName, environmentFile: PUBLICATIONS_ENV, owner: 'postgres:postgres', variables: { [LOGICAL_PASSWORD_VARIABLE]: LOGICAL_PASSWORD_KEY } }],
   );
 }

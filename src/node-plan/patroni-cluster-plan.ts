@@ -1,4 +1,5 @@
-import { LogicalSlot, PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
+import { LogicalSlot } from '../render/logical-replication';
+import { PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../platform/platform';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';

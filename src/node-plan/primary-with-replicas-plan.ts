@@ -10,6 +10,7 @@ import {
 import { pgbackrestCommand } from '../render/pgbackrest-config';
 import { ROLE_AGENT_PATH, renderRoleAgent } from '../render/role-agent';
 import { PrimaryWithReplicasSpec, standbySlotName, synchronousStandbyNames } from '../spec/primary-with-replicas';
+import { logicalWorkerParameters, replicationSenderLimit } from '../spec/logical-replication';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
 import { LAYOUT, postgresDataDir } from './layout';
 import { NodePlan, NodePort, NodeService } from './node-plan';
@@ -43,6 +44,8 @@ export interface PrimaryWithReplicasPlanInput {
   readonly archive?: ClusterArchive;
   /** A peer's path as this node sees it (the platform's peerPath). */
   readonly peerPath: (nodeName: string, path: string) => string;
+  /** How many subscribers' logical slots the primary keeps. @default 0 */
+  readonly logicalSlots?: number;
 }
 
 /**
@@ -66,6 +69,7 @@ export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): No
         timeoutSeconds: spec.archiveTimeoutSeconds,
       }
     : undefined;
+  const senders = replicationSenderLimit(standbys.length + 2, input.logicalSlots ?? 0);
   const config = (placement: NodePlacement) =>
     renderReplicationPostgresqlConf({
       address: placement.address,
@@ -76,8 +80,12 @@ export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): No
       synchronousStandbyNames: synchronousStandbyNames(spec, standbys.map((s) => s.name)),
       maxConnections: spec.maxConnections,
       walKeepSize: spec.walKeepSize,
-      parameters: spec.postgresqlParameters,
+      parameters: { ...logicalWorkerParameters(spec.subscriptions.length), ...spec.postgresqlParameters },
       archive: archiving,
+      walLevel: spec.publications.length > 0 ? 'logical' : 'replica',
+      // A slot and walsender per standby, 2 spare (a pg_basebackup), and each subscriber's share.
+      maxWalSenders: senders,
+      maxReplicationSlots: senders,
     });
   const hba = renderReplicationHba({ memberNetworks, clientNetworks: [...input.clientCidrs], allowAnyClient: spec.allowAnyClient });
 

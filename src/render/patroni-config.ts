@@ -2,7 +2,8 @@ import { Document } from 'yaml';
 import { ANYWHERE, isIpv4Cidr } from '../spec/common';
 import { ParameterValue } from '../spec/postgresql-parameters';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
-import { CONNECTIONS_PER_SUBSCRIPTION } from '../spec/logical-replication';
+import { logicalWorkerParameters, replicationSenderLimit } from '../spec/logical-replication';
+import { LogicalSlot } from './logical-replication';
 import { LAYOUT } from '../node-plan/layout';
 
 /** The database roles Patroni uses (and creates at bootstrap), and the REST API's basic-auth user. */
@@ -44,11 +45,6 @@ export interface PatroniConfigInput {
   readonly restore?: PatroniRestoreInput;
   /** Logical slots of other clusters' subscriptions to this one's publications: permanent slots in the DCS. */
   readonly logicalSlots?: readonly LogicalSlot[];
-}
-
-export interface LogicalSlot {
-  readonly name: string;
-  readonly database: string;
 }
 
 export interface PatroniArchiveInput {
@@ -240,9 +236,7 @@ function logicalSlotsConfig(slots: readonly LogicalSlot[]): Record<string, unkno
 /** Cluster-wide PostgreSQL parameters (bootstrap.dcs): replication, logging, autovacuum, then the user's. */
 function clusterParameters(spec: PatroniClusterSpec, archiving: boolean, logicalSlots: number): Record<string, ParameterValue> {
   // A slot and walsender per replica, 2 spare (a rebuild, a backup), and each subscriber's share.
-  const senders = Math.max(10, spec.nodeCount + 2 + CONNECTIONS_PER_SUBSCRIPTION * logicalSlots);
-  // An apply worker and up to 2 table-sync workers per subscription; the launcher and parallel queries keep theirs.
-  const logicalWorkers = Math.max(4, CONNECTIONS_PER_SUBSCRIPTION * spec.subscriptions.length + 1);
+  const senders = replicationSenderLimit(spec.nodeCount + 2, logicalSlots);
   const parameters: Record<string, ParameterValue> = {
     // Continuous archiving; archive_timeout bounds the data an archive-only recovery can lose.
     ...(archiving ? { archive_mode: 'on', archive_timeout: `${spec.archiveTimeoutSeconds}s` } : {}),
@@ -253,7 +247,7 @@ function clusterParameters(spec: PatroniClusterSpec, archiving: boolean, logical
     max_wal_senders: senders,
     wal_keep_size: '1GB',
     max_replication_slots: senders,
-    ...(logicalWorkers > 4 ? { max_logical_replication_workers: logicalWorkers, max_worker_processes: logicalWorkers + 4 } : {}),
+    ...logicalWorkerParameters(spec.subscriptions.length),
     wal_log_hints: 'on',
     // A standby whose primary went away retries streaming every 5 s by default; after a failover
     // that delays the new primary's first synchronous standby (and, in sync-strict, every commit)

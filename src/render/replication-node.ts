@@ -74,6 +74,8 @@ export interface ReplicationPostgresqlConfInput {
   readonly parameters?: Record<string, ParameterValue>;
   /** WAL archiving, when the cluster has an archive. */
   readonly archive?: ReplicationArchive;
+  /** "logical" when the cluster has publications (logical decoding needs it). @default "replica" */
+  readonly walLevel?: 'replica' | 'logical';
 }
 
 /**
@@ -129,6 +131,7 @@ export function renderReplicationPostgresqlConf(input: ReplicationPostgresqlConf
   const maxWalSenders = input.maxWalSenders ?? Math.max(10, needed);
   const maxReplicationSlots = input.maxReplicationSlots ?? Math.max(10, needed);
   const walKeepSize = input.walKeepSize ?? '1GB';
+  const walLevel = input.walLevel ?? 'replica';
   const parameters = input.parameters ?? {};
   const problems: string[] = [];
   if (typeof input.address !== 'string' || !HOST.test(input.address) || ['0.0.0.0', '::', '*'].includes(input.address)) {
@@ -197,7 +200,7 @@ max_connections = ${maxConnections}
 password_encryption = 'scram-sha-256'
 
 # Replication
-wal_level = replica
+wal_level = ${walLevel}
 max_wal_senders = ${maxWalSenders}
 max_replication_slots = ${maxReplicationSlots}
 wal_keep_size = ${confString(walKeepSize)}

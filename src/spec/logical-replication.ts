@@ -23,7 +23,10 @@ const identifier = (what: string, example: string) =>
 export const publicationSchema = z.strictObject(
   {
     name: identifier('publication', 'orders_pub'),
-    database: identifier('database', 'app'),
+    database: identifier('database', 'app').refine(
+      (name) => name !== 'postgres',
+      expectation('an application database, not "postgres" (the maintenance database, which holds the cluster\'s own tables)', 'publish the database the application uses, e.g. "app"'),
+    ),
     /** "all": every table of the database, now and later (FOR ALL TABLES); or a list of tables. */
     tables: z.union(
       [
@@ -76,6 +79,20 @@ export const subscriptionSlotName = (subscriberCluster: string, subscription: st
  * apply worker plus up to 2 table-sync workers on the subscriber.
  */
 export const CONNECTIONS_PER_SUBSCRIPTION = 3;
+
+/** max_wal_senders and max_replication_slots: 10, or more for `physical` standby slots (with spare) and the subscribers' slots. */
+export function replicationSenderLimit(physical: number, logicalSlots: number): number {
+  return Math.max(10, physical + CONNECTIONS_PER_SUBSCRIPTION * logicalSlots);
+}
+
+/**
+ * A subscriber's worker settings: each subscription takes an apply worker and up to 2 table-sync
+ * workers (the launcher and parallel queries keep PostgreSQL's defaults: 4 logical of 8 workers).
+ */
+export function logicalWorkerParameters(subscriptions: number): Record<string, number> {
+  const logicalWorkers = CONNECTIONS_PER_SUBSCRIPTION * subscriptions + 1;
+  return logicalWorkers > 4 ? { max_logical_replication_workers: logicalWorkers, max_worker_processes: logicalWorkers + 4 } : {};
+}
 
 interface LogicalSpec {
   readonly clusterName: string;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cidrList, optIn, port, resourceName, wholeNumber } from './common';
 import { distinctPorts, refuseAnywhere } from './patroni-cluster';
 import { SpecProblem } from './problems';
+import { checkLogicalReplication, knownPublicationsField, publicationsField, subscriptionsField } from './logical-replication';
 import { cascadingMembers, checkReplicateFrom, listNames, memberNames, replicateFromSchema } from './replicate-from';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
@@ -38,6 +39,12 @@ export const primaryWithReplicasSchema = z.object({
    * Members not listed stream from the primary (the first member, which cannot cascade).
    */
   replicateFrom: replicateFromSchema,
+  /** Publications other clusters may subscribe to: wal_level becomes "logical". */
+  publications: publicationsField,
+  /** Subscriptions to other clusters' publications, created on the primary once the tables exist. */
+  subscriptions: subscriptionsField,
+  /** The publications of the clusters subscribed to (set by the construct). */
+  knownPublications: knownPublicationsField,
 });
 
 export type PrimaryWithReplicasSpecInput = z.input<typeof primaryWithReplicasSchema>;
@@ -78,6 +85,10 @@ export const primaryWithReplicasRules: readonly CrossFieldRule<Spec>[] = [
   {
     uses: ['clientCidrs', 'allowAnyClient'],
     check: (s) => refuseAnywhere('clientCidrs', s.clientCidrs, s.allowAnyClient, 'allowAnyClient'),
+  },
+  {
+    uses: ['clusterName', 'publications', 'subscriptions', 'knownPublications'],
+    check: (s) => checkLogicalReplication(s),
   },
 ];
 
@@ -120,7 +131,7 @@ const OWNED: Record<string, string> = {
   port: 'use the postgresPort prop',
   max_connections: 'use the maxConnections prop',
   wal_keep_size: 'use the walKeepSize prop',
-  wal_level: '"replica" is set; remove it',
+  wal_level: '"replica" is set ("logical" with publications); remove it',
   max_wal_senders: 'it is sized from standbyCount; remove it',
   max_replication_slots: 'it is sized from standbyCount; remove it',
   hot_standby: 'it is on, so standbys serve reads; remove it',

@@ -22,6 +22,8 @@ const PASSWORD = `it's a \\ "pass word"`;
 const NEW_PASSWORD = 'Rotated-pw_8812';
 const PUBLICATION: PublicationSpec = { name: 'shop_pub', database: 'shop', tables: ['orders'] };
 const SLOT = 'sub_copy_shop_sub';
+/** A slot the publications job keeps itself (a publisher without Patroni). */
+const KEPT_SLOT = 'sub_other_shop_sub';
 
 const target = (hosts: string[]): SubscriptionTarget => ({
   name: 'shop_sub',
@@ -51,6 +53,7 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     const local = { socketDir: `${root}/socket`, port: PORT, binDir: standalone.POSTGRES_BIN_DIR };
     writeFileSync(script('publications'), renderPublicationsScript({ ...local, publications: [PUBLICATION] }), { mode: 0o755 });
     writeFileSync(script('subscriptions'), renderSubscriptionsScript({ ...local, subscriptions: [target([DEAD_ADDRESS, ADDRESS])] }), { mode: 0o755 });
+    writeFileSync(script('publications-keeping-slots'), renderPublicationsScript({ ...local, publications: [PUBLICATION], slots: [{ name: KEPT_SLOT, database: 'shop' }] }), { mode: 0o755 });
     writeFileSync(script('unreachable'), renderSubscriptionsScript({ ...local, subscriptions: [target([DEAD_ADDRESS])] }), { mode: 0o755 });
     mkdirSync(`${root}/socket`);
     chownTo(root, 'postgres');
@@ -123,6 +126,22 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     expect(await publish('')).toMatchObject({ code: 2, stderr: expect.stringContaining('PGHA_LOGICAL_PASSWORD is not set or empty') });
   }, 60_000);
 
+  test('WHEN the job keeps a slot THEN it makes it once and records it; a recorded slot that is gone (a promotion) is refused until the record is removed', async () => {
+    const keep = () => run('publications-keeping-slots', { [LOGICAL_PASSWORD_VARIABLE]: NEW_PASSWORD });
+    expect(await keep()).toMatchObject({ code: 0, stderr: expect.stringContaining(`slot ${KEPT_SLOT} created in database shop`) });
+    expect(await query(`SELECT plugin || ' ' || database FROM pg_replication_slots WHERE slot_name = '${KEPT_SLOT}'`)).toBe('pgoutput shop');
+    expect(await query(`SELECT count(*) FROM pgha.logical_slots WHERE slot_name = '${KEPT_SLOT}'`)).toBe('1');
+    const again = await keep();
+    expect({ code: again.code, created: again.stderr.includes('created') }).toEqual({ code: 0, created: false });
+    // What a promotion leaves: the record (replicated) without the slot (which stayed on the old primary).
+    await query(`SELECT pg_drop_replication_slot('${KEPT_SLOT}')`);
+    expect(await keep()).toMatchObject({ code: 1, stderr: expect.stringContaining(`slot ${KEPT_SLOT} was made on this cluster's primary before`) });
+    expect(await query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${KEPT_SLOT}'`)).toBe('0');
+    await query(`DELETE FROM pgha.logical_slots WHERE slot_name = '${KEPT_SLOT}'`);
+    expect(await keep()).toMatchObject({ code: 0, stderr: expect.stringContaining(`slot ${KEPT_SLOT} created in database shop`) });
+    await query(`SELECT pg_drop_replication_slot('${KEPT_SLOT}')`);
+  }, 60_000);
+
   describe('shellcheck', () => {
     const check = async (name: string, content: string) => {
       const path = join(root, `${name}.sh`);
@@ -132,6 +151,7 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     test.each([
       ['publications, all tables', () => renderPublicationsScript({ publications: [{ name: 'p', database: 'app', tables: 'all' }] })],
       ['publications, two', () => renderPublicationsScript({ publications: [PUBLICATION, { name: 'q', database: 'app', tables: ['a', 's.b'] }] })],
+      ['publications keeping slots', () => renderPublicationsScript({ publications: [PUBLICATION], slots: [{ name: 'a', database: 'app' }, { name: 'b', database: 'app' }] })],
       ['subscriptions, two', () => renderSubscriptionsScript({ subscriptions: [target([ADDRESS]), { ...target([ADDRESS, DEAD_ADDRESS]), name: 'other', publisherCluster: 'other-cluster' }] })],
     ])('%s: nothing at style severity', async (name, render) => {
       const result = await check(name.replace(/\W+/g, '-'), render());

@@ -157,6 +157,23 @@ export async function replicationRows(host: string, port: number, credentials: C
   }
 }
 
+/**
+ * Whether a standby's WAL receiver streams, asked of the standby itself: the primary's
+ * pg_stat_replication cannot tell a standby from the pg_basebackup copying it (both stream under
+ * the standby's application_name).
+ */
+export async function walReceiverStreaming(host: string, port: number, credentials: Credentials): Promise<boolean> {
+  const client = new Client({ host, port, ...credentials, database: 'postgres', connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const result = await client.query("SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'");
+    return result.rows[0].n === 1;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Server states of one HAProxy backend from its stats CSV: name -> "UP" / "DOWN" / ... */
 export async function haproxyServers(stats: string, auth: string, backend: string): Promise<Record<string, string>> {
   const answer = await http(`http://${stats}/;csv`, { auth });

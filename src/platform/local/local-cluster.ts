@@ -13,7 +13,7 @@ import { PATRONI_SERVICE } from '../../node-plan/patroni-cluster-plan';
 import { HAPROXY_LISTENERS } from '../../render/haproxy-config';
 import { PATRONI_USERS } from '../../render/patroni-config';
 import { collectRenderedNodes } from '../../review/node-files';
-import { Credentials, clusterHealth, etcdHealthy, haproxyServers, http, inRecovery, patroniCluster, replicationRows } from './cluster-checks';
+import { Credentials, clusterHealth, etcdHealthy, haproxyServers, http, inRecovery, patroniCluster, replicationRows, walReceiverStreaming } from './cluster-checks';
 import { issueCertificate } from './certificates';
 import { LocalPlatform, LocalPlatformProps } from './local-platform';
 import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEnvironment } from './node-directory';
@@ -252,44 +252,15 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
       writeState(dir, state);
       progress(`archive: ${platform.archives.map((a) => a.description).join(', ')}`);
     }
-    let etcdEndpoints: string[] = [];
-    if (cluster instanceof PrimaryWithReplicas) {
-      // No DCS: each node's start script initialises the primary, or copies it onto a standby
-      // (retrying until the primary answers), then runs postgres. Then the role agents.
-      start(POSTGRES_SERVICE);
-      const primary = cluster.primary;
-      const standbys = cluster.members.slice(1);
-      // Each upstream (the primary, or a standby with cascading ones) and the standbys streaming from it.
-      const upstreams = [...new Set(standbys.map((m) => cluster.upstreamOf(m)))].map((upstream) => ({
-        upstream,
-        slots: standbys.filter((m) => cluster.upstreamOf(m) === upstream).map((m) => standbySlotName(m.name)),
-      }));
-      const expectedSync = cluster.spec.replicationMode === 'async' ? 0 : cluster.spec.synchronousCount;
-      await waitForStep(
-        'standbys streaming',
-        POSTGRES_SERVICE,
-        async () => {
-          for (const { upstream, slots } of upstreams) {
-            const rows = await replicationRows(upstream.address, cluster.spec.postgresPort, superuser);
-            const streaming = rows.filter((r) => r.state === 'streaming' && slots.includes(r.application_name));
-            const synchronous = streaming.filter((r) => r.sync_state === 'sync' || r.sync_state === 'quorum');
-            if (streaming.length < slots.length || (upstream === primary && synchronous.length < expectedSync)) return undefined;
-          }
-          return true;
-        },
-        () =>
-          `not every standby streams from its upstream (${upstreams.map(({ upstream, slots }) => `${slots.join(', ')} from ${upstream.name}`).join('; ')})${expectedSync ? `, ${expectedSync} synchronous` : ''}`,
-      );
-      progress(`primary ${primary.name} up; standbys streaming: ${standbys.map((m) => (cluster.upstreamOf(m) === primary ? m.name : `${m.name} (from ${cluster.upstreamOf(m).name})`)).join(', ')}`);
-      await startOthers([POSTGRES_SERVICE, HAPROXY_SERVICE]);
-      await runStartJobs();
-    } else {
-      // Every Patroni cluster built, the proxies' first: others in the topology (a subscriber of its
-      // publications, say) start alongside and must be healthy before the jobs run.
-      const patroniClusters = [cluster, ...root.node.findAll().filter((c): c is PatroniCluster => c instanceof PatroniCluster && c !== cluster)];
-      const clientEndpoints = (c: PatroniCluster) => c.etcdMembers.map((m) => `${m.address}:${c.spec.etcdClientPort}`);
-      etcdEndpoints = clientEndpoints(cluster);
-      const allEtcd = patroniClusters.flatMap(clientEndpoints);
+    // Every cluster built, the proxies' first: others in the topology (the subscriber of a
+    // publication, say) start alongside and must be up before the jobs run.
+    const clusters = [cluster, ...root.node.findAll().filter((c): c is PatroniCluster | PrimaryWithReplicas => (c instanceof PatroniCluster || c instanceof PrimaryWithReplicas) && c !== cluster)];
+    const patroniClusters = clusters.filter((c): c is PatroniCluster => c instanceof PatroniCluster);
+    const plainClusters = clusters.filter((c): c is PrimaryWithReplicas => c instanceof PrimaryWithReplicas);
+    const etcdOf = (c: PatroniCluster) => c.etcdMembers.map((m) => `${m.address}:${c.spec.etcdClientPort}`);
+    const etcdEndpoints = cluster instanceof PatroniCluster ? etcdOf(cluster) : [];
+    if (patroniClusters.length > 0) {
+      const allEtcd = patroniClusters.flatMap(etcdOf);
       start(ETCD_SERVICE);
       await waitForStep(
         'etcd up',
@@ -298,33 +269,62 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
         () => `etcd members ${allEtcd.join(', ')} are not all healthy`,
       );
       progress(`etcd up: ${allEtcd.length} member(s)`);
-
-      // The rest of the nodes' services (pgBackRest's TLS server), before Patroni: its bootstrap may
-      // need them. Running a second later counts as started.
-      const core = [ETCD_SERVICE, PATRONI_SERVICE, HAPROXY_SERVICE];
-      await startOthers(core);
-
-      start(PATRONI_SERVICE);
-      for (const each of patroniClusters) {
-        const restApis = each.backendMembers.map((m) => `${m.address}:${m.restApiPort}`);
-        const expectedSync = each.spec.replicationMode === 'async' ? 0 : Math.min(each.spec.synchronousNodeCount, each.members.length - 1);
-        let last = '';
-        const health = await waitForStep(
-          `cluster ${each.clusterName} healthy`,
-          PATRONI_SERVICE,
-          async () => {
-            const now = await clusterHealth(restApis, expectedSync);
-            if (now.leader && !last) progress(`leader elected: ${now.leader}`);
-            last = now.leader ?? last;
-            return now.healthy ? now : undefined;
-          },
-          () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
-        );
-        progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
-      }
-
-      await runStartJobs();
     }
+
+    // The rest of the nodes' services (pgBackRest's TLS server, role agents, exporters) before
+    // PostgreSQL: Patroni's bootstrap may need them. Running a second later counts as started.
+    await startOthers([ETCD_SERVICE, PATRONI_SERVICE, POSTGRES_SERVICE, HAPROXY_SERVICE]);
+
+    // Without a DCS each node's start script initialises the primary, or copies its upstream onto
+    // a standby (retrying until it answers), then runs postgres; with one, Patroni does.
+    start(POSTGRES_SERVICE);
+    start(PATRONI_SERVICE);
+    for (const each of plainClusters) {
+      const credentials: Credentials = { user: PATRONI_USERS.superuser, password: secrets[each.secret.name].superuser_password };
+      const primary = each.primary;
+      const standbys = each.members.slice(1);
+      // Each upstream (the primary, or a standby with cascading ones) and the standbys streaming from it.
+      const upstreams = [...new Set(standbys.map((m) => each.upstreamOf(m)))].map((upstream) => ({
+        upstream,
+        slots: standbys.filter((m) => each.upstreamOf(m) === upstream).map((m) => standbySlotName(m.name)),
+      }));
+      const expectedSync = each.spec.replicationMode === 'async' ? 0 : each.spec.synchronousCount;
+      await waitForStep(
+        `standbys of ${each.clusterName} streaming`,
+        POSTGRES_SERVICE,
+        async () => {
+          for (const { upstream, slots } of upstreams) {
+            const rows = await replicationRows(upstream.address, each.spec.postgresPort, credentials);
+            const streaming = rows.filter((r) => r.state === 'streaming' && slots.includes(r.application_name));
+            const synchronous = streaming.filter((r) => r.sync_state === 'sync' || r.sync_state === 'quorum');
+            if (streaming.length < slots.length || (upstream === primary && synchronous.length < expectedSync)) return undefined;
+          }
+          const receiving = await Promise.all(standbys.map((m) => walReceiverStreaming(m.address, each.spec.postgresPort, credentials).catch(() => false)));
+          return receiving.every(Boolean) ? true : undefined;
+        },
+        () =>
+          `not every standby streams from its upstream (${upstreams.map(({ upstream, slots }) => `${slots.join(', ')} from ${upstream.name}`).join('; ')})${expectedSync ? `, ${expectedSync} synchronous` : ''}`,
+      );
+      progress(`primary ${primary.name} up; standbys streaming: ${standbys.map((m) => (each.upstreamOf(m) === primary ? m.name : `${m.name} (from ${each.upstreamOf(m).name})`)).join(', ')}`);
+    }
+    for (const each of patroniClusters) {
+      const restApis = each.backendMembers.map((m) => `${m.address}:${m.restApiPort}`);
+      const expectedSync = each.spec.replicationMode === 'async' ? 0 : Math.min(each.spec.synchronousNodeCount, each.members.length - 1);
+      let last = '';
+      const health = await waitForStep(
+        `cluster ${each.clusterName} healthy`,
+        PATRONI_SERVICE,
+        async () => {
+          const now = await clusterHealth(restApis, expectedSync);
+          if (now.leader && !last) progress(`leader elected: ${now.leader}`);
+          last = now.leader ?? last;
+          return now.healthy ? now : undefined;
+        },
+        () => (last ? `leader ${last}, but not every replica is streaming or synchronous` : 'no leader was elected'),
+      );
+      progress(`replicas streaming: ${health.streaming.join(', ') || 'none'}${expectedSync ? `; synchronous: ${health.synchronous.join(', ')}` : ''}`);
+    }
+    await runStartJobs();
 
     start(HAPROXY_SERVICE);
     const replicas = cluster.members.length - 1;

@@ -6,6 +6,7 @@
  */
 import { parse } from 'yaml';
 import { PatroniCluster, PatroniClusterProps } from '../../../src/constructs/patroni-cluster';
+import { PrimaryWithReplicas } from '../../../src/constructs/primary-with-replicas';
 import { PUBLICATIONS_JOB, SUBSCRIPTIONS_JOB } from '../../../src/node-plan/logical-replication-plan';
 import { PUBLICATIONS_SCRIPT, SUBSCRIPTIONS_SCRIPT } from '../../../src/render/logical-replication';
 import { collectRenderedNodes } from '../../../src/review/node-files';
@@ -110,6 +111,40 @@ describe('logical replication between PatroniClusters', () => {
     expect(Object.keys(publisher.slots).sort()).toEqual(['sub_reports_sub_a', 'sub_reports_sub_b', 'sub_reports_sub_c', 'sub_reports_sub_d']);
     expect(publisher.ignore_slots.map((m: { database: string }) => m.database)).toEqual(['db_a', 'db_b', 'db_c', 'db_d']);
     expect(patroniYml(planOf(stack, 'reports-pg-1')).bootstrap.dcs.postgresql.parameters).toMatchObject({ max_logical_replication_workers: 13, max_worker_processes: 17 });
+  });
+
+  describe('GIVEN a PrimaryWithReplicas publishing to another and to a PatroniCluster', () => {
+    const { stack, platform } = awsTestStack();
+    const ledger = new PrimaryWithReplicas(stack, 'Ledger', { platform, clusterName: 'ledger', standbyCount: 3, publications: [{ name: 'ledger_pub', database: 'app', tables: 'all' }] });
+    new PrimaryWithReplicas(stack, 'Mirror', { platform, clusterName: 'mirror', subscriptions: [{ name: 'ledger_sub', publisher: ledger, publication: 'ledger_pub' }] });
+    new PatroniCluster(stack, 'Reports', { platform, clusterName: 'reports', subscriptions: [{ name: 'ledger_sub', publisher: ledger, publication: 'ledger_pub' }] });
+    synthesize(stack);
+    const conf = (name: string) => planOf(stack, name).files.find((f) => f.path === '/etc/pgha/postgresql/postgresql.conf')!.content;
+
+    test('THEN the publisher runs wal_level logical, sized for its standbys and both subscribers; the subscriber replica', () => {
+      expect(conf('ledger-pg-1')).toMatch(/^wal_level = logical$/m);
+      // 3 standbys + 2 spare + 3 for each of the 2 subscriptions.
+      expect(conf('ledger-pg-1')).toMatch(/^max_wal_senders = 11$/m);
+      expect(conf('ledger-pg-2')).toMatch(/^max_replication_slots = 11$/m);
+      expect(conf('mirror-pg-1')).toMatch(/^wal_level = replica$/m);
+    });
+
+    test('THEN its publications job also keeps both subscribers\' slots (no Patroni to keep them); a Patroni publisher\'s does not', () => {
+      const script = planOf(stack, 'ledger-pg-1').files.find((f) => f.path === PUBLICATIONS_SCRIPT)!.content;
+      expect(script).toContain('ensure_slot app sub_mirror_ledger_sub');
+      expect(script).toContain('ensure_slot app sub_reports_ledger_sub');
+      const patroni = twoClusters().stack;
+      expect(planOf(patroni, 'orders-pg-1').files.find((f) => f.path === PUBLICATIONS_SCRIPT)!.content).not.toContain('ensure_slot');
+    });
+
+    test('THEN both subscribers run the subscriptions job towards the publisher\'s members', () => {
+      const hosts = ['ledger-pg-1', 'ledger-pg-2', 'ledger-pg-3', 'ledger-pg-4'].map((name) => planOf(stack, name).address).join(',');
+      for (const node of ['mirror-pg-1', 'reports-pg-1']) {
+        const plan = planOf(stack, node);
+        expect(plan.jobs?.find((j) => j.name === SUBSCRIPTIONS_JOB)).toMatchObject({ afterStart: true });
+        expect(plan.files.find((f) => f.path === SUBSCRIPTIONS_SCRIPT)!.content).toContain(`'host=${hosts} port=5432,5432,5432,5432 dbname=app`);
+      }
+    });
   });
 
   describe('bad input is refused, naming the field, the value, what is expected and the fix', () => {

@@ -1,0 +1,106 @@
+import { Construct } from 'constructs';
+import { LOGICAL_PASSWORD_KEY, publicationsAddition, subscriptionsAddition } from '../node-plan/logical-replication-plan';
+import { NodeGroup, Platform, SecretRef } from '../platform/platform';
+import { LogicalSlot, SubscriptionTarget } from '../render/logical-replication';
+import { PublicationSpec, SubscriptionSpec, subscriptionSlotName } from '../spec/logical-replication';
+import { LogicalPublisher, SubscriptionProps } from './logical-publisher';
+
+/** What a cluster construct hands its logical replication part. */
+export interface LogicalReplicationOwner {
+  readonly clusterName: string;
+  readonly platform: Platform;
+  readonly publications: readonly PublicationSpec[];
+  readonly postgresPort: number;
+  /** The networks its pg_hba admits (subscribers' networks are added). */
+  readonly hbaNetworks: Set<string>;
+  /**
+   * Who creates the subscribers' slots on this cluster: Patroni (permanent slots in the DCS), or
+   * the publications job (a cluster without Patroni).
+   */
+  readonly slotsBy: 'patroni' | 'publications job';
+}
+
+/**
+ * A cluster's side of logical replication, the same for every kind of cluster: the subscribers'
+ * secret and slots when it publishes, the jobs, and the way in for each subscribing cluster.
+ * Made before the cluster's nodes (the secret goes into their secrets), attached to them after.
+ */
+export class ClusterLogicalReplication {
+  /** The password subscribers log in with, when the cluster has publications. */
+  readonly secret?: SecretRef;
+  /** Slots of the clusters subscribed to this one's publications. */
+  readonly slots: LogicalSlot[] = [];
+  private readonly subscriberGroups = new Set<string>();
+  private nodes?: NodeGroup;
+
+  constructor(
+    scope: Construct,
+    private readonly owner: LogicalReplicationOwner,
+  ) {
+    if (owner.publications.length > 0) {
+      this.secret = owner.platform.createSecret(scope, 'LogicalReplicationSecret', `${owner.clusterName}/logical-replication`, [LOGICAL_PASSWORD_KEY]);
+    }
+  }
+
+  /** The publications' job, and the subscriptions' job with each publisher told of its subscriber. */
+  attach(nodes: NodeGroup, subscriptions: readonly SubscriptionProps[], specs: readonly SubscriptionSpec[]): void {
+    this.nodes = nodes;
+    const { owner } = this;
+    if (this.secret) {
+      const secretName = this.secret.name;
+      const slots = owner.slotsBy === 'publications job' ? this.slots : [];
+      nodes.extendPlans(() => publicationsAddition({ publications: owner.publications, postgresPort: owner.postgresPort, secretName, slots }));
+    }
+    if (subscriptions.length === 0) return;
+    const publisherSecrets: Record<string, string> = {};
+    const targets: SubscriptionTarget[] = subscriptions.map((props, index) => {
+      const subscription = specs[index];
+      const publication = props.publisher.publications.find((p) => p.name === subscription.publication)!;
+      const slotName = subscriptionSlotName(owner.clusterName, subscription.name);
+      publisherSecrets[props.publisher.clusterName] = props.publisher.registerSubscriber({ slotName, database: publication.database, nodes, clusterName: owner.clusterName });
+      return {
+        name: subscription.name,
+        database: subscription.database ?? publication.database,
+        publication: publication.name,
+        publisherDatabase: publication.database,
+        publisherCluster: props.publisher.clusterName,
+        publisherHosts: props.publisher.members.map((m) => ({ host: m.address, port: props.publisher.postgresPort })),
+        slotName,
+        copyExistingData: subscription.copyExistingData,
+      };
+    });
+    nodes.extendPlans(() => subscriptionsAddition({ subscriptions: targets, postgresPort: owner.postgresPort, publisherSecrets }));
+  }
+
+  /** LogicalPublisher.registerSubscriber of the owning cluster. */
+  registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
+    const { owner } = this;
+    if (!this.secret || !this.nodes) {
+      throw new Error(`cluster "${owner.clusterName}": cluster "${subscriber.clusterName}" subscribes to it, but it has no publications. Fix: add publications to cluster "${owner.clusterName}".`);
+    }
+    this.slots.push({ name: subscriber.slotName, database: subscriber.database });
+    // Once per subscribing cluster, however many of its subscriptions come here.
+    if (!this.subscriberGroups.has(subscriber.nodes.groupName)) {
+      this.subscriberGroups.add(subscriber.nodes.groupName);
+      this.nodes.allowGroup(owner.postgresPort, 'PostgreSQL logical replication', subscriber.nodes);
+      for (const placement of subscriber.nodes.placements) owner.hbaNetworks.add(placement.network);
+      subscriber.nodes.grantSecret(this.secret);
+    }
+    return this.secret.name;
+  }
+}
+
+/** The spec's part of a cluster's subscriptions: the publisher by name, and what each publisher publishes. */
+export function subscriptionSpecInput(subscriptions: readonly SubscriptionProps[] | undefined): { subscriptions?: unknown; knownPublications?: Record<string, PublicationSpec[]> } {
+  if (subscriptions === undefined) return {};
+  if (!Array.isArray(subscriptions)) return { subscriptions };
+  const publishers = subscriptions.map((s) => (s && typeof s === 'object' ? s.publisher : undefined));
+  return {
+    subscriptions: subscriptions.map((s, index) => {
+      if (!s || typeof s !== 'object') return s;
+      const { publisher: _publisher, ...rest } = s;
+      return { ...rest, publisherCluster: publishers[index]?.clusterName };
+    }),
+    knownPublications: Object.fromEntries(publishers.filter((p): p is LogicalPublisher => p !== undefined).map((p) => [p.clusterName, [...p.publications]])),
+  };
+}
