@@ -7,10 +7,8 @@ import { LogicalPublisher, SubscriptionProps } from './logical-publisher';
 
 /** What a cluster construct hands its logical replication part. */
 export interface LogicalReplicationOwner {
-  readonly clusterName: string;
+  readonly spec: { readonly clusterName: string; readonly publications: readonly PublicationSpec[]; readonly postgresPort: number };
   readonly platform: Platform;
-  readonly publications: readonly PublicationSpec[];
-  readonly postgresPort: number;
   /** The networks its pg_hba admits (subscribers' networks are added). */
   readonly hbaNetworks: Set<string>;
   /**
@@ -37,52 +35,66 @@ export class ClusterLogicalReplication {
     scope: Construct,
     private readonly owner: LogicalReplicationOwner,
   ) {
-    if (owner.publications.length > 0) {
-      this.secret = owner.platform.createSecret(scope, 'LogicalReplicationSecret', `${owner.clusterName}/logical-replication`, [LOGICAL_PASSWORD_KEY]);
+    if (owner.spec.publications.length > 0) {
+      this.secret = owner.platform.createSecret(scope, 'LogicalReplicationSecret', `${owner.spec.clusterName}/logical-replication`, [LOGICAL_PASSWORD_KEY]);
     }
+  }
+
+  get publications(): readonly PublicationSpec[] {
+    return this.owner.spec.publications;
+  }
+
+  get postgresPort(): number {
+    return this.owner.spec.postgresPort;
   }
 
   /** The publications' job, and the subscriptions' job with each publisher told of its subscriber. */
   attach(nodes: NodeGroup, subscriptions: readonly SubscriptionProps[], specs: readonly SubscriptionSpec[]): void {
     this.nodes = nodes;
     const { owner } = this;
+    const { clusterName, postgresPort } = owner.spec;
     if (this.secret) {
       const secretName = this.secret.name;
       const slots = owner.slotsBy === 'publications job' ? this.slots : [];
-      nodes.extendPlans(() => publicationsAddition({ publications: owner.publications, postgresPort: owner.postgresPort, secretName, slots }));
+      nodes.extendPlans(() => publicationsAddition({ publications: this.publications, postgresPort, secretName, slots }));
     }
     if (subscriptions.length === 0) return;
     const publisherSecrets: Record<string, string> = {};
     const targets: SubscriptionTarget[] = subscriptions.map((props, index) => {
       const subscription = specs[index];
-      const publication = props.publisher.publications.find((p) => p.name === subscription.publication)!;
-      const slotName = subscriptionSlotName(owner.clusterName, subscription.name);
-      publisherSecrets[props.publisher.clusterName] = props.publisher.registerSubscriber({ slotName, database: publication.database, nodes, clusterName: owner.clusterName });
+      const publisher = props.publisher.logicalReplication;
+      const publication = publisher.publications.find((p) => p.name === subscription.publication)!;
+      const slotName = subscriptionSlotName(clusterName, subscription.name);
+      publisherSecrets[props.publisher.clusterName] = publisher.registerSubscriber({ slotName, database: publication.database, nodes, clusterName });
       return {
         name: subscription.name,
         database: subscription.database ?? publication.database,
         publication: publication.name,
         publisherDatabase: publication.database,
         publisherCluster: props.publisher.clusterName,
-        publisherHosts: props.publisher.members.map((m) => ({ host: m.address, port: props.publisher.postgresPort })),
+        publisherHosts: props.publisher.members.map((m) => ({ host: m.address, port: publisher.postgresPort })),
         slotName,
         copyExistingData: subscription.copyExistingData,
       };
     });
-    nodes.extendPlans(() => subscriptionsAddition({ subscriptions: targets, postgresPort: owner.postgresPort, publisherSecrets }));
+    nodes.extendPlans(() => subscriptionsAddition({ subscriptions: targets, postgresPort, publisherSecrets }));
   }
 
-  /** LogicalPublisher.registerSubscriber of the owning cluster. */
+  /**
+   * Called by a subscribing cluster: keeps its slot on this cluster, lets its nodes reach
+   * PostgreSQL (network and pg_hba) and read the subscribers' password. Returns that secret's name.
+   */
   registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
     const { owner } = this;
+    const { clusterName } = owner.spec;
     if (!this.secret || !this.nodes) {
-      throw new Error(`cluster "${owner.clusterName}": cluster "${subscriber.clusterName}" subscribes to it, but it has no publications. Fix: add publications to cluster "${owner.clusterName}".`);
+      throw new Error(`cluster "${clusterName}": cluster "${subscriber.clusterName}" subscribes to it, but it has no publications. Fix: add publications to cluster "${clusterName}".`);
     }
     this.slots.push({ name: subscriber.slotName, database: subscriber.database });
     // Once per subscribing cluster, however many of its subscriptions come here.
     if (!this.subscriberGroups.has(subscriber.nodes.groupName)) {
       this.subscriberGroups.add(subscriber.nodes.groupName);
-      this.nodes.allowGroup(owner.postgresPort, 'PostgreSQL logical replication', subscriber.nodes);
+      this.nodes.allowGroup(this.postgresPort, 'PostgreSQL logical replication', subscriber.nodes);
       for (const placement of subscriber.nodes.placements) owner.hbaNetworks.add(placement.network);
       subscriber.nodes.grantSecret(this.secret);
     }
@@ -101,6 +113,6 @@ export function subscriptionSpecInput(subscriptions: readonly SubscriptionProps[
       const { publisher: _publisher, ...rest } = s;
       return { ...rest, publisherCluster: publishers[index]?.clusterName };
     }),
-    knownPublications: Object.fromEntries(publishers.filter((p): p is LogicalPublisher => p !== undefined).map((p) => [p.clusterName, [...p.publications]])),
+    knownPublications: Object.fromEntries(publishers.filter((p): p is LogicalPublisher => p !== undefined).map((p) => [p.clusterName, [...p.logicalReplication.publications]])),
   };
 }

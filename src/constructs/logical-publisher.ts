@@ -1,18 +1,11 @@
-import { NodeGroup, NodePlacement } from '../platform/platform';
-import { PublicationSpec } from '../spec/logical-replication';
+import { NodePlacement } from '../platform/platform';
+import type { ClusterLogicalReplication } from './cluster-logical-replication';
 
-/** A cluster other clusters subscribe to: its publications, where it answers, and how a subscriber gets in. */
+/** A cluster other clusters subscribe to (PatroniCluster, PrimaryWithReplicas): where it answers, and its side of logical replication. */
 export interface LogicalPublisher {
   readonly clusterName: string;
-  readonly publications: readonly PublicationSpec[];
   readonly members: readonly NodePlacement[];
-  readonly postgresPort: number;
-  /**
-   * Called by a subscribing cluster: keeps its slot on this cluster (a permanent slot), lets its
-   * nodes reach PostgreSQL (network and pg_hba) and read the subscribers' password.
-   * Returns the name of the secret holding that password.
-   */
-  registerSubscriber(subscriber: { readonly slotName: string; readonly database: string; readonly nodes: NodeGroup; readonly clusterName: string }): string;
+  readonly logicalReplication: ClusterLogicalReplication;
 }
 
 /** What a cluster's `subscriptions` prop holds. */

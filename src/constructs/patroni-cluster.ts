@@ -6,7 +6,6 @@ import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
 import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
-import { PublicationSpec } from '../spec/logical-replication';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
@@ -157,8 +156,8 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   private readonly frontends: FrontendsSlot;
   /** Patroni answers `/sync`: the synchronous-standby frontend works. */
   readonly syncAware = true;
-  /** Publications, subscriptions, and the subscribers of this cluster. */
-  private readonly logical: ClusterLogicalReplication;
+  /** Its publications and subscriptions, and the clusters subscribed to it. */
+  readonly logicalReplication: ClusterLogicalReplication;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
@@ -193,14 +192,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
         : this.members.slice(0, colocatedEtcdMemberCount(spec.nodeCount));
     this.hbaNetworks = new Set([...this.members.map((m) => m.network), ...spec.clientCidrs]);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/patroni`, Object.values(PATRONI_SECRET_VARIABLES));
-    this.logical = new ClusterLogicalReplication(this, {
-      clusterName: spec.clusterName,
-      platform,
-      publications: spec.publications,
-      postgresPort: spec.postgresPort,
-      hbaNetworks: this.hbaNetworks,
-      slotsBy: 'patroni',
-    });
+    this.logicalReplication = new ClusterLogicalReplication(this, { spec, platform, hbaNetworks: this.hbaNetworks, slotsBy: 'patroni' });
 
     const ownArchive = archive ? clusterArchive(archive) : undefined;
     const restore =
@@ -213,7 +205,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
       groupName,
       description: `PostgreSQL + Patroni nodes of cluster ${spec.clusterName}`,
       placements: this.members,
-      secrets: [this.secret, ...archiveSecrets, ...(this.logical.secret ? [this.logical.secret] : [])],
+      secrets: [this.secret, ...archiveSecrets, ...(this.logicalReplication.secret ? [this.logicalReplication.secret] : [])],
       instanceType,
       dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
       plans: () =>
@@ -230,7 +222,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
           restore,
           backup: this.backup,
           peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
-          logicalSlots: this.logical.slots,
+          logicalSlots: this.logicalReplication.slots,
         }),
     });
     archive?.grant(this.nodes);
@@ -239,7 +231,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     this.nodes.allow(spec.postgresPort, 'PostgreSQL replication and pg_rewind', self);
     this.nodes.allow(spec.restApiPort, 'Patroni REST API between members', self);
     for (const cidr of spec.clientCidrs) this.nodes.allow(spec.postgresPort, 'PostgreSQL clients', { cidr });
-    this.logical.attach(this.nodes, subscriptions ?? [], spec.subscriptions);
+    this.logicalReplication.attach(this.nodes, subscriptions ?? [], spec.subscriptions);
 
     if (spec.etcdPlacement === 'dedicated') {
       const etcdNodes = platform.createNodeGroup(this, 'EtcdNodes', {
@@ -286,23 +278,6 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     this.nodes.grantSecret(certificate);
     this.nodes.allow(PGBACKREST_TLS_PORT, 'pgBackRest TLS server (backups from a standby)', { group: this.nodes.groupName });
     this.backup = { ...backup, tls: { secretName: certificate.name, clientCommonName: `pgha-${this.clusterName}-pgbackrest` } };
-  }
-
-  get publications(): readonly PublicationSpec[] {
-    return this.spec.publications;
-  }
-
-  get postgresPort(): number {
-    return this.spec.postgresPort;
-  }
-
-  registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
-    return this.logical.registerSubscriber(subscriber);
-  }
-
-  /** The password subscribers log in with, when the cluster has publications. */
-  get logicalReplicationSecret(): SecretRef | undefined {
-    return this.logical.secret;
   }
 
   /** The security group of the PostgreSQL nodes. */

@@ -7,7 +7,6 @@ import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
 import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
-import { PublicationSpec } from '../spec/logical-replication';
 import { WalArchiveBucket } from './wal-archive-bucket';
 
 export interface PrimaryWithReplicasProps {
@@ -91,8 +90,8 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
   readonly syncAware = false;
   private readonly hbaNetworks: Set<string>;
   private readonly frontends: FrontendsSlot;
-  /** Publications, subscriptions, and the subscribers of this cluster. */
-  private readonly logical: ClusterLogicalReplication;
+  /** Its publications and subscriptions, and the clusters subscribed to it. */
+  readonly logicalReplication: ClusterLogicalReplication;
 
   constructor(scope: Construct, id: string, props: PrimaryWithReplicasProps) {
     super(scope, id);
@@ -119,19 +118,12 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
     this.hbaNetworks = new Set(spec.clientCidrs);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/postgres`, Object.values(REPLICAS_SECRET_VARIABLES));
     // No Patroni to keep the subscribers' slots: the publications job makes them on the primary.
-    this.logical = new ClusterLogicalReplication(this, {
-      clusterName: spec.clusterName,
-      platform,
-      publications: spec.publications,
-      postgresPort: spec.postgresPort,
-      hbaNetworks: this.hbaNetworks,
-      slotsBy: 'publications job',
-    });
+    this.logicalReplication = new ClusterLogicalReplication(this, { spec, platform, hbaNetworks: this.hbaNetworks, slotsBy: 'publications job' });
     this.nodes = platform.createNodeGroup(this, 'Nodes', {
       groupName,
       description: `PostgreSQL primary and standbys of cluster ${spec.clusterName} (streaming replication)`,
       placements: this.members,
-      secrets: [this.secret, ...(archive ? [archive.secret] : []), ...(this.logical.secret ? [this.logical.secret] : [])],
+      secrets: [this.secret, ...(archive ? [archive.secret] : []), ...(this.logicalReplication.secret ? [this.logicalReplication.secret] : [])],
       instanceType,
       dataVolumeSizeGiB: dataVolumeSizeGiB ?? 100,
       plans: () =>
@@ -145,26 +137,14 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
           ports: this.nodes.ports,
           archive: archive ? { repository: archive.repository.options, secretName: archive.secret.name, secretVariables: archive.secretVariables } : undefined,
           peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
-          logicalSlots: this.logical.slots.length,
+          logicalSlots: this.logicalReplication.slots.length,
         }),
     });
     archive?.grant(this.nodes);
     const self = { group: groupName };
     this.nodes.allow(spec.postgresPort, 'PostgreSQL streaming replication', self);
     for (const cidr of spec.clientCidrs) this.nodes.allow(spec.postgresPort, 'PostgreSQL clients', { cidr });
-    this.logical.attach(this.nodes, subscriptions ?? [], spec.subscriptions);
-  }
-
-  get publications(): readonly PublicationSpec[] {
-    return this.spec.publications;
-  }
-
-  get postgresPort(): number {
-    return this.spec.postgresPort;
-  }
-
-  registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
-    return this.logical.registerSubscriber(subscriber);
+    this.logicalReplication.attach(this.nodes, subscriptions ?? [], spec.subscriptions);
   }
 
   /** The primary at synth time (after a manual promotion the proxies follow the role agents, not this). */

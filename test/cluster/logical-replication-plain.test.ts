@@ -4,18 +4,18 @@
  * primary with a standby) and "reports" (a 1-node PatroniCluster) subscribe. Without Patroni the
  * publications job makes the subscribers' slots on the primary. One `localUp` starts all three.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HaproxyFrontends } from '../../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../../src/constructs/patroni-cluster';
 import { PrimaryWithReplicas } from '../../src/constructs/primary-with-replicas';
 import { PUBLICATIONS_JOB, SUBSCRIPTIONS_JOB } from '../../src/node-plan/logical-replication-plan';
-import { HostPort, localDown, localRunJob, localUp } from '../../src/platform/local/local-cluster';
+import { HostPort, localRunJob, localUp } from '../../src/platform/local/local-cluster';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { subscriptionSlotName } from '../../src/spec/logical-replication';
 import { queryAt } from '../support/pg-query';
 import { makeTempDir } from '../support/processes';
-import { eventually } from '../support/local-cluster';
+import { eventually, stopLocalDir } from '../support/local-cluster';
 import { Figures } from './helpers';
 
 const BLOCK = 85;
@@ -60,10 +60,7 @@ describe('logical replication from a PrimaryWithReplicas, on 127.85.x.y', () => 
 
   afterAll(async () => {
     figures.print();
-    if (!dir) return;
-    const report = await localDown(dir);
-    rmSync(dir, { recursive: true, force: true });
-    expect(report.leftBehind).toEqual([]);
+    await stopLocalDir(dir);
   }, 180_000);
 
   test('THEN the publisher runs wal_level logical, the subscribers replica', async () => {

@@ -6,18 +6,18 @@
  * picked up by a refresh; and after a failover of the publisher the subscription goes on from the
  * slot Patroni kept on the new leader, without losing or repeating a row.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HaproxyFrontends } from '../../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../../src/constructs/patroni-cluster';
 import { PUBLICATIONS_JOB, SUBSCRIPTIONS_JOB } from '../../src/node-plan/logical-replication-plan';
-import { HostPort, localDown, localRunJob, localUp } from '../../src/platform/local/local-cluster';
+import { HostPort, localRunJob, localUp } from '../../src/platform/local/local-cluster';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { clusterHealth } from '../../src/platform/local/cluster-checks';
 import { subscriptionSlotName } from '../../src/spec/logical-replication';
 import { makeTempDir } from '../support/processes';
 import { queryAt } from '../support/pg-query';
-import { eventually, killMember } from '../support/local-cluster';
+import { eventually, killMember, stopLocalDir } from '../support/local-cluster';
 import { Figures } from './helpers';
 
 const BLOCK = 80;
@@ -95,10 +95,7 @@ describe('logical replication from cluster "orders" to cluster "reports", on 127
 
   afterAll(async () => {
     figures.print();
-    if (!dir) return;
-    const report = await localDown(dir);
-    rmSync(dir, { recursive: true, force: true });
-    expect(report.leftBehind).toEqual([]);
+    await stopLocalDir(dir);
   }, 180_000);
 
   test('THEN the publisher runs with wal_level logical and the subscriber with replica', async () => {

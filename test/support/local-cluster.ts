@@ -58,9 +58,14 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
 
 /** Stops every process of the cluster (by PID) and removes its directory. Throws if one survives. */
 export async function stopTestCluster(cluster: TestCluster | undefined): Promise<void> {
-  if (!cluster) return;
-  const report = await localDown(cluster.dir);
-  rmSync(cluster.dir, { recursive: true, force: true });
+  if (cluster) await stopLocalDir(cluster.dir);
+}
+
+/** Stops everything `localUp` started from `dir` (by PID) and removes it. Throws if a process survives. */
+export async function stopLocalDir(dir: string | undefined): Promise<void> {
+  if (!dir) return;
+  const report = await localDown(dir);
+  rmSync(dir, { recursive: true, force: true });
   if (report.leftBehind.length > 0) throw new Error(`processes left behind: ${report.leftBehind.join(', ')}`);
 }
 

@@ -131,30 +131,26 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** `SELECT pg_is_in_recovery()` through host:port, or an Error saying why not. */
-export async function inRecovery(host: string, port: number, credentials: Credentials): Promise<boolean> {
+/** One query as the superuser over TCP (database postgres), on a short-lived connection with short timeouts. */
+async function queryRows(host: string, port: number, credentials: Credentials, text: string): Promise<Record<string, unknown>[]> {
   const client = new Client({ host, port, ...credentials, database: 'postgres', connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const result = await client.query('SELECT pg_is_in_recovery() AS recovery');
-    return result.rows[0].recovery as boolean;
+    return (await client.query(text)).rows;
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
+/** `SELECT pg_is_in_recovery()` through host:port, or an Error saying why not. */
+export async function inRecovery(host: string, port: number, credentials: Credentials): Promise<boolean> {
+  return (await queryRows(host, port, credentials, 'SELECT pg_is_in_recovery() AS recovery'))[0].recovery as boolean;
+}
+
 /** The walsenders of a PostgreSQL server (pg_stat_replication), as the superuser over TCP. */
 export async function replicationRows(host: string, port: number, credentials: Credentials): Promise<ReplicationEntry[]> {
-  const client = new Client({ host, port, ...credentials, database: 'postgres', connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const result = await client.query('SELECT application_name, state, sync_state FROM pg_stat_replication ORDER BY application_name');
-    return result.rows as ReplicationEntry[];
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  return (await queryRows(host, port, credentials, 'SELECT application_name, state, sync_state FROM pg_stat_replication ORDER BY application_name')) as unknown as ReplicationEntry[];
 }
 
 /**
@@ -163,15 +159,7 @@ export async function replicationRows(host: string, port: number, credentials: C
  * the standby's application_name).
  */
 export async function walReceiverStreaming(host: string, port: number, credentials: Credentials): Promise<boolean> {
-  const client = new Client({ host, port, ...credentials, database: 'postgres', connectionTimeoutMillis: 3_000, query_timeout: 3_000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const result = await client.query("SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'");
-    return result.rows[0].n === 1;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  return (await queryRows(host, port, credentials, "SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'"))[0].n === 1;
 }
 
 /** Server states of one HAProxy backend from its stats CSV: name -> "UP" / "DOWN" / ... */

@@ -160,10 +160,8 @@ describe('logical replication between PatroniClusters', () => {
 
     test('a cluster subscribing to itself', () => {
       const { stack, platform } = awsTestStack();
-      const error = specErrorOf(() => {
-        const self = { clusterName: 'orders', publications: [{ name: 'orders_pub', database: 'app', tables: 'all' as const }], members: [], postgresPort: 5432, registerSubscriber: () => '' };
-        new PatroniCluster(stack, 'Orders', { platform, clusterName: 'orders', publications: self.publications, subscriptions: [{ name: 'loop', publisher: self, publication: 'orders_pub' }] });
-      });
+      const orders = new PatroniCluster(stack, 'Orders', { platform, clusterName: 'orders', publications: [{ name: 'orders_pub', database: 'app', tables: 'all' }] });
+      const error = specErrorOf(() => new PatroniCluster(stack, 'Again', { platform, clusterName: 'orders', subscriptions: [{ name: 'loop', publisher: orders, publication: 'orders_pub' }] }));
       expect(error.message).toContain('subscriptions.0.publisher: got "orders"; expected another cluster');
     });
 
