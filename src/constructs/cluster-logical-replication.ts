@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { LOGICAL_PASSWORD_KEY, publicationsAddition, subscriptionsAddition } from '../node-plan/logical-replication-plan';
 import { NodeGroup, Platform, SecretRef } from '../platform/platform';
-import { LogicalSlot, SubscriptionTarget } from '../render/logical-replication';
+import { LogicalSlot, PatroniDcsInput, SubscriptionTarget } from '../render/logical-replication';
 import { PublicationSpec, SubscriptionSpec, subscriptionSlotName } from '../spec/logical-replication';
 import { LogicalPublisher, SubscriptionProps } from './logical-publisher';
 
@@ -12,10 +12,11 @@ export interface LogicalReplicationOwner {
   /** The networks its pg_hba admits (subscribers' networks are added). */
   readonly hbaNetworks: Set<string>;
   /**
-   * Who creates the subscribers' slots on this cluster: Patroni (permanent slots in the DCS), or
-   * the publications job (a cluster without Patroni).
+   * A Patroni cluster: Patroni keeps the subscribers' slots (permanent slots in the DCS), and the
+   * publications job keeps the DCS settings (`dcs`, read at synth) with Patroni's environment.
+   * Without it the publications job makes the slots itself.
    */
-  readonly slotsBy: 'patroni' | 'publications job';
+  readonly patroni?: { readonly dcs: (slots: readonly LogicalSlot[]) => PatroniDcsInput; readonly environmentFile: string };
 }
 
 /**
@@ -55,8 +56,15 @@ export class ClusterLogicalReplication {
     const { clusterName, postgresPort } = owner.spec;
     if (this.secret) {
       const secretName = this.secret.name;
-      const slots = owner.slotsBy === 'publications job' ? this.slots : [];
-      nodes.extendPlans(() => publicationsAddition({ publications: this.publications, postgresPort, secretName, slots }));
+      const { patroni } = owner;
+      nodes.extendPlans(() =>
+        publicationsAddition({
+          publications: this.publications,
+          postgresPort,
+          secretName,
+          ...(patroni ? { patroni: { dcs: patroni.dcs(this.slots), environmentFile: patroni.environmentFile } } : { slots: this.slots }),
+        }),
+      );
     }
     if (subscriptions.length === 0) return;
     const publisherSecrets: Record<string, string> = {};

@@ -9,7 +9,8 @@ import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logi
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
-import { PATRONI_SECRET_VARIABLES } from '../render/patroni-config';
+import { PATRONI_SECRET_VARIABLES, logicalDcsSettings } from '../render/patroni-config';
+import { LAYOUT } from '../node-plan/layout';
 import { FailoverProfile, FailoverTiming } from '../spec/failover';
 import { PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
 
@@ -192,7 +193,15 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
         : this.members.slice(0, colocatedEtcdMemberCount(spec.nodeCount));
     this.hbaNetworks = new Set([...this.members.map((m) => m.network), ...spec.clientCidrs]);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/patroni`, Object.values(PATRONI_SECRET_VARIABLES));
-    this.logicalReplication = new ClusterLogicalReplication(this, { spec, platform, hbaNetworks: this.hbaNetworks, slotsBy: 'patroni' });
+    this.logicalReplication = new ClusterLogicalReplication(this, {
+      spec,
+      platform,
+      hbaNetworks: this.hbaNetworks,
+      patroni: {
+        dcs: (slots) => ({ configPath: LAYOUT.patroniConfig, clusterName: spec.clusterName, settings: logicalDcsSettings(spec, slots) }),
+        environmentFile: LAYOUT.patroniSecretsEnv,
+      },
+    });
 
     const ownArchive = archive ? clusterArchive(archive) : undefined;
     const restore =

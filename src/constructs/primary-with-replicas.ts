@@ -118,7 +118,7 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
     this.hbaNetworks = new Set(spec.clientCidrs);
     this.secret = platform.createSecret(this, 'Secret', `${spec.clusterName}/postgres`, Object.values(REPLICAS_SECRET_VARIABLES));
     // No Patroni to keep the subscribers' slots: the publications job makes them on the primary.
-    this.logicalReplication = new ClusterLogicalReplication(this, { spec, platform, hbaNetworks: this.hbaNetworks, slotsBy: 'publications job' });
+    this.logicalReplication = new ClusterLogicalReplication(this, { spec, platform, hbaNetworks: this.hbaNetworks });
     this.nodes = platform.createNodeGroup(this, 'Nodes', {
       groupName,
       description: `PostgreSQL primary and standbys of cluster ${spec.clusterName} (streaming replication)`,

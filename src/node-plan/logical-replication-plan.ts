@@ -1,6 +1,7 @@
 import {
   LOGICAL_PASSWORD_VARIABLE,
   LogicalSlot,
+  PatroniDcsInput,
   SubscriptionTarget,
   publicationsScriptFile,
   publisherPasswordVariable,
@@ -32,20 +33,22 @@ export interface PublicationsInput {
   readonly secretName: string;
   /** Subscribers' slots the job keeps (a cluster without Patroni). @default none (Patroni keeps them) */
   readonly slots?: readonly LogicalSlot[];
+  /** A Patroni cluster: the DCS settings the job keeps, and the environment patronictl needs (Patroni's own). */
+  readonly patroni?: { readonly dcs: PatroniDcsInput; readonly environmentFile: string };
 }
 
 /**
  * A job of the primary, on every node of the cluster: as postgres, after start and on SCHEDULE,
  * reading its passwords from `secrets` (the script itself does nothing on a replica).
  */
-function primaryJobAddition(name: string, description: string, script: NodeFile, secrets: readonly NodeSecret[]): NodeAddition {
+function primaryJobAddition(name: string, description: string, script: NodeFile, secrets: readonly NodeSecret[], moreEnvironmentFiles: readonly string[] = []): NodeAddition {
   const job: NodeJob = {
     name,
     description,
     user: 'postgres',
     group: 'postgres',
     command: [script.path],
-    environmentFiles: secrets.map((secret) => secret.environmentFile),
+    environmentFiles: [...moreEnvironmentFiles, ...secrets.map((secret) => secret.environmentFile)],
     schedule: SCHEDULE,
     timeoutSeconds: 120,
     afterStart: true,
@@ -58,8 +61,10 @@ export function publicationsAddition(input: PublicationsInput): NodeAddition {
   return primaryJobAddition(
     PUBLICATIONS_JOB,
     `Creates or updates the publications ${input.publications.map((p) => p.name).join(', ')} and their subscribers' role (on the primary)`,
-    publicationsScriptFile({ publications: input.publications, port: input.postgresPort, slots: input.slots }),
+    publicationsScriptFile({ publications: input.publications, port: input.postgresPort, slots: input.slots, patroni: input.patroni?.dcs }),
     [{ name: input.secretName, environmentFile: PUBLICATIONS_ENV, owner: 'postgres:postgres', variables: { [LOGICAL_PASSWORD_VARIABLE]: LOGICAL_PASSWORD_KEY } }],
+    // patronictl 3.0.2 loads patroni.yml as Patroni does, which needs the REST API password set.
+    input.patroni ? [input.patroni.environmentFile] : [],
   );
 }
 

@@ -1,7 +1,7 @@
 import { LAYOUT } from '../node-plan/layout';
 import { NodeFile } from '../node-plan/node-plan';
 import { LOGICAL_REPLICATION_ROLE, PublicationSpec } from '../spec/logical-replication';
-import { PATRONI_USERS } from './patroni-config';
+import { LogicalDcsSettings, PATRONI_USERS } from './patroni-config';
 
 /**
  * The two jobs of logical replication, run as postgres on every node of a cluster and acting on
@@ -205,8 +205,74 @@ PGHA_SQL
 }
 `;
 
+/**
+ * Merges what a publishing Patroni cluster needs into its DCS (patronictl show-config on stdin, the
+ * wanted settings as JSON in PGHA_WANTED); prints the patch as YAML, or nothing when none is due.
+ * It only adds: missing slots and ignore_slots entries, wal_level logical, max_wal_senders and
+ * max_replication_slots raised to what is wanted (never lowered: someone may have raised them).
+ */
+export const DCS_MERGE_PY = `import json, os, sys, yaml
+current = yaml.safe_load(sys.stdin) or {}
+wanted = json.loads(os.environ["PGHA_WANTED"])
+patch = {}
+slots = current.get("slots") or {}
+missing = {s["name"]: {"type": "logical", "database": s["database"], "plugin": "pgoutput"} for s in wanted["slots"] if s["name"] not in slots}
+if missing:
+    patch["slots"] = missing
+ignore = list(current.get("ignore_slots") or [])
+for database in wanted["ignoreDatabases"]:
+    matcher = {"type": "logical", "database": database, "plugin": "pgoutput"}
+    if matcher not in ignore:
+        ignore.append(matcher)
+if ignore != (current.get("ignore_slots") or []):
+    patch["ignore_slots"] = ignore
+parameters = (current.get("postgresql") or {}).get("parameters") or {}
+raise_to = {}
+if parameters.get("wal_level") != wanted["walLevel"]:
+    raise_to["wal_level"] = wanted["walLevel"]
+for name, value in (("max_wal_senders", wanted["maxWalSenders"]), ("max_replication_slots", wanted["maxReplicationSlots"])):
+    if int(parameters.get(name, 10)) < value:
+        raise_to[name] = value
+if raise_to:
+    patch["postgresql"] = {"parameters": raise_to}
+if patch:
+    print(yaml.safe_dump(patch, default_flow_style=False), end="")
+`;
+
+/** A publishing Patroni cluster: its DCS gets what bootstrap.dcs gave a new cluster. */
+export interface PatroniDcsInput {
+  /** patroni.yml, which patronictl reads (the DCS address and the scope). */
+  readonly configPath: string;
+  readonly clusterName: string;
+  readonly settings: LogicalDcsSettings;
+}
+
+function dcsStep(script: string, dcs: PatroniDcsInput): string {
+  const wanted = JSON.stringify(dcs.settings);
+  return `
+# Patroni's dynamic configuration: bootstrap.dcs applied only when the cluster was created, so
+# subscribers declared since reach the DCS here (patronictl writes it; Patroni then makes the slots).
+merge=$(cat <<'PGHA_PY'
+${DCS_MERGE_PY}PGHA_PY
+)
+if ! current=$(patronictl -c ${quote(dcs.configPath)} show-config ${dcs.clusterName}); then
+  echo "${script}: cannot read Patroni's configuration with patronictl" >&2
+  exit 1
+fi
+patch=$(PGHA_WANTED=${quote(wanted)} python3 -c "$merge" <<<"$current")
+if [[ -n "$patch" ]]; then
+  patronictl -c ${quote(dcs.configPath)} edit-config ${dcs.clusterName} --apply - --force --quiet <<<"$patch"
+  echo "${script}: Patroni's dynamic configuration updated with:" >&2
+  echo "$patch" >&2
+  echo "${script}: a changed wal_level or max_* applies at the next restart: patronictl -c ${dcs.configPath} restart ${dcs.clusterName} --pending --force" >&2
+fi
+`;
+}
+
 export interface PublicationsScriptInput extends LocalConnection {
   readonly publications: readonly PublicationSpec[];
+  /** A Patroni cluster: the DCS settings to keep. */
+  readonly patroni?: PatroniDcsInput;
   /** Subscribers' slots the script keeps (on a cluster without Patroni, which would keep them otherwise). */
   readonly slots?: readonly LogicalSlot[];
 }
@@ -238,7 +304,7 @@ ${localPsql(input)}
 ${primaryOnly(script, input)}
 "\${psql[@]}" -d postgres -f - <<'PGHA_SQL'
 ${renderLogicalRoleSql()}PGHA_SQL
-
+${input.patroni ? dcsStep(script, input.patroni) : ''}
 database_exists() {
   [[ "$("\${psql[@]}" -d postgres -At -v database="$1" -f - <<<"SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'database'")" == "1" ]]
 }

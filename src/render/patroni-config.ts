@@ -3,7 +3,7 @@ import { ANYWHERE, isIpv4Cidr } from '../spec/common';
 import { ParameterValue } from '../spec/postgresql-parameters';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { logicalWorkerParameters, replicationSenderLimit } from '../spec/logical-replication';
-import { LogicalSlot } from './logical-replication';
+import type { LogicalSlot } from './logical-replication';
 import { LAYOUT } from '../node-plan/layout';
 
 /** The database roles Patroni uses (and creates at bootstrap), and the REST API's basic-auth user. */
@@ -231,6 +231,30 @@ function logicalSlotsConfig(slots: readonly LogicalSlot[]): Record<string, unkno
     slots: Object.fromEntries(slots.map((slot) => [slot.name, { type: 'logical', database: slot.database, plugin: 'pgoutput' }])),
     ignore_slots: unique(slots.map((slot) => slot.database)).map((database) => ({ type: 'logical', database, plugin: 'pgoutput' })),
   };
+}
+
+/**
+ * What a publishing cluster needs in Patroni's dynamic configuration (bootstrap.dcs holds the same):
+ * its subscribers' permanent slots, ignore_slots, and the parameters logical decoding needs. The
+ * publications job merges it into a running cluster's DCS, where bootstrap.dcs no longer applies.
+ */
+export function logicalDcsSettings(spec: PatroniClusterSpec, slots: readonly LogicalSlot[]): LogicalDcsSettings {
+  const parameters = clusterParameters(spec, false, slots.length);
+  return {
+    slots: slots.map((slot) => ({ name: slot.name, database: slot.database })),
+    ignoreDatabases: unique(slots.map((slot) => slot.database)),
+    walLevel: String(parameters.wal_level),
+    maxWalSenders: Number(parameters.max_wal_senders),
+    maxReplicationSlots: Number(parameters.max_replication_slots),
+  };
+}
+
+export interface LogicalDcsSettings {
+  readonly slots: readonly LogicalSlot[];
+  readonly ignoreDatabases: readonly string[];
+  readonly walLevel: string;
+  readonly maxWalSenders: number;
+  readonly maxReplicationSlots: number;
 }
 
 /** Cluster-wide PostgreSQL parameters (bootstrap.dcs): replication, logging, autovacuum, then the user's. */

@@ -7,7 +7,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOGICAL_PASSWORD_VARIABLE, SubscriptionTarget, publisherPasswordVariable, renderPublicationsScript, renderSubscriptionsScript } from '../../src/render/logical-replication';
+import { parse } from 'yaml';
+import { DCS_MERGE_PY, LOGICAL_PASSWORD_VARIABLE, SubscriptionTarget, publisherPasswordVariable, renderPublicationsScript, renderSubscriptionsScript } from '../../src/render/logical-replication';
 import { PublicationSpec } from '../../src/spec/logical-replication';
 import { CommandResult, RunningProcess, chownTo, makeTempDir, removeTempDir, requireBinaries, runCommand, waitUntil } from '../support/processes';
 import * as standalone from '../support/standalone-postgres';
@@ -142,6 +143,45 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     await query(`SELECT pg_drop_replication_slot('${KEPT_SLOT}')`);
   }, 60_000);
 
+  describe("the DCS merge of a Patroni publisher's job (python3 with PyYAML, as on the nodes)", () => {
+    const wanted = { slots: [{ name: 'sub_r_s', database: 'app' }], ignoreDatabases: ['app'], walLevel: 'logical', maxWalSenders: 12, maxReplicationSlots: 12 };
+    const merge = async (current: string) => {
+      const path = join(root, 'current.yml');
+      writeFileSync(path, current);
+      const result = await runCommand('/bin/sh', { args: ['-c', `python3 -c "$MERGE" < ${path}`], env: { MERGE: DCS_MERGE_PY, PGHA_WANTED: JSON.stringify(wanted) }, inheritEnv: false });
+      expect(result.stderr).toBe('');
+      return result.stdout;
+    };
+
+    test('a DCS without them gets the slot, ignore_slots, wal_level and the raised limits', async () => {
+      expect(parse(await merge('ttl: 30\npostgresql:\n  parameters:\n    wal_level: replica\n    max_wal_senders: 10\n'))).toEqual({
+        slots: { sub_r_s: { type: 'logical', database: 'app', plugin: 'pgoutput' } },
+        ignore_slots: [{ type: 'logical', database: 'app', plugin: 'pgoutput' }],
+        postgresql: { parameters: { wal_level: 'logical', max_wal_senders: 12, max_replication_slots: 12 } },
+      });
+    });
+
+    test('a DCS that has them (limits raised further by hand, other slots and matchers kept) gets nothing', async () => {
+      const current = [
+        'slots:',
+        '  sub_r_s: {type: logical, database: app, plugin: pgoutput}',
+        '  other: {type: physical}',
+        'ignore_slots:',
+        '  - {name: manual}',
+        '  - {type: logical, database: app, plugin: pgoutput}',
+        'postgresql:',
+        '  parameters: {wal_level: logical, max_wal_senders: 30, max_replication_slots: 12}',
+        '',
+      ].join('\n');
+      expect(await merge(current)).toBe('');
+    });
+
+    test('an ignore_slots list of its own is kept and extended, never replaced', async () => {
+      const patch = parse(await merge('ignore_slots:\n  - {name: manual}\npostgresql: {parameters: {wal_level: logical, max_wal_senders: 12, max_replication_slots: 12}}\nslots: {sub_r_s: {type: logical, database: app, plugin: pgoutput}}\n'));
+      expect(patch).toEqual({ ignore_slots: [{ name: 'manual' }, { type: 'logical', database: 'app', plugin: 'pgoutput' }] });
+    });
+  });
+
   describe('shellcheck', () => {
     const check = async (name: string, content: string) => {
       const path = join(root, `${name}.sh`);
@@ -151,6 +191,14 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     test.each([
       ['publications, all tables', () => renderPublicationsScript({ publications: [{ name: 'p', database: 'app', tables: 'all' }] })],
       ['publications, two', () => renderPublicationsScript({ publications: [PUBLICATION, { name: 'q', database: 'app', tables: ['a', 's.b'] }] })],
+      [
+        'publications of a Patroni cluster (the DCS step)',
+        () =>
+          renderPublicationsScript({
+            publications: [PUBLICATION],
+            patroni: { configPath: '/etc/patroni/patroni.yml', clusterName: 'main', settings: { slots: [{ name: 's', database: 'app' }], ignoreDatabases: ['app'], walLevel: 'logical', maxWalSenders: 10, maxReplicationSlots: 10 } },
+          }),
+      ],
       ['publications keeping slots', () => renderPublicationsScript({ publications: [PUBLICATION], slots: [{ name: 'a', database: 'app' }, { name: 'b', database: 'app' }] })],
       ['subscriptions, two', () => renderSubscriptionsScript({ subscriptions: [target([ADDRESS]), { ...target([ADDRESS, DEAD_ADDRESS]), name: 'other', publisherCluster: 'other-cluster' }] })],
     ])('%s: nothing at style severity', async (name, render) => {

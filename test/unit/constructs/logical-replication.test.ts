@@ -52,6 +52,12 @@ describe('logical replication between PatroniClusters', () => {
         expect(script).toContain('ensure_publication app orders_pub');
         expect(script).toContain('CREATE PUBLICATION orders_pub FOR ALL TABLES;');
         expect(script).toContain('ALTER ROLE pgha_logical WITH LOGIN REPLICATION NOSUPERUSER');
+        // It keeps the DCS too (bootstrap.dcs applied once), with Patroni's environment for patronictl.
+        expect(node.plan.jobs?.find((j) => j.name === PUBLICATIONS_JOB)?.environmentFiles).toEqual(['/etc/patroni/patroni.env', '/etc/pgha/logical-publications.env']);
+        expect(script).toContain("patronictl -c '/etc/patroni/patroni.yml' edit-config orders --apply - --force --quiet");
+        expect(script).toContain(
+          `PGHA_WANTED='{"slots":[{"name":"sub_reports_orders_sub","database":"app"}],"ignoreDatabases":["app"],"walLevel":"logical","maxWalSenders":10,"maxReplicationSlots":10}'`,
+        );
       }
       expect(subscriber.jobs?.some((j) => j.name === PUBLICATIONS_JOB)).toBe(false);
     });
