@@ -45,6 +45,12 @@ export interface ClusterMonitoringProps {
   readonly deadTupleMinRows?: number;
   /** age(datfrozenxid) in transactions; alerts above. @default { warning: 1000000000, critical: 1500000000 } */
   readonly xidAge?: ThresholdPair;
+  /**
+   * WAL a replication slot keeps on a node, in bytes (its standby or subscriber is down or far
+   * behind); alerts above. At least 16777216 (one WAL segment).
+   * @default { warning: 1073741824, critical: 8589934592 } (1 GiB, 8 GiB)
+   */
+  readonly slotRetainedWalBytes?: ThresholdPair;
   /** The newest backup may be this old. @default - from the cluster's BackupJob schedules (daily: 26) */
   readonly backupMaxAgeHours?: number;
   /** @default 9187 */

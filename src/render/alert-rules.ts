@@ -1,9 +1,9 @@
 import { stringify } from 'yaml';
 import { LAYOUT } from '../node-plan/layout';
 import { BackupJobSpec, calendarProblem } from '../spec/backup-job';
-import { MonitoringSpec } from '../spec/monitoring';
+import { GIB, MonitoringSpec } from '../spec/monitoring';
 import { JOB_METRICS } from './backup-scripts';
-import { PG_METRICS, SCRAPE_JOBS, TARGET_LABELS } from './monitoring-metrics';
+import { PG_METRICS, SCRAPE_JOBS, SLOT_WAL_STATUS, TARGET_LABELS } from './monitoring-metrics';
 
 /**
  * The Prometheus alert rules of a cluster, from its MonitoringSpec (and BackupJobSpec), as a rule
@@ -48,6 +48,8 @@ export const ALERT_NAMES = {
   multiplePrimaries: 'PostgresMultiplePrimaries',
   replicaNotStreaming: 'PostgresReplicaNotStreaming',
   replicationLag: 'PostgresReplicationLag',
+  replicationSlotRetainingWal: 'PostgresReplicationSlotRetainingWal',
+  replicationSlotLost: 'PostgresReplicationSlotLost',
   cacheHitRatioLow: 'PostgresCacheHitRatioLow',
   connectionUsageHigh: 'PostgresConnectionUsageHigh',
   dataDiskUsageHigh: 'PostgresDataDiskUsageHigh',
@@ -296,11 +298,19 @@ export function promNumber(value: number): string {
 
 const ratio = (percent: number) => promNumber(percent / 100);
 
+/** A byte threshold for people: "1 GiB (1073741824 bytes)", "512 MiB (536870912 bytes)". */
+export function bytesText(bytes: number): string {
+  const [size, unit] = bytes >= GIB ? [GIB, 'GiB'] : [1024 ** 2, 'MiB'];
+  return `${Number((bytes / size).toFixed(2))} ${unit} (${bytes} bytes)`;
+}
+
 const CLUSTER = TARGET_LABELS.cluster;
 const NODE = TARGET_LABELS.node;
 const ON_NODE = `${CLUSTER}, ${NODE}`;
 const ON_DATABASE = `${CLUSTER}, ${NODE}, datname`;
 const ON_TABLE = `${CLUSTER}, ${NODE}, datname, schemaname, relname`;
+/** slot_type is a property of the slot: kept for the description, which differs by type. */
+const ON_SLOT = `${CLUSTER}, ${NODE}, slot_name, slot_type`;
 
 const at = `{{ $labels.${NODE} }} (cluster {{ $labels.${CLUSTER} }})`;
 const ofCluster = `{{ $labels.${NODE} }} of cluster {{ $labels.${CLUSTER} }}`;
@@ -396,6 +406,56 @@ function replicationRules(spec: MonitoringSpec): AlertRule[] {
     ),
     lagRule('warning', warning, '5m'),
     lagRule('critical', critical, '2m'),
+    ...slotRules(spec),
+  ];
+}
+
+/**
+ * Whose a slot is, by the names the project gives them: a standby's physical slot is named after
+ * the standby (its node name, "-" as "_"); a subscription's logical slot
+ * sub_<subscriber cluster>_<subscription> (spec/logical-replication.ts, subscriptionSlotName).
+ */
+const SLOT_OWNERS =
+  'A physical slot is the standby\'s of that name ("-" written "_"; pg_basebackup_<pid>: a base backup in progress); ' +
+  'a logical slot sub_<cluster>_<subscription> is subscription <subscription>\'s of cluster <cluster>.';
+/** How to drop a slot for good, on the node that alerted. */
+const DROP_SLOT =
+  "SELECT pg_drop_replication_slot('{{ $labels.slot_name }}'); on node {{ $labels.node }} (a subscription's slot: first DROP SUBSCRIPTION on the subscriber " +
+  'and remove it from its subscriptions, and on a Patroni cluster the slot from slots: with patronictl edit-config, or it is made again)';
+
+function slotRules(spec: MonitoringSpec): AlertRule[] {
+  // Retention, not inactivity: Patroni's copies of logical slots on replicas are never active, and
+  // a subscription's table-copy slots idle between phases; WAL kept on the disk is what harms.
+  const retained = `max by (${ON_SLOT}) (${PG_METRICS.slotRetainedBytes})`;
+  const retainedRule = (severity: Severity, threshold: number, forDuration: string) =>
+    rule(
+      ALERT_NAMES.replicationSlotRetainingWal,
+      severity,
+      forDuration,
+      `${retained} > ${promNumber(threshold)}`,
+      `Replication slot {{ $labels.slot_name }} keeps {{ $value | humanize1024 }}B of WAL on ${at}`,
+      `Replication slot {{ $labels.slot_name }} ({{ $labels.slot_type }}) keeps {{ $value | humanize1024 }}B of WAL on node ${ofCluster}, above the ` +
+        `${severity} threshold of ${bytesText(threshold)} for ${forDuration}: its consumer is down or far behind, and the WAL stays on the disk ` +
+        `until PostgreSQL stops when it is full. ${SLOT_OWNERS} A standby: check it (is it running? its PostgreSQL log; pg_stat_replication ` +
+        'on its upstream; patronictl list on a Patroni cluster) and rebuild it if it cannot catch up. A subscription: cluster <cluster> is down, ' +
+        'or the subscription is disabled (on its primary: SELECT subname, subenabled FROM pg_subscription; then ALTER SUBSCRIPTION <subscription> ENABLE). ' +
+        `If the consumer is gone for good, drop the slot: ${DROP_SLOT}.`,
+    );
+  const { warning, critical } = spec.slotRetainedWalBytes;
+  return [
+    retainedRule('warning', warning, '10m'),
+    retainedRule('critical', critical, '5m'),
+    rule(
+      ALERT_NAMES.replicationSlotLost,
+      'critical',
+      '1m',
+      `max by (${ON_SLOT}) (${PG_METRICS.slotWalStatus}) == ${SLOT_WAL_STATUS.lost}`,
+      `Replication slot {{ $labels.slot_name }} is lost on ${at}`,
+      `Replication slot {{ $labels.slot_name }} ({{ $labels.slot_type }}) on node ${ofCluster} has wal_status lost for 1 minute: WAL its consumer ` +
+        'still needed was removed (max_slot_wal_keep_size), and the consumer can never resume from it. ' +
+        `${SLOT_OWNERS} Drop the lost slot: ${DROP_SLOT}; then rebuild the standby (a new base backup; its slot is made again), or ` +
+        'resynchronise the subscription (README, Logical replication between clusters: drop it, empty its tables, let the jobs make it again).',
+    ),
   ];
 }
 

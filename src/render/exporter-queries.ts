@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { SLOT_WAL_STATUS } from './monitoring-metrics';
 
 /**
  * postgres_exporter 0.11's custom queries file (`--extend.query-path`): what the built-in
@@ -11,9 +12,10 @@ import { stringify } from 'yaml';
  * column's metric `<namespace>_<column>`, labelled by the LABEL columns; a column missing from
  * `metrics` would still be exported (untyped), so every query lists all of its columns.
  *
- * Every query runs on a primary and on a hot standby (nothing that needs a writable server, no
- * pg_current_wal_lsn()) as a role that has only pg_monitor (monitoring-role.ts), and never returns
- * NULL where a number is expected (the exporter would export NaN).
+ * Every query runs on a primary and on a hot standby (nothing that needs a writable server:
+ * pg_current_wal_lsn(), which fails during recovery, only in the branch of a CASE that
+ * pg_is_in_recovery() keeps for a primary) as a role that has only pg_monitor (monitoring-role.ts),
+ * and never returns NULL where a number is expected (the exporter would export NaN).
  */
 
 export type ColumnUsage = 'LABEL' | 'GAUGE' | 'COUNTER';
@@ -172,6 +174,90 @@ export const EXPORTER_QUERIES: readonly ExporterQuery[] = [
       gauge('failing', '1 when the last archiving attempt failed (last failure newer than the last success)'),
     ],
   },
+  {
+    name: 'pgha_replication_slot',
+    master: true,
+    // One row per slot: physical ones (a standby's, named after it; pg_basebackup's temporary
+    // pg_basebackup_<pid>), logical ones (a subscription's sub_<cluster>_<subscription>, its
+    // table-copy slots pg_<oid>_sync_...). No row, no series: a node without slots reports none.
+    // `database` is '' for a physical slot; for a logical one it names the database the
+    // subscription reads (the slot name says which subscription, not which database).
+    // retained_bytes is the WAL this node keeps for the slot: from restart_lsn to the WAL written
+    // (pg_current_wal_lsn()) on a primary; on a standby to the WAL replayed (pg_last_wal_replay_lsn()),
+    // since a standby's restartpoints remove WAL up to its replay position and no further back than
+    // its slots' restart_lsn. A standby's slots are real: a cascading standby's slot on its upstream
+    // standby, Patroni's copies of the logical slots on replicas (advanced by Patroni as the
+    // subscriber confirms; a stuck subscriber holds WAL back on every replica too). Never negative:
+    // a copied slot can be ahead of a lagging replica's replay. 0 when restart_lsn is NULL: a slot
+    // made without reserving WAL, or a lost one (PG15 clears restart_lsn when it invalidates a slot).
+    // wal_status (PG13+) as SLOT_WAL_STATUS: reserved (within max_wal_size), extended (beyond it,
+    // still kept), unreserved (beyond max_slot_wal_keep_size: removed at the next checkpoint), lost
+    // (removed: the consumer can never resume from this slot). The last two happen only when
+    // max_slot_wal_keep_size is set (>= 0); with its default -1 a slot keeps WAL until the disk is full.
+    query: sql([
+      'SELECT',
+      '  slot_name,',
+      '  slot_type,',
+      "  COALESCE(database, '') AS database,",
+      '  CASE WHEN active THEN 1 ELSE 0 END AS active,',
+      '  CASE',
+      '    WHEN restart_lsn IS NULL THEN 0',
+      '    WHEN pg_is_in_recovery() THEN GREATEST(0, COALESCE(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), restart_lsn), 0))',
+      '    ELSE GREATEST(0, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn))',
+      '  END::bigint AS retained_bytes,',
+      '  CASE wal_status',
+      ...Object.entries(SLOT_WAL_STATUS)
+        .filter(([status]) => status !== 'none')
+        .map(([status, code]) => `    WHEN '${status}' THEN ${code}`),
+      `    ELSE ${SLOT_WAL_STATUS.none}`,
+      '  END AS wal_status',
+      'FROM pg_replication_slots',
+    ]),
+    columns: [
+      label('slot_name', 'Name of the replication slot'),
+      label('slot_type', 'physical or logical'),
+      label('database', "Database of a logical slot; '' for a physical slot"),
+      gauge('active', '1 while a consumer (walsender) uses the slot, else 0'),
+      gauge(
+        'retained_bytes',
+        'Bytes of WAL kept on this node for the slot: from its restart_lsn to the current WAL position on a primary, to the replayed position on a standby; 0 when it reserves none (or was lost)',
+      ),
+      gauge('wal_status', 'wal_status of the slot: 0 reserved, 1 extended, 2 unreserved, 3 lost (its WAL was removed), -1 no WAL reserved'),
+    ],
+  },
+];
+
+/**
+ * Built-in queries of postgres_exporter 0.11.1 replaced by a query of the same name (the exporter
+ * lets a user query override a built-in one: its metric names, labels and types stay). Not part of
+ * the PG_METRICS contract; kept for whoever reads the built-in names.
+ */
+export const BUILT_IN_OVERRIDES: readonly ExporterQuery[] = [
+  {
+    name: 'pg_replication_slots',
+    master: true,
+    // The built-in query computes pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) on every node:
+    // on a standby that has slots (Patroni's copies of logical slots, a cascading standby's upstream)
+    // it fails with "recovery is in progress" on every scrape (prometheus-community/postgres_exporter
+    // #547, #962; fixed after 0.11), which sets pg_exporter_last_scrape_error. The same, measured on
+    // a standby against the replayed WAL as pgha_replication_slot does; unchanged on a primary
+    // (including NaN for a slot without restart_lsn, as the built-in exports it).
+    query: sql([
+      'SELECT',
+      '  slot_name,',
+      '  database,',
+      '  active,',
+      '  CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_replay_lsn(), restart_lsn)',
+      '    ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) END AS pg_wal_lsn_diff',
+      'FROM pg_replication_slots',
+    ]),
+    columns: [
+      label('slot_name', 'Name of the replication slot'),
+      label('database', 'Name of the database'),
+      gauge('active', 'Flag indicating if the slot is active'),
+      gauge('pg_wal_lsn_diff', 'Replication lag in bytes'),
+    ],
+  },
 ];
 
 /** Every metric name the queries produce (`<query>_<column>` of each non-LABEL column). */
@@ -182,7 +268,7 @@ export const EXPORTER_METRIC_NAMES: readonly string[] = EXPORTER_QUERIES.flatMap
 /** The custom queries file for postgres_exporter 0.11.1 (`--extend.query-path`). */
 export function renderExporterQueries(): string {
   const document: Record<string, unknown> = {};
-  for (const query of EXPORTER_QUERIES) {
+  for (const query of [...EXPORTER_QUERIES, ...BUILT_IN_OVERRIDES]) {
     document[query.name] = {
       query: query.query,
       master: query.master,

@@ -1,3 +1,4 @@
+import { THRESHOLD_FIELDS } from '../spec/monitoring';
 import { JOB_STATUS_METRICS, PG_METRICS, SCRAPE_JOBS, TARGET_LABELS } from './monitoring-metrics';
 
 export interface GrafanaDashboardInput {
@@ -308,6 +309,22 @@ const PANELS: readonly PanelSpec[] = [
       [0.9, 'red'],
     ],
   },
+  {
+    id: 19,
+    type: 'timeseries',
+    title: 'WAL kept by replication slots',
+    description:
+      "WAL each replication slot keeps on the node's disk: a standby's (named after it) or a subscription's (sub_<cluster>_<subscription>). " +
+      'A slot whose consumer is gone keeps WAL until the disk is full. Lines at the default alert thresholds.',
+    gridPos: { x: 0, y: 60, w: 24, h: 8 },
+    targets: [{ expr: `max ${BY_NODE.replace(')', ', slot_name)')} (${perNode(PG_METRICS.slotRetainedBytes)})`, legend: `${NODE_LEGEND} {{slot_name}}` }],
+    unit: 'bytes',
+    min: 0,
+    thresholds: [
+      [THRESHOLD_FIELDS.slotRetainedWalBytes.warning, 'orange'],
+      [THRESHOLD_FIELDS.slotRetainedWalBytes.critical, 'red'],
+    ],
+  },
 ];
 
 function panel(spec: PanelSpec): object {
@@ -397,7 +414,8 @@ function queryVariable(name: string, label: string, query: string): object {
  * A Grafana dashboard (JSON model, schemaVersion 38) for the clusters one Prometheus scrapes: a
  * Prometheus data source variable, cluster and node variables, and panels for replication lag,
  * TPS, connections, cache hit ratio, dead tuples, WAL archiving, backup age, restore drills,
- * up/role per node and disk usage. Every metric name comes from monitoring-metrics.ts.
+ * up/role per node, disk usage and the WAL kept by replication slots. Every metric name comes from
+ * monitoring-metrics.ts.
  */
 export function renderGrafanaDashboard(input: GrafanaDashboardInput = {}): object {
   const clusterQuery = `label_values(${PG_METRICS.up}, ${TARGET_LABELS.cluster})`;

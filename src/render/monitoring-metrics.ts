@@ -34,7 +34,22 @@ export const PG_METRICS = {
   lastArchivedAgeSeconds: 'pgha_archiver_last_archived_age_seconds',
   /** 1 when the last archiving attempt failed (last failure newer than the last success). */
   archiveFailing: 'pgha_archiver_failing',
+  // Per replication slot of the node (labels slot_name, slot_type, database: '' for a physical
+  // slot). Series exist only where slots do: on a primary with standbys or subscribers, on a
+  // standby that others cascade from, on a replica holding Patroni's copies of logical slots.
+  /** Bytes of WAL the slot keeps on this node's disk (0 when it holds none). */
+  slotRetainedBytes: 'pgha_replication_slot_retained_bytes',
+  /** 1 while a consumer (walsender) uses the slot. */
+  slotActive: 'pgha_replication_slot_active',
+  /** pg_replication_slots.wal_status as a number: SLOT_WAL_STATUS (3 = lost). */
+  slotWalStatus: 'pgha_replication_slot_wal_status',
 } as const;
+
+/**
+ * The values of PG_METRICS.slotWalStatus, one per wal_status of PostgreSQL 15 (worse as it grows);
+ * none: the slot has reserved no WAL (restart_lsn NULL, e.g. made without immediately_reserve).
+ */
+export const SLOT_WAL_STATUS = { none: -1, reserved: 0, extended: 1, unreserved: 2, lost: 3 } as const;
 
 /** Written by the BackupJob's scripts as textfiles, read by node_exporter (labels cluster, node, job). */
 export const JOB_STATUS_METRICS = {

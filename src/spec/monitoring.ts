@@ -9,8 +9,9 @@ import { CrossFieldRule, expectation, validateSpec } from './validate';
  * generator (render/alert-rules.ts) turns them into ratios so the PromQL stays simple.
  *
  * Each threshold is a pair { warning, critical }. For a metric that alerts when it goes ABOVE its
- * threshold (lag, usage, dead tuples, XID age) the warning is the smaller number; for one that
- * alerts BELOW it (cache hit ratio) the warning is the larger one: the warning always comes first.
+ * threshold (lag, usage, dead tuples, XID age, WAL kept by a slot) the warning is the smaller
+ * number; for one that alerts BELOW it (cache hit ratio) the warning is the larger one: the warning
+ * always comes first.
  */
 
 /**
@@ -22,6 +23,19 @@ import { CrossFieldRule, expectation, validateSpec } from './validate';
  */
 export const XID_WRAPAROUND_STOP_AGE = 2 ** 31 - 3_000_000;
 
+/** 1 GiB in bytes: how the byte thresholds are written in messages and defaults. */
+export const GIB = 1024 ** 3;
+
+/**
+ * A WAL segment (PostgreSQL's default 16 MiB): a logical slot's restart_lsn trails by a few
+ * segments in normal operation, so a byte threshold below one segment would alert on healthy slots;
+ * it is most likely a number of GiB written without the factor (8 for 8 GiB).
+ */
+export const WAL_SEGMENT_BYTES = 16 * 1024 ** 2;
+
+/** Past this (1 PiB) a byte threshold is no disk any node has. */
+const MAX_THRESHOLD_BYTES = 1024 ** 5;
+
 /** Whether a metric alerts when it rises above its thresholds or falls below them. */
 export type ThresholdDirection = 'above' | 'below';
 
@@ -30,7 +44,7 @@ interface ThresholdField {
   readonly name: string;
   /** What the numbers measure, for messages. */
   readonly what: string;
-  readonly unit: 'percent' | 'seconds' | 'transactions';
+  readonly unit: 'percent' | 'seconds' | 'transactions' | 'bytes';
   readonly direction: ThresholdDirection;
   readonly warning: number;
   readonly critical: number;
@@ -44,6 +58,17 @@ export const THRESHOLD_FIELDS = {
   diskUsagePercent: { name: 'diskUsagePercent', what: 'data volume usage', unit: 'percent', direction: 'above', warning: 80, critical: 90 },
   deadTuplePercent: { name: 'deadTuplePercent', what: 'dead tuple ratio of a table', unit: 'percent', direction: 'above', warning: 10, critical: 20 },
   xidAge: { name: 'xidAge', what: 'transaction ID age (age(datfrozenxid))', unit: 'transactions', direction: 'above', warning: 1_000_000_000, critical: 1_500_000_000 },
+  /**
+   * A healthy consumer keeps its slot within a few segments of the current WAL. Warning at 1 GiB:
+   * the wal_keep_size every node keeps anyway (1GB in patroni-config.ts, PrimaryWithReplicas'
+   * default walKeepSize) and PostgreSQL's default max_wal_size: a slot holding that much more has a
+   * consumer clearly behind or gone, while a standby restarting or a large transaction being decoded
+   * stay below it. Critical at 8 GiB: 8 % of the default 100 GiB data volume, so it fires well before
+   * the disk alerts (80 %, 90 %) and, at 2 MB/s of WAL, over an hour before: time to act before
+   * PostgreSQL stops on a full disk. With max_slot_wal_keep_size set, keep critical below it (the
+   * slot is lost there, and PostgresReplicationSlotLost fires instead).
+   */
+  slotRetainedWalBytes: { name: 'slotRetainedWalBytes', what: 'WAL retained by a replication slot', unit: 'bytes', direction: 'above', warning: 1 * GIB, critical: 8 * GIB },
 } as const satisfies Record<string, ThresholdField>;
 
 export type ThresholdName = keyof typeof THRESHOLD_FIELDS;
@@ -74,6 +99,18 @@ function thresholdValue(field: ThresholdField, level: 'warning' | 'critical') {
             `set ${base} well below that, e.g. ${example}`,
           ),
         );
+    case 'bytes':
+      return z
+        .number(expectation('a whole number of bytes', `write e.g. ${example} (${example / GIB} GiB) as a number, without a unit`))
+        .int(expectation('a whole number of bytes', `write e.g. ${example} (${example / GIB} GiB)`))
+        .min(
+          WAL_SEGMENT_BYTES,
+          expectation(
+            `at least one WAL segment (${WAL_SEGMENT_BYTES} bytes, 16 MiB): the threshold is in bytes`,
+            `set ${base} in bytes, e.g. ${example} for ${example / GIB} GiB (not ${example / GIB})`,
+          ),
+        )
+        .max(MAX_THRESHOLD_BYTES, expectation(`at most 1 PiB (${MAX_THRESHOLD_BYTES} bytes)`, `set ${base} in bytes, e.g. ${example} for ${example / GIB} GiB`));
   }
 }
 
@@ -118,6 +155,11 @@ export const monitoringSchema = z.object({
    */
   xidAge: thresholdPair(THRESHOLD_FIELDS.xidAge),
   /**
+   * WAL a replication slot keeps on a node, in bytes (a standby or subscriber that is down or far
+   * behind); alerts ABOVE. @default { warning: 1073741824, critical: 8589934592 } (1 GiB, 8 GiB)
+   */
+  slotRetainedWalBytes: thresholdPair(THRESHOLD_FIELDS.slotRetainedWalBytes),
+  /**
    * The newest successful backup (full, differential or incremental) of a cluster may be this old.
    * @default - derived from the BackupJob's schedules: the longest gap between two scheduled
    * backups plus 2 hours (daily: 26, weekly: 170); no rule without a BackupJob
@@ -140,7 +182,7 @@ function warningBeforeCritical(field: ThresholdField) {
     uses: [name],
     check: (s: Spec): SpecProblem[] => {
       const { warning, critical } = s[name];
-      const unit = field.unit === 'percent' ? ' %' : field.unit === 'seconds' ? ' s' : '';
+      const unit = field.unit === 'percent' ? ' %' : field.unit === 'seconds' ? ' s' : field.unit === 'bytes' ? ' bytes' : '';
       if (field.direction === 'above' && !(warning < critical)) {
         return [
           {

@@ -16,6 +16,9 @@ import { PG_METRICS, SCRAPE_JOBS } from '../../src/render/monitoring-metrics';
 import { renderPrometheusConfig } from '../../src/render/scrape-config';
 import { haTopology } from '../../stacks/ha-topology';
 import { RunningProcess, startProcess, stopProcess, waitUntil } from '../support/processes';
+
+/** Per-slot series: only where slots are (the leader here). */
+const SLOT_METRICS: readonly string[] = [PG_METRICS.slotRetainedBytes, PG_METRICS.slotActive, PG_METRICS.slotWalStatus];
 import { TestCluster, eventually, leaderName, members, query } from '../support/local-cluster';
 
 const BLOCK = 71;
@@ -101,7 +104,7 @@ describe('GIVEN a local cluster with ClusterMonitoring', () => {
       const lines = await scrape(member.host, 9187);
       expect({ node: member.name, error: value(lines, 'pg_exporter_last_scrape_error') }).toEqual({ node: member.name, error: 0 });
       expect(value(lines, PG_METRICS.up)).toBe(1);
-      for (const name of Object.values(PG_METRICS)) {
+      for (const name of Object.values(PG_METRICS).filter((metric) => !SLOT_METRICS.includes(metric))) {
         // Table and archiver series exist on every node, per-database ones for each database.
         expect({ node: member.name, name, present: lines.some((l) => l.startsWith(name)) }).toEqual({ node: member.name, name, present: true });
       }
@@ -112,6 +115,12 @@ describe('GIVEN a local cluster with ClusterMonitoring', () => {
     const leader = (await leaderName(c))!;
     const leaderLines = await scrape(c.endpoints.members.find((m) => m.name === leader)!.host, 9187);
     expect(value(leaderLines, PG_METRICS.isReplica)).toBe(0);
+    // Slots exist on the leader only here (a replica holds none unless something cascades from it):
+    // one per replica, each active and retaining little.
+    for (const name of SLOT_METRICS) {
+      expect({ name, series: leaderLines.filter((l) => l.startsWith(`${name}{`)).length }).toEqual({ name, series: c.endpoints.members.length - 1 });
+    }
+    expect(leaderLines.filter((l) => l.startsWith(`${PG_METRICS.slotActive}{`)).map((l) => Number(l.split(' ').pop()))).toEqual(c.endpoints.members.slice(1).map(() => 1));
     expect(value(leaderLines, PG_METRICS.connectionsMax)).toBe(200);
   }, 120_000);
 

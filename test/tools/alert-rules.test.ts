@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { JOB_METRICS } from '../../src/render/backup-scripts';
 import { ALERT_NAMES, AlertRule, AlertRulesInput, Severity, alertRules, backupMaxAgeHours, calendarMaxGapSeconds, renderAlertRules } from '../../src/render/alert-rules';
-import { PG_METRICS, SCRAPE_JOBS } from '../../src/render/monitoring-metrics';
+import { PG_METRICS, SCRAPE_JOBS, SLOT_WAL_STATUS } from '../../src/render/monitoring-metrics';
 import { LAYOUT } from '../../src/node-plan/layout';
 import { BackupJobSpecInput, validateBackupJobSpec } from '../../src/spec/backup-job';
 import { MonitoringSpec, MonitoringSpecInput, validateMonitoringSpec } from '../../src/spec/monitoring';
@@ -60,6 +60,19 @@ function humanize(value: number): string {
   return `${goG4(v)}${prefix}`;
 }
 
+/** Prometheus 2.42's humanize1024: powers of 1024 with ki, Mi, Gi, ... */
+function humanize1024(value: number): string {
+  if (Math.abs(value) <= 1 || !Number.isFinite(value)) return goG4(value);
+  let v = value;
+  let prefix = '';
+  for (const p of ['ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei', 'Zi', 'Yi']) {
+    if (Math.abs(v) < 1024) break;
+    prefix = p;
+    v /= 1024;
+  }
+  return `${goG4(v)}${prefix}`;
+}
+
 function humanizeDuration(value: number): string {
   if (!Number.isFinite(value)) return goG4(value);
   if (value === 0) return '0s';
@@ -83,9 +96,10 @@ function expandTemplate(template: string, labels: Record<string, string>, value:
       if (labels[label[1]] === undefined) throw new Error(`template reads $labels.${label[1]}, which the alert does not have: ${template}`);
       return labels[label[1]];
     }
-    const call = /^\$value \| (humanize|humanizePercentage|humanizeDuration)$/.exec(inner);
+    const call = /^\$value \| (humanize|humanize1024|humanizePercentage|humanizeDuration)$/.exec(inner);
     if (!call) throw new Error(`template construct not emulated by this test: {{ ${inner} }}`);
     if (call[1] === 'humanize') return humanize(value);
+    if (call[1] === 'humanize1024') return humanize1024(value);
     if (call[1] === 'humanizePercentage') return `${goG4(value * 100)}%`;
     return humanizeDuration(value);
   });
@@ -271,6 +285,66 @@ function cases(spec: MonitoringSpec, backupAgeHours: number | undefined, rules: 
       (value) => value,
     ),
   );
+
+  // Slots: WAL kept at the thresholds and one byte more (a standby's physical slot on n1); a
+  // subscription's logical slot beyond critical on the primary n1 and on its copy on the replica n2
+  // (both disks keep the WAL: one alert per node). The critical rule's for: beyond critical for
+  // exactly that long fires (critical only: the warning waits longer), a minute less does not.
+  const slotAlert = ALERT_NAMES.replicationSlotRetainingWal;
+  const slotLabels = (node: string, slotName: string, slotType: 'physical' | 'logical') => ({ cluster: c, node, slot_name: slotName, slot_type: slotType });
+  const slotSeries = (metric: string, node: string, slotName: string, slotType: 'physical' | 'logical', value: number | string) =>
+    pg(metric, c, node, value, { slot_name: slotName, slot_type: slotType, ...(slotType === 'logical' ? { database: 'app' } : {}) });
+  const slotBytes = spec.slotRetainedWalBytes;
+  const retainedCase = pairCase(
+    slotAlert,
+    slotBytes,
+    aboveEdges(slotBytes, 1),
+    (name, bytes) => [slotSeries(PG_METRICS.slotRetainedBytes, 'n1', name, 'physical', bytes)],
+    (name) => slotLabels('n1', name, 'physical'),
+    (bytes) => bytes,
+  );
+  const over = slotBytes.critical + 1;
+  const criticalFor = Number(/^(\d+)m$/.exec(ruleFor(rules, slotAlert, 'critical').for)![1]);
+  const slotEval = evalAt(slotAlert);
+  const subscription = 'sub_reports_app_sub';
+  list.push({
+    ...retainedCase,
+    series: [
+      ...retainedCase.series,
+      slotSeries(PG_METRICS.slotRetainedBytes, 'n1', subscription, 'logical', over),
+      slotSeries(PG_METRICS.slotRetainedBytes, 'n2', subscription, 'logical', over),
+      slotSeries(PG_METRICS.slotRetainedBytes, 'n1', 'critical-held', 'physical', `0x${slotEval - criticalFor - 1} ${over}${SAMPLES}`),
+      slotSeries(PG_METRICS.slotRetainedBytes, 'n1', 'critical-pending', 'physical', `0x${slotEval - criticalFor} ${over}${SAMPLES}`),
+    ],
+    expected: [
+      ...retainedCase.expected,
+      ...(['n1', 'n2'] as const).flatMap((node) =>
+        (['warning', 'critical'] as const).map((severity) => ({ severity, labels: slotLabels(node, subscription, 'logical'), value: over })),
+      ),
+      { severity: 'critical', labels: slotLabels('n1', 'critical-held', 'physical'), value: over },
+    ],
+  });
+  // Lost: wal_status 3 only (reserved, extended, unreserved and no WAL reserved do not fire), after 1 minute of it.
+  const lostAlert = ALERT_NAMES.replicationSlotLost;
+  const lostEval = evalAt(lostAlert);
+  const lostFor = forMinutes(rules, lostAlert);
+  const status = (node: string, slotName: string, slotType: 'physical' | 'logical', value: number | string) => slotSeries(PG_METRICS.slotWalStatus, node, slotName, slotType, value);
+  list.push({
+    alert: lostAlert,
+    evalMinutes: 0,
+    series: [
+      ...(['none', 'reserved', 'extended', 'unreserved'] as const).map((name) => status('n1', name, 'physical', SLOT_WAL_STATUS[name])),
+      status('n1', 'lost', 'physical', SLOT_WAL_STATUS.lost),
+      status('n2', subscription, 'logical', SLOT_WAL_STATUS.lost),
+      status('n1', 'lost-held', 'physical', `${SLOT_WAL_STATUS.unreserved}x${lostEval - lostFor - 1} ${SLOT_WAL_STATUS.lost}${SAMPLES}`),
+      status('n1', 'lost-pending', 'physical', `${SLOT_WAL_STATUS.unreserved}x${lostEval - lostFor} ${SLOT_WAL_STATUS.lost}${SAMPLES}`),
+    ],
+    expected: [
+      { severity: 'critical', labels: slotLabels('n1', 'lost', 'physical'), value: SLOT_WAL_STATUS.lost },
+      { severity: 'critical', labels: slotLabels('n2', subscription, 'logical'), value: SLOT_WAL_STATUS.lost },
+      { severity: 'critical', labels: slotLabels('n1', 'lost-held', 'physical'), value: SLOT_WAL_STATUS.lost },
+    ],
+  });
 
   // Cache hit: 1,000,000 blocks a minute per database, hits at the threshold +/- 0.01 percentage point.
   const perMinute = 1_000_000;
@@ -505,6 +579,7 @@ const OVERRIDES: MonitoringSpecInput = {
   deadTuplePercent: { warning: 5, critical: 15 },
   deadTupleMinRows: 500,
   xidAge: { warning: 500_000_000, critical: 900_000_000 },
+  slotRetainedWalBytes: { warning: 512 * 1024 ** 2, critical: 1.5 * 1024 ** 3 },
   backupMaxAgeHours: 30,
 };
 const DRILL_AND_DUMPS: BackupJobSpecInput = { logicalDump: {} };
@@ -602,6 +677,33 @@ describe('promtool test rules: every alert fires just beyond its thresholds and 
       'n1criticalBeyond=1500000001',
       'n2criticalBeyond=1500000001',
     ]);
+    const slotValues = (alert: string, metric: string) =>
+      list
+        .find((c) => c.alert === alert)!
+        .series.filter((s) => s.metric === metric)
+        .map((s) => `${s.labels.node}/${s.labels.slot_name}=${s.values}`);
+    expect(slotValues(ALERT_NAMES.replicationSlotRetainingWal, PG_METRICS.slotRetainedBytes)).toEqual([
+      'n1/warningInside=1073741824x70',
+      'n1/warningBeyond=1073741825x70',
+      'n1/criticalInside=8589934592x70',
+      'n1/criticalBeyond=8589934593x70',
+      'n1/sub_reports_app_sub=8589934593x70',
+      'n2/sub_reports_app_sub=8589934593x70',
+      // Evaluated at 15 min (for: 10m + 5): beyond critical from minute 10 (5 min, the critical for:) and from minute 11.
+      'n1/critical-held=0x9 8589934593x70',
+      'n1/critical-pending=0x10 8589934593x70',
+    ]);
+    // Evaluated at 6 min (for: 1m + 5): lost from minute 5 (held 1 min) and from minute 6 (just now).
+    expect(slotValues(ALERT_NAMES.replicationSlotLost, PG_METRICS.slotWalStatus)).toEqual([
+      'n1/none=-1x70',
+      'n1/reserved=0x70',
+      'n1/extended=1x70',
+      'n1/unreserved=2x70',
+      'n1/lost=3x70',
+      'n2/sub_reports_app_sub=3x70',
+      'n1/lost-held=2x4 3x70',
+      'n1/lost-pending=2x5 3x70',
+    ]);
     expect(valuesOf(ALERT_NAMES.cacheHitRatioLow, PG_METRICS.blocksHit)).toEqual([
       'n1warningInside=0+990100',
       'n1warningBeyond=0+989900',
@@ -624,6 +726,18 @@ describe('promtool test rules: every alert fires just beyond its thresholds and 
       [ALERT_NAMES.multiplePrimaries]: ['two-primaries:critical'],
       [ALERT_NAMES.replicaNotStreaming]: ['main/stopped:warning'],
       [ALERT_NAMES.replicationLag]: ['main/warningBeyond:warning', 'main/criticalInside:warning', 'main/criticalBeyond:warning', 'main/criticalBeyond:critical'],
+      [ALERT_NAMES.replicationSlotRetainingWal]: [
+        'main/n1/warningBeyond/physical:warning',
+        'main/n1/criticalInside/physical:warning',
+        'main/n1/criticalBeyond/physical:warning',
+        'main/n1/criticalBeyond/physical:critical',
+        'main/n1/sub_reports_app_sub/logical:warning',
+        'main/n1/sub_reports_app_sub/logical:critical',
+        'main/n2/sub_reports_app_sub/logical:warning',
+        'main/n2/sub_reports_app_sub/logical:critical',
+        'main/n1/critical-held/physical:critical',
+      ],
+      [ALERT_NAMES.replicationSlotLost]: ['main/n1/lost/physical:critical', 'main/n2/sub_reports_app_sub/logical:critical', 'main/n1/lost-held/physical:critical'],
       [ALERT_NAMES.cacheHitRatioLow]: ['main/n1/warningBeyond:warning', 'main/n1/criticalInside:warning', 'main/n1/criticalBeyond:warning', 'main/n1/criticalBeyond:critical'],
       [ALERT_NAMES.connectionUsageHigh]: ['main/warningBeyond:warning', 'main/criticalInside:warning', 'main/criticalBeyond:warning', 'main/criticalBeyond:critical'],
       [ALERT_NAMES.dataDiskUsageHigh]: ['main/warningBeyond:warning', 'main/criticalInside:warning', 'main/criticalBeyond:warning', 'main/criticalBeyond:critical'],
@@ -661,9 +775,10 @@ describe('promtool test rules: every alert fires just beyond its thresholds and 
   test('fails (negative control) when the rules do not match the thresholds the test was generated from', async () => {
     const spec = validateMonitoringSpec({});
     const backup = validateBackupJobSpec(DRILL_AND_DUMPS);
-    // Rules rendered with a lag warning of 61 s and a disk critical of 91 %, tested against the defaults' edges.
+    // Rules rendered with a lag warning of 61 s, a disk critical of 91 % and a slot warning one byte
+    // higher, tested against the defaults' edges.
     const shifted: AlertRulesInput = {
-      spec: validateMonitoringSpec({ replicationLagSeconds: { warning: 61 }, diskUsagePercent: { critical: 91 } }),
+      spec: validateMonitoringSpec({ replicationLagSeconds: { warning: 61 }, diskUsagePercent: { critical: 91 }, slotRetainedWalBytes: { warning: 1024 ** 3 + 1 } }),
       backup,
     };
     const rulesPath = write('shifted.rules.yml', renderAlertRules(shifted));
@@ -672,7 +787,9 @@ describe('promtool test rules: every alert fires just beyond its thresholds and 
     expect(result.code).toBe(1);
     expect(result.stdout + result.stderr).toContain(`alertname: ${ALERT_NAMES.replicationLag}`);
     expect(result.stdout + result.stderr).toContain(`alertname: ${ALERT_NAMES.dataDiskUsageHigh}`);
+    expect(result.stdout + result.stderr).toContain(`alertname: ${ALERT_NAMES.replicationSlotRetainingWal}`);
     expect(result.stdout + result.stderr).not.toContain(`alertname: ${ALERT_NAMES.connectionUsageHigh}`);
+    expect(result.stdout + result.stderr).not.toContain(`alertname: ${ALERT_NAMES.replicationSlotLost}`);
   });
 });
 

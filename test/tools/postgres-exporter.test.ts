@@ -2,14 +2,15 @@
  * The custom queries and the monitoring role, run for real: a standalone PostgreSQL 15 primary and
  * a streaming replica (pg_basebackup -R), each with Debian's postgres_exporter 0.11.1 connected as
  * the pg_monitor role over TCP, all on 127.77.0.1/127.77.0.2 in a temp dir. Every query must run
- * without an error on both, every metric of the contract must appear, and the replication lag must
- * rise while replay is paused and fall back to 0 after.
+ * without an error on both, every metric of the contract must appear, the replication lag must
+ * rise while replay is paused and fall back to 0 after, and the slot metrics must follow the WAL a
+ * slot keeps (written on the primary, replayed on the replica) and its wal_status up to lost.
  * Every process started here is stopped by its PID in afterAll.
  */
 import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXPORTER_METRIC_NAMES, TABLE_METRICS_LIMIT, renderExporterQueries } from '../../src/render/exporter-queries';
-import { PG_METRICS } from '../../src/render/monitoring-metrics';
+import { PG_METRICS, SLOT_WAL_STATUS } from '../../src/render/monitoring-metrics';
 import { MONITORING_PASSWORD_VARIABLE, MONITORING_ROLE, renderMonitoringRoleScript } from '../../src/render/monitoring-role';
 import * as standalone from '../support/standalone-postgres';
 import { StandalonePostgres } from '../support/standalone-postgres';
@@ -48,6 +49,8 @@ const PRIMARY: Node = { name: 'primary', address: '127.77.0.1', port: 5591, expo
 const REPLICA: Node = { name: 'replica', address: '127.77.0.2', port: 5592, exporterPort: 9592 };
 /** The negative controls' exporter, on the primary's address. */
 const CONTROL_PORT = 9593;
+/** Slots: one nobody consumes (made before the first scrape: the slot series exist from the start), the replica's, one on the replica. */
+const SLOTS = { idle: 'pgha_idle', unreserved: 'pgha_unreserved', replica: 'pgha_replica', onReplica: 'pgha_cascade' } as const;
 
 // ---- the exposition format -------------------------------------------------------------------
 
@@ -214,6 +217,8 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       `CREATE SCHEMA many; DO $$ BEGIN FOR i IN 1..${TABLE_METRICS_LIMIT + 10} LOOP EXECUTE format('CREATE TABLE many.t%s (x int)', i); END LOOP; END $$`,
       'app',
     );
+    // A physical slot that reserves WAL now and that nothing consumes: a standby gone for good.
+    await query(PRIMARY, `SELECT pg_create_physical_replication_slot('${SLOTS.idle}', true)`);
   }, 120_000);
 
   afterAll(async () => {
@@ -353,6 +358,71 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
     expectNoQueryErrors(exporters.primary, await scrape(PRIMARY));
   }, 120_000);
 
+  /** The slot's retained bytes from the metrics, between the same computed in SQL just before and just after the scrape. */
+  async function retainedBetween(node: Node, slot: string, position: string): Promise<{ before: number; metric: number; after: number; samples: Sample[] }> {
+    const sqlRetained = async () => Number(await query(node, `SELECT pg_wal_lsn_diff(${position}, restart_lsn) FROM pg_replication_slots WHERE slot_name = '${slot}'`));
+    const before = await sqlRetained();
+    const samples = await scrape(node);
+    const after = await sqlRetained();
+    const metric = value(samples, PG_METRICS.slotRetainedBytes, { slot_name: slot });
+    expect(metric).toBeGreaterThanOrEqual(before);
+    expect(metric).toBeLessThanOrEqual(after);
+    return { before, metric, after, samples };
+  }
+  const slotMeasures: string[] = [];
+
+  test('on the primary: a slot nobody consumes keeps every WAL byte written since it was made; inactive, wal_status reserved', async () => {
+    const first = await retainedBetween(PRIMARY, SLOTS.idle, 'pg_current_wal_lsn()');
+    const labels = { slot_name: SLOTS.idle, slot_type: 'physical', database: '' };
+    expect(first.metric).toBeGreaterThan(0);
+    expect(value(first.samples, PG_METRICS.slotActive, labels)).toBe(0);
+    expect(value(first.samples, PG_METRICS.slotWalStatus, labels)).toBe(SLOT_WAL_STATUS.reserved);
+    // 3 MB of rows and a segment switch: the slot keeps all of it.
+    await query(PRIMARY, "INSERT INTO churn SELECT g, repeat('w', 1000) FROM generate_series(300001, 303000) g ON CONFLICT (id) DO UPDATE SET note = excluded.note", 'app');
+    await query(PRIMARY, 'SELECT pg_switch_wal()');
+    const second = await retainedBetween(PRIMARY, SLOTS.idle, 'pg_current_wal_lsn()');
+    expect(second.metric).toBeGreaterThan(first.metric + 2_000_000);
+    expect(value(second.samples, PG_METRICS.slotWalStatus, labels)).toBe(SLOT_WAL_STATUS.reserved);
+    slotMeasures.push(`idle slot on the primary: ${first.metric} then ${second.metric} bytes`);
+    expectNoQueryErrors(exporters.primary, second.samples);
+  }, 60_000);
+
+  test('on the primary: a slot without reserved WAL reports 0 bytes and status -1; past max_slot_wal_keep_size a slot is lost (status 3, 0 bytes)', async () => {
+    await query(PRIMARY, `SELECT pg_create_physical_replication_slot('${SLOTS.unreserved}')`);
+    const unreserved = await scrape(PRIMARY);
+    expect(await query(PRIMARY, `SELECT restart_lsn IS NULL, wal_status IS NULL FROM pg_replication_slots WHERE slot_name = '${SLOTS.unreserved}'`)).toBe('t|t');
+    expect(value(unreserved, PG_METRICS.slotRetainedBytes, { slot_name: SLOTS.unreserved })).toBe(0);
+    expect(value(unreserved, PG_METRICS.slotWalStatus, { slot_name: SLOTS.unreserved })).toBe(SLOT_WAL_STATUS.none);
+
+    // max_slot_wal_keep_size 0: the next checkpoint invalidates every slot behind the current segment.
+    await query(PRIMARY, 'ALTER SYSTEM SET max_slot_wal_keep_size = 0');
+    await query(PRIMARY, 'SELECT pg_reload_conf()');
+    try {
+      await waitUntil('max_slot_wal_keep_size 0 in effect', async () => (await query(PRIMARY, 'SHOW max_slot_wal_keep_size')) === '0', { timeoutMs: 10_000 });
+      await query(PRIMARY, "INSERT INTO churn VALUES (400001, 'lost') ON CONFLICT (id) DO NOTHING", 'app');
+      await query(PRIMARY, 'SELECT pg_switch_wal()');
+      await query(PRIMARY, 'CHECKPOINT');
+      await timed('slot lost', () =>
+        waitUntil('the idle slot to be lost', async () => (await query(PRIMARY, `SELECT wal_status FROM pg_replication_slots WHERE slot_name = '${SLOTS.idle}'`)) === 'lost', {
+          timeoutMs: 20_000,
+        }),
+      );
+      expect(await query(PRIMARY, `SELECT restart_lsn IS NULL FROM pg_replication_slots WHERE slot_name = '${SLOTS.idle}'`)).toBe('t');
+      const lost = await scrape(PRIMARY);
+      expect(value(lost, PG_METRICS.slotWalStatus, { slot_name: SLOTS.idle })).toBe(SLOT_WAL_STATUS.lost);
+      expect(value(lost, PG_METRICS.slotRetainedBytes, { slot_name: SLOTS.idle })).toBe(0);
+      expect(value(lost, PG_METRICS.slotActive, { slot_name: SLOTS.idle })).toBe(0);
+      // The slot that never reserved WAL is not invalidated: still nothing reserved.
+      expect(value(lost, PG_METRICS.slotWalStatus, { slot_name: SLOTS.unreserved })).toBe(SLOT_WAL_STATUS.none);
+      expectNoQueryErrors(exporters.primary, lost);
+    } finally {
+      await query(PRIMARY, 'ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await query(PRIMARY, 'SELECT pg_reload_conf()');
+    }
+    for (const slot of [SLOTS.idle, SLOTS.unreserved]) await query(PRIMARY, `SELECT pg_drop_replication_slot('${slot}')`);
+    expect(only(await scrape(PRIMARY), PG_METRICS.slotWalStatus)).toEqual([]);
+  }, 60_000);
+
   test('negative control: the same checks catch a failing query and an unreadable queries file', async () => {
     const controls: [string, string, RegExp][] = [
       ['failing', 'pgha_control:\n  query: "SELECT 1 / 0 AS x"\n  master: true\n  metrics:\n    - x:\n        usage: GAUGE\n        description: fails\n', /Error running query on database .*pgha_control pq: division by zero/],
@@ -381,6 +451,17 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       await timed('pg_basebackup', () => standalone.copyStandby(pg(PRIMARY), pg(REPLICA), '# pgha exporter test: the replica'));
       const replica = startPostgres(REPLICA);
       await timed('replica streaming', () => standalone.waitStreaming(pg(REPLICA), replica));
+      // The replica streams through a slot of its own on the primary (primary_slot_name is reloadable),
+      // and holds a slot itself, as a standby others cascade from does.
+      await query(PRIMARY, `SELECT pg_create_physical_replication_slot('${SLOTS.replica}', true)`);
+      await query(REPLICA, `ALTER SYSTEM SET primary_slot_name = '${SLOTS.replica}'`);
+      await query(REPLICA, 'SELECT pg_reload_conf()');
+      await timed('replica on its slot', () =>
+        waitUntil('the replica to stream through its slot', async () => (await query(PRIMARY, `SELECT active FROM pg_replication_slots WHERE slot_name = '${SLOTS.replica}'`)) === 't', {
+          timeoutMs: 30_000,
+        }),
+      );
+      await query(REPLICA, `SELECT pg_create_physical_replication_slot('${SLOTS.onReplica}', true)`);
       const exporter = startExporter(REPLICA, PASSWORD);
       await waitForPort(REPLICA.address, REPLICA.exporterPort, { timeoutMs: 15_000, process: exporter });
     }, 120_000);
@@ -457,5 +538,36 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       expectNoQueryErrors(exporters.replica, await scrape(REPLICA));
       expectNoQueryErrors(exporters.primary, await scrape(PRIMARY));
     }, 120_000);
+
+    test("slots: the replica's slot on the primary is active and keeps little; a slot on the replica keeps the WAL replayed since it was made", async () => {
+      // An active slot moves as its standby confirms: no exact bounds, but it keeps at most what is in flight.
+      const primary = await scrape(PRIMARY);
+      const replicaSlot = { slot_name: SLOTS.replica, slot_type: 'physical', database: '' };
+      expect(value(primary, PG_METRICS.slotActive, replicaSlot)).toBe(1);
+      expect(value(primary, PG_METRICS.slotWalStatus, replicaSlot)).toBe(SLOT_WAL_STATUS.reserved);
+      const onPrimary = value(primary, PG_METRICS.slotRetainedBytes, replicaSlot);
+      expect(onPrimary).toBeGreaterThanOrEqual(0);
+      expect(onPrimary).toBeLessThan(16 * 1024 ** 2);
+      // The built-in pg_replication_slots metrics, replaced by a standby-safe query of the same names.
+      expect(value(primary, 'pg_replication_slots_active', { slot_name: SLOTS.replica })).toBe(1);
+
+      // On the replica: measured against the replayed WAL (pg_current_wal_lsn() fails there).
+      const labels = { slot_name: SLOTS.onReplica, slot_type: 'physical', database: '' };
+      const first = await retainedBetween(REPLICA, SLOTS.onReplica, 'pg_last_wal_replay_lsn()');
+      expect(value(first.samples, PG_METRICS.slotActive, labels)).toBe(0);
+      expect(value(first.samples, PG_METRICS.slotWalStatus, labels)).toBe(SLOT_WAL_STATUS.reserved);
+      expect(value(first.samples, PG_METRICS.isReplica)).toBe(1);
+      await query(PRIMARY, "INSERT INTO churn SELECT g, repeat('r', 1000) FROM generate_series(500001, 503000) g ON CONFLICT (id) DO UPDATE SET note = excluded.note", 'app');
+      const target = await query(PRIMARY, 'SELECT pg_current_wal_lsn()');
+      await waitUntil('the replica to replay the rows', async () => (await query(REPLICA, `SELECT pg_last_wal_replay_lsn() >= '${target}'`)) === 't', { timeoutMs: 20_000 });
+      const second = await retainedBetween(REPLICA, SLOTS.onReplica, 'pg_last_wal_replay_lsn()');
+      expect(second.metric).toBeGreaterThan(first.metric + 2_000_000);
+      const builtIn = value(second.samples, 'pg_replication_slots_pg_wal_lsn_diff', { slot_name: SLOTS.onReplica });
+      expect(builtIn).toBeGreaterThanOrEqual(second.before);
+      expect(builtIn).toBeLessThanOrEqual(second.after);
+      slotMeasures.push(`the replica's slot on the primary: ${onPrimary} bytes (active); a slot on the replica: ${first.metric} then ${second.metric} bytes`);
+      console.log(`slot measures: ${slotMeasures.join('; ')}`);
+      expectNoQueryErrors(exporters.replica, second.samples);
+    }, 60_000);
   });
 });

@@ -180,6 +180,9 @@ function postgresExporterSamples(node: FakeNode, tick: number): Record<keyof typ
     archiveFailedCount: [['', 0]],
     lastArchivedAgeSeconds: [['', 5]],
     archiveFailing: [['', 0]],
+    slotRetainedBytes: node.replica ? [] : [['slot_name="main_pg_2",slot_type="physical",database=""', 0]],
+    slotActive: node.replica ? [] : [['slot_name="main_pg_2",slot_type="physical",database=""', 1]],
+    slotWalStatus: node.replica ? [] : [['slot_name="main_pg_2",slot_type="physical",database=""', 0]],
   };
 }
 

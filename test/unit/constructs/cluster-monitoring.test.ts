@@ -10,7 +10,13 @@ function monitoredStack() {
   const { stack, platform } = awsTestStack();
   const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform });
   const frontends = new HaproxyFrontends(stack, 'Frontends', { platform, cluster });
-  const monitoring = new ClusterMonitoring(stack, 'Monitoring', { cluster, frontends, scrapers: [{ securityGroupId: 'sg-prometheus' }], replicationLagSeconds: { warning: 30, critical: 120 } });
+  const monitoring = new ClusterMonitoring(stack, 'Monitoring', {
+    cluster,
+    frontends,
+    scrapers: [{ securityGroupId: 'sg-prometheus' }],
+    replicationLagSeconds: { warning: 30, critical: 120 },
+    slotRetainedWalBytes: { warning: 512 * 1024 ** 2, critical: 4 * 1024 ** 3 },
+  });
   return { stack, monitoring, synth: synthesize(stack) };
 }
 
@@ -65,6 +71,11 @@ describe('ClusterMonitoring on AWS', () => {
     ]);
     const rules = parse(artifacts['monitoring/orders/alert-rules.yml']).groups.flatMap((g: { rules: { expr: string }[] }) => g.rules);
     expect(rules.map((r: { expr: string }) => r.expr).join('\n')).toMatch(/pgha_replication_lag_seconds[^\n]*> 30\b/);
+    // The slot thresholds as given (512 MiB, 4 GiB).
+    expect(rules.map((r: { expr: string }) => r.expr).filter((e: string) => e.includes('pgha_replication_slot_retained_bytes'))).toEqual([
+      'max by (cluster, node, slot_name, slot_type) (pgha_replication_slot_retained_bytes) > 536870912',
+      'max by (cluster, node, slot_name, slot_type) (pgha_replication_slot_retained_bytes) > 4294967296',
+    ]);
     const scrape = parse(artifacts['monitoring/orders/scrape-config.yml']);
     expect(JSON.stringify(scrape)).toContain('"region":"eu-west-1"');
     expect(JSON.parse(artifacts['monitoring/orders/grafana-dashboard.json']).panels.length).toBeGreaterThan(5);
@@ -75,5 +86,7 @@ describe('ClusterMonitoring on AWS', () => {
     const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform });
     expect(() => new ClusterMonitoring(stack, 'Monitoring', { cluster, connectionUsagePercent: { warning: 96, critical: 95 } })).toThrow(SpecError);
     expect(() => new ClusterMonitoring(stack, 'Monitoring2', { cluster, diskUsagePercent: { warning: 80, critical: 120 } })).toThrow(/diskUsagePercent\.critical/);
+    // GiB written where bytes belong.
+    expect(() => new ClusterMonitoring(stack, 'Monitoring3', { cluster, slotRetainedWalBytes: { warning: 1, critical: 8 } })).toThrow(/slotRetainedWalBytes\.critical: got 8; expected at least one WAL segment/);
   });
 });

@@ -51,10 +51,10 @@ describe('renderAlertRules: the file', () => {
   });
 
   test('rules on a measured value show it (not the down and archiving-failing ones: their value is a flag)', () => {
-    const flags: string[] = [ALERT_NAMES.exporterDown, ALERT_NAMES.postgresDown, ALERT_NAMES.nodeExporterDown, ALERT_NAMES.walArchivingFailing];
+    const flags: string[] = [ALERT_NAMES.exporterDown, ALERT_NAMES.postgresDown, ALERT_NAMES.nodeExporterDown, ALERT_NAMES.walArchivingFailing, ALERT_NAMES.replicationSlotLost];
     const withValue = alertRules(defaults()).filter((r) => !flags.includes(r.alert));
-    expect(withValue).toHaveLength(18);
-    for (const rule of withValue) expect(rule.annotations.description).toMatch(/\{\{ \$value \| humanize(Percentage|Duration)? \}\}/);
+    expect(withValue).toHaveLength(20);
+    for (const rule of withValue) expect(rule.annotations.description).toMatch(/\{\{ \$value \| humanize(Percentage|Duration|1024)? \}\}/);
   });
 
   test('the alerts: a warning and a critical rule for each threshold pair, one rule for the rest', () => {
@@ -69,6 +69,9 @@ describe('renderAlertRules: the file', () => {
       'PostgresReplicaNotStreaming:warning',
       'PostgresReplicationLag:warning',
       'PostgresReplicationLag:critical',
+      'PostgresReplicationSlotRetainingWal:warning',
+      'PostgresReplicationSlotRetainingWal:critical',
+      'PostgresReplicationSlotLost:critical',
       'PostgresCacheHitRatioLow:warning',
       'PostgresCacheHitRatioLow:critical',
       'PostgresConnectionUsageHigh:warning',
@@ -128,6 +131,45 @@ describe('renderAlertRules: expressions', () => {
     expect(ruleOf(noMinimum, ALERT_NAMES.deadTuplesHigh, 'warning').expr).not.toContain('and on');
   });
 
+  test('slot rules: the WAL a slot keeps, and a lost slot, per cluster, node and slot', () => {
+    expect(ruleOf(rules, ALERT_NAMES.replicationSlotRetainingWal, 'warning')).toMatchObject({
+      expr: `max by (cluster, node, slot_name, slot_type) (${PG_METRICS.slotRetainedBytes}) > 1073741824`,
+      for: '10m',
+    });
+    expect(ruleOf(rules, ALERT_NAMES.replicationSlotRetainingWal, 'critical')).toMatchObject({
+      expr: `max by (cluster, node, slot_name, slot_type) (${PG_METRICS.slotRetainedBytes}) > 8589934592`,
+      for: '5m',
+    });
+    expect(ruleOf(rules, ALERT_NAMES.replicationSlotLost, 'critical')).toMatchObject({
+      expr: `max by (cluster, node, slot_name, slot_type) (${PG_METRICS.slotWalStatus}) == 3`,
+      for: '1m',
+    });
+  });
+
+  test('slot descriptions say which consumer to look at and how to drop the slot', () => {
+    const warning = ruleOf(rules, ALERT_NAMES.replicationSlotRetainingWal, 'warning').annotations.description;
+    expect(warning).toContain('keeps {{ $value | humanize1024 }}B of WAL on node {{ $labels.node }} of cluster {{ $labels.cluster }}');
+    expect(warning).toContain('above the warning threshold of 1 GiB (1073741824 bytes) for 10m');
+    expect(ruleOf(rules, ALERT_NAMES.replicationSlotRetainingWal, 'critical').annotations.description).toContain('critical threshold of 8 GiB (8589934592 bytes) for 5m');
+    const lost = ruleOf(rules, ALERT_NAMES.replicationSlotLost, 'critical').annotations.description;
+    for (const description of [warning, lost]) {
+      expect(description).toContain('({{ $labels.slot_type }})');
+      // Whose slot it is, from its name; how to drop it, on the node that alerted.
+      expect(description).toContain("A physical slot is the standby's of that name");
+      expect(description).toContain("a logical slot sub_<cluster>_<subscription> is subscription <subscription>'s of cluster <cluster>");
+      expect(description).toContain("SELECT pg_drop_replication_slot('{{ $labels.slot_name }}'); on node {{ $labels.node }}");
+      expect(description).toContain('patronictl edit-config');
+    }
+    // Retaining: a standby to check or rebuild, a subscriber cluster down or a subscription disabled.
+    expect(warning).toMatch(/A standby: check it .* rebuild it if it cannot catch up/);
+    expect(warning).toMatch(/A subscription: cluster <cluster> is down, or the subscription is disabled .*ALTER SUBSCRIPTION <subscription> ENABLE/);
+    expect(warning).toMatch(/If the consumer is gone for good, drop the slot: SELECT pg_drop_replication_slot/);
+    // Lost: nothing to wait for; drop, then rebuild or resynchronise.
+    expect(lost).toContain('can never resume');
+    expect(lost).not.toContain('ENABLE');
+    expect(lost).toMatch(/Drop the lost slot: .*; then rebuild the standby .* or resynchronise the subscription/);
+  });
+
   test('backup rules read the job status textfile metrics with their own job label', () => {
     expect(JOB_METRICS.lastSuccess).toBe(JOB_STATUS_METRICS.lastSuccess);
     expect(JOB_METRICS.drillSuccess).toBe(JOB_STATUS_METRICS.drillSuccess);
@@ -150,7 +192,15 @@ describe('renderAlertRules: thresholds follow the spec', () => {
   };
   const table = (rules: AlertRule[]) =>
     Object.fromEntries(
-      [ALERT_NAMES.replicationLag, ALERT_NAMES.cacheHitRatioLow, ALERT_NAMES.connectionUsageHigh, ALERT_NAMES.dataDiskUsageHigh, ALERT_NAMES.deadTuplesHigh, ALERT_NAMES.xidWraparound].map(
+      [
+        ALERT_NAMES.replicationLag,
+        ALERT_NAMES.cacheHitRatioLow,
+        ALERT_NAMES.connectionUsageHigh,
+        ALERT_NAMES.dataDiskUsageHigh,
+        ALERT_NAMES.deadTuplesHigh,
+        ALERT_NAMES.xidWraparound,
+        ALERT_NAMES.replicationSlotRetainingWal,
+      ].map(
         (alert) => [alert, [thresholdOf(rules, alert, 'warning'), thresholdOf(rules, alert, 'critical')]],
       ),
     );
@@ -163,6 +213,7 @@ describe('renderAlertRules: thresholds follow the spec', () => {
       PostgresDataDiskUsageHigh: ['0.8', '0.9'],
       PostgresDeadTuplesHigh: ['0.1', '0.2'],
       PostgresXidWraparoundApproaching: ['1000000000', '1500000000'],
+      PostgresReplicationSlotRetainingWal: ['1073741824', '8589934592'],
     });
   });
 
@@ -175,6 +226,7 @@ describe('renderAlertRules: thresholds follow the spec', () => {
       deadTuplePercent: { warning: 5, critical: 15 },
       deadTupleMinRows: 500,
       xidAge: { warning: 500_000_000, critical: 900_000_000 },
+      slotRetainedWalBytes: { warning: 512 * 1024 ** 2, critical: 1.5 * 1024 ** 3 },
       cacheHitMinBlocksPerSecond: 0,
     });
     const rules = alertRules({ spec });
@@ -185,7 +237,10 @@ describe('renderAlertRules: thresholds follow the spec', () => {
       PostgresDataDiskUsageHigh: ['0.7', '0.8525'],
       PostgresDeadTuplesHigh: ['0.05', '0.15'],
       PostgresXidWraparoundApproaching: ['500000000', '900000000'],
+      PostgresReplicationSlotRetainingWal: ['536870912', '1610612736'],
     });
+    expect(ruleOf(rules, ALERT_NAMES.replicationSlotRetainingWal, 'warning').annotations.description).toContain('threshold of 512 MiB (536870912 bytes)');
+    expect(ruleOf(rules, ALERT_NAMES.replicationSlotRetainingWal, 'critical').annotations.description).toContain('threshold of 1.5 GiB (1610612736 bytes)');
     expect(ruleOf(rules, ALERT_NAMES.deadTuplesHigh, 'critical').expr).toMatch(/>= 500$/);
     // cacheHitMinBlocksPerSecond 0 keeps the guard against 0/0 only.
     expect(ruleOf(rules, ALERT_NAMES.cacheHitRatioLow, 'critical').expr).toMatch(/\) > 0$/);

@@ -1,6 +1,6 @@
 import { parse } from 'yaml';
-import { EXPORTER_METRIC_NAMES, EXPORTER_QUERIES, TABLE_METRICS_LIMIT, renderExporterQueries } from '../../../src/render/exporter-queries';
-import { PG_METRICS } from '../../../src/render/monitoring-metrics';
+import { BUILT_IN_OVERRIDES, EXPORTER_METRIC_NAMES, EXPORTER_QUERIES, TABLE_METRICS_LIMIT, renderExporterQueries } from '../../../src/render/exporter-queries';
+import { PG_METRICS, SLOT_WAL_STATUS } from '../../../src/render/monitoring-metrics';
 import {
   MONITORING_PASSWORD_VARIABLE,
   MONITORING_ROLE,
@@ -25,7 +25,7 @@ const usages = (query: Query) => query.metrics.map((entry) => {
 describe('renderExporterQueries', () => {
   test('is YAML with one entry per query, each in the 0.11 format', () => {
     const file = rendered();
-    expect(Object.keys(file)).toEqual(['pgha_replication', 'pgha_wal_receiver', 'pgha_database', 'pgha_connections', 'pgha_table', 'pgha_archiver']);
+    expect(Object.keys(file)).toEqual(['pgha_replication', 'pgha_wal_receiver', 'pgha_database', 'pgha_connections', 'pgha_table', 'pgha_archiver', 'pgha_replication_slot', 'pg_replication_slots']);
     for (const [name, query] of Object.entries(file)) {
       expect(Object.keys(query).filter((key) => !['query', 'master', 'cache_seconds', 'metrics'].includes(key))).toEqual([]);
       expect(typeof query.query).toBe('string');
@@ -75,12 +75,20 @@ describe('renderExporterQueries', () => {
       ['last_archived_age_seconds', 'GAUGE'],
       ['failing', 'GAUGE'],
     ]);
+    expect(usages(file.pgha_replication_slot)).toEqual([
+      ['slot_name', 'LABEL'],
+      ['slot_type', 'LABEL'],
+      ['database', 'LABEL'],
+      ['active', 'GAUGE'],
+      ['retained_bytes', 'GAUGE'],
+      ['wal_status', 'GAUGE'],
+    ]);
   });
 
   test('runs instance-wide queries once per server and the table query per database', () => {
     const file = rendered();
     const masters = Object.entries(file).filter(([, query]) => query.master).map(([name]) => name);
-    expect(masters).toEqual(['pgha_replication', 'pgha_wal_receiver', 'pgha_database', 'pgha_connections', 'pgha_archiver']);
+    expect(masters).toEqual(['pgha_replication', 'pgha_wal_receiver', 'pgha_database', 'pgha_connections', 'pgha_archiver', 'pgha_replication_slot', 'pg_replication_slots']);
     expect(file.pgha_table.cache_seconds).toBe(30);
     expect(Object.entries(file).filter(([, query]) => query.cache_seconds !== undefined).map(([name]) => name)).toEqual(['pgha_table']);
   });
@@ -90,7 +98,8 @@ describe('renderExporterQueries', () => {
     expect([...EXPORTER_METRIC_NAMES].sort()).toEqual([...contract].sort());
     expect(new Set(EXPORTER_METRIC_NAMES).size).toBe(EXPORTER_METRIC_NAMES.length);
     // The file itself: postgres_exporter names a metric <query>_<column>, LABEL columns are labels.
-    const fromFile = Object.entries(rendered()).flatMap(([name, query]) =>
+    const overrides = BUILT_IN_OVERRIDES.map((q) => q.name);
+    const fromFile = Object.entries(rendered()).filter(([name]) => !overrides.includes(name)).flatMap(([name, query]) =>
       usages(query).filter(([, usage]) => usage !== 'LABEL').map(([column]) => `${name}_${column}`),
     );
     expect(fromFile.sort()).toEqual([...contract].sort());
@@ -118,8 +127,44 @@ describe('renderExporterQueries', () => {
     expect(query).toContain('WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0');
     // Else the age of the last replayed commit, or the time since the start when none was replayed yet.
     expect(query).toContain('GREATEST(0, EXTRACT(EPOCH FROM now() - COALESCE(pg_last_xact_replay_timestamp(), pg_postmaster_start_time())))');
-    // Nothing that fails on a standby.
-    for (const q of EXPORTER_QUERIES) expect(q.query).not.toMatch(/pg_current_wal_lsn|pg_switch_wal|txid_current\(\)/);
+    // Nothing that fails on a standby (pg_current_wal_lsn() only behind pg_is_in_recovery(): the slot query below).
+    for (const q of EXPORTER_QUERIES) expect(q.query).not.toMatch(/pg_switch_wal|txid_current\(\)/);
+    expect(EXPORTER_QUERIES.filter((q) => q.query.includes('pg_current_wal_lsn')).map((q) => q.name)).toEqual(['pgha_replication_slot']);
+  });
+
+  test("replaces the exporter's built-in pg_replication_slots, which fails on a standby with slots, keeping its metric names", () => {
+    const file = rendered();
+    expect(BUILT_IN_OVERRIDES.map((q) => q.name)).toEqual(['pg_replication_slots']);
+    // The built-in's columns and types (postgres_exporter 0.11.1 queries.go): slot_name, database, active, pg_wal_lsn_diff.
+    expect(usages(file.pg_replication_slots)).toEqual([
+      ['slot_name', 'LABEL'],
+      ['database', 'LABEL'],
+      ['active', 'GAUGE'],
+      ['pg_wal_lsn_diff', 'GAUGE'],
+    ]);
+    expect(file.pg_replication_slots.master).toBe(true);
+    expect(file.pg_replication_slots.query).toMatch(
+      /CASE WHEN pg_is_in_recovery\(\) THEN pg_wal_lsn_diff\(pg_last_wal_replay_lsn\(\), restart_lsn\)\n\s+ELSE pg_wal_lsn_diff\(pg_current_wal_lsn\(\), restart_lsn\) END AS pg_wal_lsn_diff\n/,
+    );
+    // None of the contract's names comes from it.
+    for (const name of EXPORTER_METRIC_NAMES) expect(name.startsWith('pg_replication_slots')).toBe(false);
+  });
+
+  test('slots: WAL kept from restart_lsn to the written WAL on a primary, to the replayed WAL on a standby; wal_status as a number', () => {
+    const query = rendered().pgha_replication_slot.query;
+    expect(query).toContain('FROM pg_replication_slots');
+    // The standby branch comes first: pg_current_wal_lsn() fails during recovery, and CASE evaluates only the branch it takes.
+    expect(query).toMatch(
+      /WHEN restart_lsn IS NULL THEN 0\n\s+WHEN pg_is_in_recovery\(\) THEN GREATEST\(0, COALESCE\(pg_wal_lsn_diff\(pg_last_wal_replay_lsn\(\), restart_lsn\), 0\)\)\n\s+ELSE GREATEST\(0, pg_wal_lsn_diff\(pg_current_wal_lsn\(\), restart_lsn\)\)\n\s+END::bigint AS retained_bytes/,
+    );
+    expect(query.match(/pg_current_wal_lsn/g)).toHaveLength(1);
+    expect(query.indexOf('pg_is_in_recovery()')).toBeLessThan(query.indexOf('pg_current_wal_lsn()'));
+    expect(query).toContain("COALESCE(database, '') AS database");
+    expect(query).toContain('CASE WHEN active THEN 1 ELSE 0 END AS active');
+    // Every wal_status of PostgreSQL 15 has its number; NULL (no WAL reserved) is -1.
+    expect(SLOT_WAL_STATUS).toEqual({ none: -1, reserved: 0, extended: 1, unreserved: 2, lost: 3 });
+    for (const status of ['reserved', 'extended', 'unreserved', 'lost'] as const) expect(query).toContain(`WHEN '${status}' THEN ${SLOT_WAL_STATUS[status]}\n`);
+    expect(query).toMatch(/ELSE -1\n\s+END AS wal_status\n/);
   });
 
   test('counts client backends against max_connections, and archiver failures against successes', () => {

@@ -85,6 +85,7 @@ describe('renderGrafanaDashboard: queries', () => {
       PG_METRICS.liveTuples,
       PG_METRICS.archiveFailing,
       PG_METRICS.lastArchivedAgeSeconds,
+      PG_METRICS.slotRetainedBytes,
       JOB_STATUS_METRICS.lastSuccess,
       JOB_STATUS_METRICS.drillSuccess,
     ]) {
@@ -162,6 +163,7 @@ describe('renderGrafanaDashboard: panels', () => {
       [16, 'Last exit code of the jobs'],
       [17, 'Transaction ID age'],
       [18, 'Disk usage'],
+      [19, 'WAL kept by replication slots'],
     ]);
     expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
   });
@@ -188,6 +190,15 @@ describe('renderGrafanaDashboard: panels', () => {
       expect(panel.targets.map((t: any) => t.refId)).toEqual(['A', 'B'].slice(0, panel.targets.length));
       for (const target of panel.targets) expect(target.datasource).toEqual(panel.datasource);
     }
+  });
+
+  test('the slot panel shows the WAL each slot keeps, per node and slot, with lines at the default thresholds (1 GiB, 8 GiB)', () => {
+    const slots = panels.find((p) => p.id === 19);
+    expect(slots.targets.map((t: any) => [t.expr, t.legendFormat])).toEqual([
+      [`max by (cluster, node, slot_name) (${PG_METRICS.slotRetainedBytes}{cluster=~"$cluster", node=~"$node"})`, '{{cluster}} {{node}} {{slot_name}}'],
+    ]);
+    expect(slots.fieldConfig.defaults.unit).toBe('bytes');
+    expect(slots.fieldConfig.defaults.thresholds.steps.map((s: any) => s.value)).toEqual([null, 1024 ** 3, 8 * 1024 ** 3]);
   });
 
   test('state panels map their values to words: role 0 primary / 1 replica, up 1 UP / 0 DOWN', () => {

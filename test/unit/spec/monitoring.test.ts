@@ -1,5 +1,5 @@
 import { SpecError } from '../../../src/spec/problems';
-import { THRESHOLD_FIELDS, XID_WRAPAROUND_STOP_AGE, validateMonitoringSpec } from '../../../src/spec/monitoring';
+import { THRESHOLD_FIELDS, WAL_SEGMENT_BYTES, XID_WRAPAROUND_STOP_AGE, validateMonitoringSpec } from '../../../src/spec/monitoring';
 
 function problemsOf(input: unknown): SpecError {
   try {
@@ -22,6 +22,7 @@ describe('Monitoring spec: defaults', () => {
       deadTuplePercent: { warning: 10, critical: 20 },
       deadTupleMinRows: 10_000,
       xidAge: { warning: 1_000_000_000, critical: 1_500_000_000 },
+      slotRetainedWalBytes: { warning: 1024 ** 3, critical: 8 * 1024 ** 3 },
       backupMaxAgeHours: undefined,
       exporterPort: 9187,
       nodeExporterPort: 9100,
@@ -45,6 +46,7 @@ describe('Monitoring spec: defaults', () => {
       deadTuplePercent: { warning: 5, critical: 15 },
       deadTupleMinRows: 0,
       xidAge: { warning: 500_000_000, critical: XID_WRAPAROUND_STOP_AGE - 1 },
+      slotRetainedWalBytes: { warning: WAL_SEGMENT_BYTES, critical: 1024 ** 5 },
       backupMaxAgeHours: 30,
       exporterPort: 19187,
       nodeExporterPort: 19100,
@@ -60,6 +62,7 @@ describe('Monitoring spec: defaults', () => {
       diskUsagePercent: 'above',
       deadTuplePercent: 'above',
       xidAge: 'above',
+      slotRetainedWalBytes: 'above',
     });
   });
 });
@@ -82,6 +85,13 @@ describe('Monitoring spec: fails when', () => {
     ['a lag of zero', { replicationLagSeconds: { warning: 0 } }, 'replicationLagSeconds.warning', /above 0/],
     ['an XID age past the wraparound stop', { xidAge: { critical: 2 ** 31 } }, 'xidAge.critical', /got 2147483648; expected an age below 2144483648/],
     ['a negative XID age', { xidAge: { warning: -1 } }, 'xidAge.warning', /got -1; expected at least 1 transaction, not negative/],
+    ['the slot WAL warning is above its critical', { slotRetainedWalBytes: { warning: 10 * 1024 ** 3 } }, 'slotRetainedWalBytes.warning', /warning 10737418240 bytes >= critical 8589934592 bytes.*Fix: lower slotRetainedWalBytes.warning below 8589934592 bytes/],
+    ['the slot WAL warning equals its critical', { slotRetainedWalBytes: { warning: 2 ** 31, critical: 2 ** 31 } }, 'slotRetainedWalBytes.warning', /warning 2147483648 bytes >= critical 2147483648 bytes/],
+    ['slot WAL in GiB where bytes are expected', { slotRetainedWalBytes: { critical: 8 } }, 'slotRetainedWalBytes.critical', /got 8; expected at least one WAL segment \(16777216 bytes, 16 MiB\).*Fix: set slotRetainedWalBytes.critical in bytes, e.g. 8589934592 for 8 GiB \(not 8\)/],
+    ['slot WAL just under one segment', { slotRetainedWalBytes: { warning: WAL_SEGMENT_BYTES - 1 } }, 'slotRetainedWalBytes.warning', /got 16777215; expected at least one WAL segment/],
+    ['slot WAL as text with a unit', { slotRetainedWalBytes: { warning: '1GB' } }, 'slotRetainedWalBytes.warning', /got "?1GB"?; expected a whole number of bytes.*1073741824 \(1 GiB\) as a number, without a unit/],
+    ['a fractional number of bytes', { slotRetainedWalBytes: { warning: 1.5 * 1024 ** 3 + 0.5 } }, 'slotRetainedWalBytes.warning', /expected a whole number of bytes/],
+    ['slot WAL beyond 1 PiB', { slotRetainedWalBytes: { critical: 2 * 1024 ** 5 } }, 'slotRetainedWalBytes.critical', /expected at most 1 PiB \(1125899906842624 bytes\)/],
     ['a negative minimum table size', { deadTupleMinRows: -10 }, 'deadTupleMinRows', /got -10; expected at least 0 rows/],
     ['a negative minimum block rate', { cacheHitMinBlocksPerSecond: -1 }, 'cacheHitMinBlocksPerSecond', /got -1; expected .* not negative/],
     ['a backup age of 0 hours', { backupMaxAgeHours: 0 }, 'backupMaxAgeHours', /got 0; expected at least 1 hours/],
