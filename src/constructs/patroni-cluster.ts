@@ -304,7 +304,6 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     }));
   }
 
-  /** Lets a group of proxies reach PostgreSQL and the REST API (their health checks), in the network and in pg_hba. */
   /**
    * "host:port" that always reaches the primary: the writer endpoint of the cluster's
    * HaproxyFrontends (`writer_endpoint` output). Reads that may lag go to `readerEndpoint`.
@@ -333,6 +332,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     this.frontends.register(frontends);
   }
 
+  /** Lets a group of proxies reach PostgreSQL and the REST API (their health checks), in the network and in pg_hba. */
   allowProxies(proxies: NodeGroup): void {
     this.nodes.allowGroup(this.spec.postgresPort, 'PostgreSQL through the proxies', proxies);
     this.nodes.allowGroup(this.spec.restApiPort, 'Patroni health checks from the proxies', proxies);

@@ -237,6 +237,46 @@ export function removeTempDir(dir: string | undefined): void {
   if (dir && dir.startsWith(os.tmpdir() + path.sep)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * Stops (SIGTERM, by PID) what a failed test left running under `dir` (a backend, a pg_basebackup,
+ * an archiver: ours, found by command line or working directory), waits up to 15 s for it to
+ * exit, then removes `dir`.
+ */
+export async function removeTempDirAndProcesses(dir: string | undefined): Promise<void> {
+  if (!dir) return;
+  for (const pid of processesUnder(dir)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  await waitUntil('processes under the test dir to exit', () => processesUnder(dir).length === 0, { timeoutMs: 15_000 }).catch(() => undefined);
+  removeTempDir(dir);
+}
+
+/** How long a test's steps took, printed together at the end. */
+export class StepTimings {
+  private readonly entries: [string, number][] = [];
+
+  add(what: string, ms: number): void {
+    this.entries.push([what, ms]);
+  }
+
+  async timed<T>(what: string, action: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    try {
+      return await action();
+    } finally {
+      this.add(what, Date.now() - started);
+    }
+  }
+
+  print(title: string): void {
+    if (this.entries.length > 0) console.log(`${title} (ms): ${this.entries.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  }
+}
+
 export function userIds(user: string): { uid: number; gid: number } {
   const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());

@@ -15,10 +15,12 @@ import { BackupJobSpecInput, calendarProblem, validateBackupJobSpec } from '../.
 import { validatePatroniClusterSpec } from '../../src/spec/patroni-cluster';
 import {
   RunningProcess,
+  StepTimings,
   chownTo,
   makeTempDir,
   processesUnder,
   removeTempDir,
+  removeTempDirAndProcesses,
   requireBinaries,
   runCommand,
   sleep,
@@ -212,7 +214,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
   let root: string;
   let postgres: RunningProcess | undefined;
   let scripts: string;
-  const timings: [string, number][] = [];
+  const timings = new StepTimings();
 
   const run = async (name: string, options: { args?: string[]; env?: Record<string, string>; dir?: string } = {}) => {
     const result = await runCommand(join(options.dir ?? scripts, name), {
@@ -222,7 +224,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
       env: { PGBACKREST_REPO1_CIPHER_PASS: CIPHER_PASS, PGHA_FORCE: '1', ...options.env },
       timeoutMs: 240_000,
     });
-    timings.push([`${name} ${(options.args ?? []).join(' ')}`.trim(), result.durationMs]);
+    timings.add(`${name} ${(options.args ?? []).join(' ')}`.trim(), result.durationMs);
     return result;
   };
   const psql = (sql: string, database = 'postgres') =>
@@ -312,18 +314,8 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
       if (!stopped) await stopProcess(postgres);
     }
     // pgBackRest's async archiver or a drill postgres a failed test left behind: ours, stopped by PID.
-    for (const pid of root ? processesUnder(root) : []) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    if (root) await waitUntil('processes under the test dir to exit', () => processesUnder(root).length === 0, { timeoutMs: 15_000 }).catch(() => undefined);
-    removeTempDir(root);
-    if (timings.length > 0) {
-      console.log(`backup job timings (ms): ${timings.map(([k, v]) => `${k}=${v}`).join(', ')}`);
-    }
+    await removeTempDirAndProcesses(root);
+    timings.print('backup job timings');
   }, 60_000);
 
   test('a full backup, then a differential one, record exit code 0 and a success time', async () => {
@@ -400,7 +392,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
     expect(status.pgha_restore_drill_success.value).toBe(1);
     expect(status.pgha_job_last_exit_code.value).toBe(0);
     expect(status.pgha_restore_drill_duration_seconds.value).toBeGreaterThan(0);
-    timings.push(['recorded pgha_restore_drill_duration_seconds (s)', status.pgha_restore_drill_duration_seconds.value]);
+    timings.add('recorded pgha_restore_drill_duration_seconds (s)', status.pgha_restore_drill_duration_seconds.value);
     expect(readdirSync(`${root}/drill`)).toEqual([]);
     expect(processesUnder(`${root}/drill`)).toEqual([]);
     // The live cluster was not touched: still a primary on its own socket.

@@ -24,11 +24,12 @@ import {
 } from '../../src/render/pgbouncer-config';
 import {
   RunningProcess,
+  StepTimings,
   canConnect,
   chownTo,
   makeTempDir,
-  processesUnder,
   removeTempDir,
+  removeTempDirAndProcesses,
   requireBinaries,
   runCommand,
   sleep,
@@ -179,15 +180,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
   let root: string;
   let postgres: RunningProcess | undefined;
   const bouncers: RunningProcess[] = [];
-  const timings: [string, number][] = [];
-  const timed = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await action();
-    } finally {
-      timings.push([what, Date.now() - started]);
-    }
-  };
+  const timings = new StepTimings();
 
   const socketDir = () => `${root}/socket`;
   const dataDir = () => `${root}/data`;
@@ -288,7 +281,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     writeFileSync(authScript(), authScriptFor(socketDir()), { mode: 0o755 });
     chownTo(root, 'postgres');
 
-    await timed('initdb', () =>
+    await timings.timed('initdb', () =>
       standalone.initPostgres(pg(), {
         authHost: 'scram-sha-256',
         title: '# pgha pgbouncer test',
@@ -305,7 +298,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     );
 
     const proc = (postgres = standalone.startPostgres(pg(), 'postgres'));
-    await timed('postgres start', () => standalone.waitAccepting(pg(), proc));
+    await timings.timed('postgres start', () => standalone.waitAccepting(pg(), proc));
     await query('CREATE DATABASE app');
     await query(
       [
@@ -324,16 +317,8 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     for (const proc of bouncers) await stopProcess(proc).catch(() => undefined);
     await standalone.stopPostgres(postgres);
     // A backend or a PgBouncer left behind by a failed test: ours, stopped by PID.
-    for (const pid of root ? processesUnder(root) : []) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    if (root) await waitUntil('processes under the test dir to exit', () => processesUnder(root).length === 0, { timeoutMs: 15_000 }).catch(() => undefined);
-    removeTempDir(root);
-    if (timings.length > 0) console.log(`pgbouncer test timings (ms): ${timings.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    await removeTempDirAndProcesses(root);
+    timings.print('pgbouncer test timings');
   }, 90_000);
 
   test('the auth script without the password exits 2 with a message, and changes nothing', async () => {
@@ -349,7 +334,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
 
   test('the auth script on the primary: the role with LOGIN only, the lookup in each existing database, a missing one skipped; twice', async () => {
     for (const run of ['first', 'second']) {
-      const result = await timed(`auth script (${run})`, () => runAuthScript(AUTH_PASSWORD));
+      const result = await timings.timed(`auth script (${run})`, () => runAuthScript(AUTH_PASSWORD));
       // psql passes on the server's notice on later runs (CREATE SCHEMA IF NOT EXISTS): noise, not a problem.
       const stderr = result.stderr.trim().split('\n').filter((line) => !/NOTICE: {2}schema "pgha" already exists, skipping$/.test(line));
       expect({ run, code: result.code, stdout: result.stdout, stderr }).toEqual({
@@ -424,8 +409,8 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     test('pgbouncer accepts both rendered configs: the rw and ro instances start and listen on their ports only', async () => {
       rw = startBouncer('rw');
       ro = startBouncer('ro');
-      await timed('pgbouncer rw listening', () => waitForPort(ADDRESS, RW_PORT, { timeoutMs: 20_000, process: rw }));
-      await timed('pgbouncer ro listening', () => waitForPort(ADDRESS, RO_PORT, { timeoutMs: 20_000, process: ro }));
+      await timings.timed('pgbouncer rw listening', () => waitForPort(ADDRESS, RW_PORT, { timeoutMs: 20_000, process: rw }));
+      await timings.timed('pgbouncer ro listening', () => waitForPort(ADDRESS, RO_PORT, { timeoutMs: 20_000, process: ro }));
       // The start script execs PgBouncer: the PID is PgBouncer's, and the password is no longer in its environment.
       for (const proc of [rw, ro]) {
         expect(readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0')[0]).toBe(PGBOUNCER);
@@ -455,7 +440,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     });
 
     test('an application role logs in with its password through PgBouncer (SCRAM, looked up with auth_query) and runs queries', async () => {
-      const rows = await timed('first login through pgbouncer', () =>
+      const rows = await timings.timed('first login through pgbouncer', () =>
         queryAs(app(), 'SELECT current_user AS "user", current_database() AS db, inet_server_port() AS port, 6 * 7 AS answer'),
       );
       expect(rows).toEqual([{ user: APP_USER, db: 'app', port: PG_PORT, answer: 42 }]);
@@ -495,7 +480,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     test('a pooled database that does not exist yet: logins wait for query_wait_timeout; once created and the auth script rerun, it is served', async () => {
       // The lookup itself cannot connect (FATAL database "reports" does not exist): PgBouncer retries the
       // server login every server_login_retry (15 s) and the client gets query_wait_timeout (30 s), not an immediate error.
-      const missing = await timed('login to a pooled but missing database refused', () => refusal({ ...app(RO_PORT), database: 'reports', connectTimeoutMs: 90_000 }));
+      const missing = await timings.timed('login to a pooled but missing database refused', () => refusal({ ...app(RO_PORT), database: 'reports', connectTimeoutMs: 90_000 }));
       expect(missing).toBe('query_wait_timeout');
       expect(ro.logTail(200)).toContain('server login failed: FATAL database "reports" does not exist');
 
@@ -506,7 +491,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
       // Until the next server login retry PgBouncer still refuses at once ("server login has been failing"); then it serves.
       let rows: Record<string, unknown>[] = [];
       const errors = new Set<string>();
-      await timed('login to the database once created', () =>
+      await timings.timed('login to the database once created', () =>
         waitUntil(
           'a login to reports through the ro instance',
           async () => {
@@ -560,7 +545,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
       const sleepSeconds = 0.3;
       const started = Date.now();
       try {
-        const results = await timed(`${clients} concurrent clients`, () =>
+        const results = await timings.timed(`${clients} concurrent clients`, () =>
           Promise.allSettled(
             Array.from({ length: clients }, async (_, i) => {
               const rows = await queryAs(app(), `SELECT pg_sleep(${sleepSeconds}), ${i} AS i`);

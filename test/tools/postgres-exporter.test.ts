@@ -16,11 +16,12 @@ import * as standalone from '../support/standalone-postgres';
 import { StandalonePostgres } from '../support/standalone-postgres';
 import {
   RunningProcess,
+  StepTimings,
   canConnect,
   chownTo,
   makeTempDir,
-  processesUnder,
   removeTempDir,
+  removeTempDirAndProcesses,
   requireBinaries,
   runCommand,
   sleep,
@@ -104,15 +105,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
   let root: string;
   const postgres: Partial<Record<'primary' | 'replica', RunningProcess>> = {};
   const exporters: Partial<Record<'primary' | 'replica', RunningProcess>> = {};
-  const timings: [string, number][] = [];
-  const timed = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await action();
-    } finally {
-      timings.push([what, Date.now() - started]);
-    }
-  };
+  const timings = new StepTimings();
 
   const socketDir = (node: Node) => `${root}/socket-${node.name}`;
   const dataDir = (node: Node) => `${root}/data-${node.name}`;
@@ -183,7 +176,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
     }
     chownTo(root, 'postgres');
 
-    await timed('initdb', () =>
+    await timings.timed('initdb', () =>
       standalone.initPostgres(pg(PRIMARY), {
         authHost: 'scram-sha-256',
         title: '# pgha exporter test',
@@ -204,7 +197,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
     );
 
     const primary = startPostgres(PRIMARY);
-    await timed('primary start', () => standalone.waitAccepting(pg(PRIMARY), primary));
+    await timings.timed('primary start', () => standalone.waitAccepting(pg(PRIMARY), primary));
     await query(PRIMARY, 'CREATE DATABASE app');
     // Dead tuples that stay: updates and deletes on a table autovacuum leaves alone.
     await query(PRIMARY, 'CREATE TABLE churn (id int PRIMARY KEY, note text) WITH (autovacuum_enabled = off)', 'app');
@@ -225,16 +218,8 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
     for (const proc of [...others, exporters.replica, exporters.primary]) if (proc) await stopProcess(proc).catch(() => undefined);
     for (const proc of [postgres.replica, postgres.primary]) await standalone.stopPostgres(proc);
     // A backend or an archiver left behind by a failed test: ours, stopped by PID.
-    for (const pid of root ? processesUnder(root) : []) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    if (root) await waitUntil('processes under the test dir to exit', () => processesUnder(root).length === 0, { timeoutMs: 15_000 }).catch(() => undefined);
-    removeTempDir(root);
-    if (timings.length > 0) console.log(`postgres_exporter test timings (ms): ${timings.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    await removeTempDirAndProcesses(root);
+    timings.print('postgres_exporter test timings');
   }, 90_000);
 
   test('the role script creates pgha_monitor with pg_monitor only, keeps its password out of files and logs, and rotates it', async () => {
@@ -244,7 +229,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       stderr: `pgha-monitoring-role: ${MONITORING_PASSWORD_VARIABLE} is not set or empty: no password for ${MONITORING_ROLE}`,
     });
 
-    const created = await timed('role script (create)', () => runRoleScript(PRIMARY, PASSWORD));
+    const created = await timings.timed('role script (create)', () => runRoleScript(PRIMARY, PASSWORD));
     expect({ code: created.code, stderr: created.stderr.trim() }).toEqual({ code: 0, stderr: `pgha-monitoring-role: role ${MONITORING_ROLE} is in place (pg_monitor)` });
     expect(await query(PRIMARY, `SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = '${MONITORING_ROLE}'`)).toBe('f|f|f|f|f|t');
     expect(await query(PRIMARY, `SELECT string_agg(roleid::regrole::text, ',') FROM pg_auth_members WHERE member = '${MONITORING_ROLE}'::regrole`)).toBe('pg_monitor');
@@ -282,11 +267,11 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
 
   test('on the primary: every query runs, every metric of the contract appears with the values of the server', async () => {
     const exporter = startExporter(PRIMARY, PASSWORD);
-    await timed('primary exporter listening', () => waitForPort(PRIMARY.address, PRIMARY.exporterPort, { timeoutMs: 15_000, process: exporter }));
+    await timings.timed('primary exporter listening', () => waitForPort(PRIMARY.address, PRIMARY.exporterPort, { timeoutMs: 15_000, process: exporter }));
     // Bound to the node's address only.
     expect(await canConnect('127.0.0.1', PRIMARY.exporterPort)).toBe(false);
 
-    const samples = await timed('primary first scrape', () => scrape(PRIMARY));
+    const samples = await timings.timed('primary first scrape', () => scrape(PRIMARY));
     expectNoQueryErrors(exporters.primary, samples);
     for (const name of Object.values(PG_METRICS)) expect({ name, present: only(samples, name).length > 0 }).toEqual({ name, present: true });
     // Our queries produce exactly the names of the contract, nothing else.
@@ -337,7 +322,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
     const before = await archiver();
     expect(before.failing).toBe(0);
     await switchWal();
-    await timed('archived segment seen', () => waitUntil('an archived segment in the metrics', async () => (await archiver()).archived > before.archived, { timeoutMs: 20_000, intervalMs: 250 }));
+    await timings.timed('archived segment seen', () => waitUntil('an archived segment in the metrics', async () => (await archiver()).archived > before.archived, { timeoutMs: 20_000, intervalMs: 250 }));
     const archived = await archiver();
     expect(archived.age).toBeGreaterThanOrEqual(0);
     expect(archived.age).toBeLessThan(30);
@@ -345,7 +330,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
 
     writeFileSync(`${root}/archive-fail`, '');
     await switchWal();
-    await timed('archive failure seen', () => waitUntil('archiving to fail in the metrics', async () => (await archiver()).failing === 1, { timeoutMs: 20_000, intervalMs: 250 }));
+    await timings.timed('archive failure seen', () => waitUntil('archiving to fail in the metrics', async () => (await archiver()).failing === 1, { timeoutMs: 20_000, intervalMs: 250 }));
     const failing = await archiver();
     expect(failing.failed).toBeGreaterThan(archived.failed);
     expect(failing.archived).toBe(archived.archived);
@@ -353,7 +338,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
     // The archiver retries on the next segment (or within a minute): archiving works again.
     unlinkSync(`${root}/archive-fail`);
     await switchWal();
-    await timed('archive recovery seen', () => waitUntil('archiving to succeed again', async () => (await archiver()).failing === 0, { timeoutMs: 70_000, intervalMs: 250 }));
+    await timings.timed('archive recovery seen', () => waitUntil('archiving to succeed again', async () => (await archiver()).failing === 0, { timeoutMs: 70_000, intervalMs: 250 }));
     expect((await archiver()).archived).toBeGreaterThanOrEqual(archived.archived + 2);
     expectNoQueryErrors(exporters.primary, await scrape(PRIMARY));
   }, 120_000);
@@ -402,7 +387,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       await query(PRIMARY, "INSERT INTO churn VALUES (400001, 'lost') ON CONFLICT (id) DO NOTHING", 'app');
       await query(PRIMARY, 'SELECT pg_switch_wal()');
       await query(PRIMARY, 'CHECKPOINT');
-      await timed('slot lost', () =>
+      await timings.timed('slot lost', () =>
         waitUntil('the idle slot to be lost', async () => (await query(PRIMARY, `SELECT wal_status FROM pg_replication_slots WHERE slot_name = '${SLOTS.idle}'`)) === 'lost', {
           timeoutMs: 20_000,
         }),
@@ -448,15 +433,15 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
   describe('with a streaming replica', () => {
     beforeAll(async () => {
       // The copy carries the primary's settings: its own port, address and socket win (last line wins).
-      await timed('pg_basebackup', () => standalone.copyStandby(pg(PRIMARY), pg(REPLICA), '# pgha exporter test: the replica'));
+      await timings.timed('pg_basebackup', () => standalone.copyStandby(pg(PRIMARY), pg(REPLICA), '# pgha exporter test: the replica'));
       const replica = startPostgres(REPLICA);
-      await timed('replica streaming', () => standalone.waitStreaming(pg(REPLICA), replica));
+      await timings.timed('replica streaming', () => standalone.waitStreaming(pg(REPLICA), replica));
       // The replica streams through a slot of its own on the primary (primary_slot_name is reloadable),
       // and holds a slot itself, as a standby others cascade from does.
       await query(PRIMARY, `SELECT pg_create_physical_replication_slot('${SLOTS.replica}', true)`);
       await query(REPLICA, `ALTER SYSTEM SET primary_slot_name = '${SLOTS.replica}'`);
       await query(REPLICA, 'SELECT pg_reload_conf()');
-      await timed('replica on its slot', () =>
+      await timings.timed('replica on its slot', () =>
         waitUntil('the replica to stream through its slot', async () => (await query(PRIMARY, `SELECT active FROM pg_replication_slots WHERE slot_name = '${SLOTS.replica}'`)) === 't', {
           timeoutMs: 30_000,
         }),
@@ -489,7 +474,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       // Nothing archived on a standby (archive_mode = on archives on the primary only).
       expect(value(samples, PG_METRICS.lastArchivedAgeSeconds)).toBe(-1);
 
-      await timed('replica caught up', () =>
+      await timings.timed('replica caught up', () =>
         waitUntil('the replica to replay all it received', async () => (await query(REPLICA, 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')) === 't', { timeoutMs: 20_000 }),
       );
       await waitUntil('lag 0 on the idle, caught-up replica', async () => (await lag(REPLICA)) === 0, { timeoutMs: 20_000, intervalMs: 250 });
@@ -504,7 +489,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       try {
         await query(PRIMARY, `INSERT INTO churn SELECT g, '${marker}' FROM generate_series(1, ${rows}) g ON CONFLICT (id) DO UPDATE SET note = '${marker}'`, 'app');
         let seen = 0;
-        await timed(`${round}: lag > 0 seen after the pause`, () =>
+        await timings.timed(`${round}: lag > 0 seen after the pause`, () =>
           waitUntil('lag above 0 on the paused replica', async () => (seen = await lag(REPLICA)) > 0, { timeoutMs: 20_000, intervalMs: 250 }),
         );
         expect(seen).toBeGreaterThan(0);
@@ -522,7 +507,7 @@ describe('postgres_exporter 0.11.1 with the custom queries, on a PostgreSQL 15 p
       } finally {
         await query(REPLICA, 'SELECT pg_wal_replay_resume()');
       }
-      await timed(`${round}: lag back to 0 after the resume`, () =>
+      await timings.timed(`${round}: lag back to 0 after the resume`, () =>
         waitUntil('lag back to 0 after the resume', async () => (await lag(REPLICA)) === 0, { timeoutMs: 20_000, intervalMs: 250 }),
       );
       expect(await query(REPLICA, `SELECT count(*) FROM churn WHERE note = '${marker}'`, 'app')).toBe(String(rows));

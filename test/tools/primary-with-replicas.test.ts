@@ -22,11 +22,12 @@ import {
 } from '../../src/render/replication-node';
 import {
   RunningProcess,
+  StepTimings,
   canConnect,
   chownTo,
   makeTempDir,
-  processesUnder,
   removeTempDir,
+  removeTempDirAndProcesses,
   requireBinaries,
   runCommand,
   sleep,
@@ -289,15 +290,7 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
   let root: string;
   let sampler: CommandLineSampler;
   const running: Partial<Record<string, RunningProcess>> = {};
-  const timings: [string, number][] = [];
-  const timed = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await action();
-    } finally {
-      timings.push([what, Date.now() - started]);
-    }
-  };
+  const timings = new StepTimings();
 
   const psql = (node: Node, sql: string, env: Record<string, string> = {}, timeoutMs = 30_000) =>
     runCommand(`${BIN}/psql`, {
@@ -365,31 +358,23 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
     sampler?.stop();
     for (const node of [STANDBY_3, STANDBY_2, PRIMARY]) await stop(node).catch(() => undefined);
     // A pg_basebackup or a backend left behind by a failed test: ours, stopped by PID.
-    for (const pid of root ? processesUnder(root) : []) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    if (root) await waitUntil('processes under the test dir to exit', () => processesUnder(root).length === 0, { timeoutMs: 15_000 }).catch(() => undefined);
-    removeTempDir(root);
-    if (timings.length > 0) console.log(`primary-with-replicas timings (ms): ${timings.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    await removeTempDirAndProcesses(root);
+    timings.print('primary-with-replicas timings');
   }, 90_000);
 
   test('a standby started before the primary retries; both standbys stream through their slots, named by application_name', async () => {
     const early = start(STANDBY_2);
-    await timed('standby 2 first failed attempt', () =>
+    await timings.timed('standby 2 first failed attempt', () =>
       waitUntil('standby 2 to fail its first pg_basebackup', () => early.logTail(200).includes('pg_basebackup attempt 1 failed: retrying in 5 s'), {
         timeoutMs: 30_000,
         process: early,
       }),
     );
     const primary = start(PRIMARY);
-    await timed('primary first boot (initdb, role, slots, start)', () => waitAnswers(PRIMARY, 90_000));
+    await timings.timed('primary first boot (initdb, role, slots, start)', () => waitAnswers(PRIMARY, 90_000));
     expect(primary.logTail(500)).toContain('creating the replication role replicator and 2 slot(s): main_pg_2, main_pg_3');
     start(STANDBY_3);
-    await timed('both standbys streaming', () =>
+    await timings.timed('both standbys streaming', () =>
       waitStreaming(['main_pg_2|streaming|async', 'main_pg_3|streaming|async'], 120_000),
     );
     for (const node of STANDBYS) {
@@ -450,7 +435,7 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
 
   test('a row written on the primary appears on both standbys', async () => {
     await query(PRIMARY, "CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t VALUES (1, 'first')");
-    await timed('row replicated', async () => {
+    await timings.timed('row replicated', async () => {
       for (const node of STANDBYS) {
         await waitUntil(`the row on ${node.name}`, async () => (await psql(node, 'SELECT note FROM t WHERE id = 1')).stdout.trim() === 'first', { timeoutMs: 30_000 });
       }
@@ -463,10 +448,10 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
   test(`synchronous (${SYNC_NAMES}): with both standbys down a commit waits (SyncRep); a standby back releases it`, async () => {
     writeConf(PRIMARY, SYNC_NAMES);
     expect(await query(PRIMARY, 'SELECT pg_reload_conf()')).toBe('t');
-    await timed('sync mode in effect', () => waitStreaming(['main_pg_2|streaming|sync', 'main_pg_3|streaming|potential'], 30_000));
+    await timings.timed('sync mode in effect', () => waitStreaming(['main_pg_2|streaming|sync', 'main_pg_3|streaming|potential'], 30_000));
     await query(PRIMARY, "INSERT INTO t VALUES (2, 'sync, both up')");
 
-    await timed('stop both standbys', async () => {
+    await timings.timed('stop both standbys', async () => {
       await stop(STANDBY_2);
       await stop(STANDBY_3);
     });
@@ -481,7 +466,7 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
 
     // Restart: the data directory exists, so the script goes straight to postgres (no pg_basebackup).
     const restarted = start(STANDBY_3);
-    const result = await timed('commit released by a standby back', () => commit);
+    const result = await timings.timed('commit released by a standby back', () => commit);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(Date.now() - started).toBeGreaterThan(3_000);
     await waitAnswers(STANDBY_3);
@@ -499,12 +484,12 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
     await waitStreaming(['main_pg_3|streaming|async'], 30_000);
     await stop(STANDBY_3);
     await waitStreaming([], 30_000);
-    const result = await timed('async commit with standbys down', () => psql(PRIMARY, "INSERT INTO t VALUES (4, 'async, both down')", {}, 10_000));
+    const result = await timings.timed('async commit with standbys down', () => psql(PRIMARY, "INSERT INTO t VALUES (4, 'async, both down')", {}, 10_000));
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.durationMs).toBeLessThan(3_000);
 
     for (const node of STANDBYS) start(node);
-    await timed('both standbys back and streaming', () => waitStreaming(['main_pg_2|streaming|async', 'main_pg_3|streaming|async'], 60_000));
+    await timings.timed('both standbys back and streaming', () => waitStreaming(['main_pg_2|streaming|async', 'main_pg_3|streaming|async'], 60_000));
     const identifier = await query(PRIMARY, 'SELECT system_identifier FROM pg_control_system()');
     for (const node of STANDBYS) {
       await waitUntil(`row 4 on ${node.name}`, async () => (await psql(node, 'SELECT count(*) FROM t')).stdout.trim() === '4', { timeoutMs: 30_000 });
@@ -517,14 +502,14 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
     const identifier = await query(PRIMARY, 'SELECT system_identifier FROM pg_control_system()');
     await stop(PRIMARY);
     const primary = start(PRIMARY);
-    await timed('primary restart', () => waitAnswers(PRIMARY));
+    await timings.timed('primary restart', () => waitAnswers(PRIMARY));
     const log = primary.logTail(500);
     expect(log).toContain(`${paths(root, PRIMARY).data} is a data directory: starting PostgreSQL`);
     expect(log).not.toContain('initialising the primary');
     expect(log).not.toContain('initdb');
     expect(await query(PRIMARY, 'SELECT system_identifier FROM pg_control_system()')).toBe(identifier);
     expect(await query(PRIMARY, 'SELECT count(*) FROM t')).toBe('4');
-    await timed('standbys reconnected', () => waitStreaming(['main_pg_2|streaming|async', 'main_pg_3|streaming|async'], 60_000));
+    await timings.timed('standbys reconnected', () => waitStreaming(['main_pg_2|streaming|async', 'main_pg_3|streaming|async'], 60_000));
     expect(await query(PRIMARY, 'SELECT count(*) FROM pg_replication_slots WHERE active')).toBe('2');
   }, 120_000);
 

@@ -16,11 +16,12 @@ import * as standalone from '../support/standalone-postgres';
 import { StandalonePostgres } from '../support/standalone-postgres';
 import {
   RunningProcess,
+  StepTimings,
   canConnect,
   chownTo,
   makeTempDir,
-  processesUnder,
   removeTempDir,
+  removeTempDirAndProcesses,
   requireBinaries,
   runCommand,
   startProcess,
@@ -162,15 +163,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
   const postgres: Partial<Record<Node['name'], RunningProcess>> = {};
   const agents: Partial<Record<Node['name'], RunningProcess>> = {};
   const others: RunningProcess[] = [];
-  const timings: [string, number][] = [];
-  const timed = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await action();
-    } finally {
-      timings.push([what, Date.now() - started]);
-    }
-  };
+  const timings = new StepTimings();
 
   const socketDir = (node: Node) => `${root}/socket-${node.name}`;
   const dataDir = (node: Node) => `${root}/data-${node.name}`;
@@ -209,7 +202,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
     script = writeAgent(root);
     chownTo(root, 'postgres');
 
-    await timed('initdb', () =>
+    await timings.timed('initdb', () =>
       standalone.initPostgres(pg(PRIMARY), {
         // trust over TCP: HAProxy's connections come from 127.0.0.1 to the nodes' 127.73 addresses.
         authHost: 'trust',
@@ -226,15 +219,15 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
     );
 
     const primary = startPostgres(PRIMARY);
-    await timed('primary start', () => standalone.waitAccepting(pg(PRIMARY), primary));
-    await timed('pg_basebackup', () => standalone.copyStandby(pg(PRIMARY), pg(REPLICA), '# pgha role agent test: the replica'));
+    await timings.timed('primary start', () => standalone.waitAccepting(pg(PRIMARY), primary));
+    await timings.timed('pg_basebackup', () => standalone.copyStandby(pg(PRIMARY), pg(REPLICA), '# pgha role agent test: the replica'));
     const replica = startPostgres(REPLICA);
-    await timed('replica streaming', () => standalone.waitStreaming(pg(REPLICA), replica));
+    await timings.timed('replica streaming', () => standalone.waitStreaming(pg(REPLICA), replica));
 
     for (const node of [PRIMARY, REPLICA]) {
       const agent = startAgent(`agent-${node.name}`, node.address, node.agentPort, node);
       agents[node.name] = agent;
-      await timed(`${node.name} agent listening`, () => waitForPort(node.address, node.agentPort, { timeoutMs: 15_000, process: agent }));
+      await timings.timed(`${node.name} agent listening`, () => waitForPort(node.address, node.agentPort, { timeoutMs: 15_000, process: agent }));
     }
   }, 150_000);
 
@@ -251,16 +244,8 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
       await standalone.stopPostgres(proc);
     }
     // A backend left behind by a failed test: ours, stopped by PID.
-    for (const pid of root ? processesUnder(root) : []) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    if (root) await waitUntil('processes under the test dir to exit', () => processesUnder(root).length === 0, { timeoutMs: 15_000 }).catch(() => undefined);
-    removeTempDir(root);
-    if (timings.length > 0) console.log(`role agent test timings (ms): ${timings.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    await removeTempDirAndProcesses(root);
+    timings.print('role agent test timings');
   }, 90_000);
 
   test('on the primary: /primary 200, /replica 503, /health 200, for OPTIONS, GET and HEAD', async () => {
@@ -320,7 +305,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
   }, 60_000);
 
   test('on the replica: /primary 503, /replica 200, /replica?lag=0 200 once caught up, /health 200', async () => {
-    await timed('replica caught up', () =>
+    await timings.timed('replica caught up', () =>
       waitUntil('the replica to replay all it received', async () => (await query(REPLICA, 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')) === 't', { timeoutMs: 20_000 }),
     );
     expect(await statuses(REPLICA, ['/primary', '/read-write', '/leader', '/', '/replica', '/replica?lag=0', '/replica?lag=16MB', '/read-only?lag=0', '/health'])).toEqual({
@@ -358,7 +343,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
       await waitUntil('replay to pause', async () => (await query(REPLICA, 'SELECT pg_get_wal_replay_pause_state()')) === 'paused', { timeoutMs: 10_000 });
       // About 6 MB of WAL.
       await query(PRIMARY, "CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 32) AS pad FROM generate_series(1, 5000) g");
-      await timed('lag over 1 MB seen', () =>
+      await timings.timed('lag over 1 MB seen', () =>
         waitUntil('/replica?lag=1048576 to answer 503 on the paused replica', async () => (await statusOf(REPLICA, '/replica?lag=1048576')) === 503, { timeoutMs: 30_000, intervalMs: 250 }),
       );
       expect(await statuses(REPLICA, ['/replica?lag=1048576', '/replica?lag=1MB', '/replica?lag=1000000000', '/replica?lag=1GB', '/replica', '/health', '/primary'])).toEqual({
@@ -385,7 +370,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
     } finally {
       await query(REPLICA, 'SELECT pg_wal_replay_resume()');
     }
-    await timed('lag back within 1 MB after the resume', () =>
+    await timings.timed('lag back within 1 MB after the resume', () =>
       waitUntil('/replica?lag=1048576 to answer 200 after the resume', async () => (await statusOf(REPLICA, '/replica?lag=1048576')) === 200, { timeoutMs: 30_000, intervalMs: 250 }),
     );
     await waitUntil('/replica?lag=0 to answer 200 once all is replayed', async () => (await statusOf(REPLICA, '/replica?lag=0')) === 200, { timeoutMs: 30_000, intervalMs: 250 });
@@ -456,7 +441,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
         'postgres-ro/replica': 'UP L7OK',
       };
       let seen: Record<string, string> = {};
-      await timed('haproxy checks settled', () =>
+      await timings.timed('haproxy checks settled', () =>
         waitUntil(
           `the stats page to show ${JSON.stringify(expected)}`,
           async () => {
@@ -468,7 +453,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
           throw new Error(`${error.message}\nlast seen: ${JSON.stringify(seen)}\n${proxy.logTail(50)}`);
         }),
       );
-      await timed('haproxy routes by the agents', () =>
+      await timings.timed('haproxy routes by the agents', () =>
         waitUntil('haproxy to route rw to the primary and ro to the replica', async () => (await routed(PROXY.rw, '127.73.0.1/32 false')) && (await routed(PROXY.ro, '127.73.0.2/32 true')), {
           timeoutMs: 30_000,
           intervalMs: 500,
@@ -489,7 +474,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
     } finally {
       process.kill(replica.pid, 'SIGCONT');
     }
-    timings.push(['hung answers', Math.max(...answers.map((a) => a.ms))]);
+    timings.add('hung answers', Math.max(...answers.map((a) => a.ms)));
     expect(answers.map((a) => a.status)).toEqual([503, 503, 503]);
     for (const answer of answers) {
       expect(answer.ms).toBeGreaterThanOrEqual(1_800);
@@ -501,12 +486,12 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
   }, 60_000);
 
   test('with PostgreSQL stopped on the replica, /health and /replica answer 503 within 3 s; back to 200 when it streams again', async () => {
-    await timed('replica stop', () => standalone.stopPostgres(postgres.replica));
+    await timings.timed('replica stop', () => standalone.stopPostgres(postgres.replica));
     const answers: Record<string, Answer> = {};
     for (const path of ['/health', '/replica', '/replica?lag=1048576']) {
       for (const method of ['OPTIONS', 'GET'] as const) answers[`${method} ${path}`] = await askNode(REPLICA, path, method);
     }
-    timings.push(['stopped answers', Math.max(...Object.values(answers).map((a) => a.ms))]);
+    timings.add('stopped answers', Math.max(...Object.values(answers).map((a) => a.ms)));
     for (const [key, answer] of Object.entries(answers)) {
       expect({ key, status: answer.status }).toEqual({ key, status: 503 });
       expect({ key, fast: answer.ms < 3_000 }).toEqual({ key, fast: true });
@@ -520,7 +505,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
     expect(agents.replica!.hasExited()).toBe(false);
 
     const replica = startPostgres(REPLICA);
-    await timed('replica streaming again', () =>
+    await timings.timed('replica streaming again', () =>
       waitUntil('/replica?lag=0 to answer 200 on the restarted replica', async () => (await statusOf(REPLICA, '/replica?lag=0')) === 200, { timeoutMs: 30_000, intervalMs: 250, process: replica }),
     );
     expect(await statuses(REPLICA, ['/health', '/primary'])).toEqual({ 'OPTIONS /health': 200, 'GET /health': 200, 'OPTIONS /primary': 503, 'GET /primary': 503 });
@@ -546,7 +531,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
     let timer: NodeJS.Timeout | undefined;
     const exit = await Promise.race([spare.exited, new Promise<'timeout'>((done) => (timer = setTimeout(() => done('timeout'), 10_000)))]);
     clearTimeout(timer);
-    timings.push(['SIGTERM to exit', Date.now() - started]);
+    timings.add('SIGTERM to exit', Date.now() - started);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(spare.logTail(50)).toContain('pgha-role-agent: stopped');
     expect(spare.logTail(50)).not.toContain('Traceback');
@@ -555,7 +540,7 @@ describe('pgha-role-agent on a PostgreSQL 15 primary and a streaming replica, wi
 
   test('after pg_promote() on the replica, its /primary answers 200 and /replica 503', async () => {
     expect(await query(REPLICA, 'SELECT pg_promote()')).toBe('t');
-    await timed('promoted replica seen as primary', () =>
+    await timings.timed('promoted replica seen as primary', () =>
       waitUntil('/primary to answer 200 on the promoted replica', async () => (await statusOf(REPLICA, '/primary')) === 200, { timeoutMs: 30_000, intervalMs: 250 }),
     );
     expect(await statuses(REPLICA, ['/primary', '/replica', '/replica?lag=0', '/read-only', '/health'])).toEqual({
