@@ -47,6 +47,24 @@ async function sqlOn(side: Side, database: string, text: string): Promise<Record
   return onMember(side, await primaryOf(side), database, text);
 }
 
+/**
+ * Whether every table of the subscription has finished its first copy ('r' in
+ * pg_subscription_rel). Until then the apply worker stops applying whenever it waits for a table
+ * copy to catch up, and the copy's slot (pg_<oid>_sync_...) is on the publisher.
+ */
+async function tablesReady(reports: Side): Promise<boolean> {
+  const states = await sqlOn(reports, 'app', 'SELECT srsubstate FROM pg_subscription_rel');
+  return states.length > 0 && states.every((row) => row.srsubstate === 'r');
+}
+
+/** Both sides of the subscription, for a timeout's message. */
+async function replicationState(orders: Side, reports: Side): Promise<string> {
+  const tables = await sqlOn(reports, 'app', 'SELECT srrelid::regclass::text AS "table", srsubstate AS state, srsublsn::text AS lsn FROM pg_subscription_rel ORDER BY 1');
+  const workers = await sqlOn(reports, 'postgres', 'SELECT pid, relid::regclass::text AS "table", received_lsn::text, latest_end_lsn::text, last_msg_receipt_time::text FROM pg_stat_subscription');
+  const slots = await sqlOn(orders, 'postgres', 'SELECT slot_name, active, active_pid, confirmed_flush_lsn::text, pg_current_wal_lsn()::text AS current FROM pg_replication_slots ORDER BY 1');
+  return [`subscriber tables: ${JSON.stringify(tables)}`, `subscriber workers: ${JSON.stringify(workers)}`, `publisher slots: ${JSON.stringify(slots)}`].join('\n');
+}
+
 describe('logical replication from cluster "orders" to cluster "reports", on 127.80.x.y', () => {
   let dir: string;
   let orders: Side;
@@ -138,8 +156,14 @@ describe('logical replication from cluster "orders" to cluster "reports", on 127
     await sqlOn(orders, 'app', "INSERT INTO orders SELECT g, 'after' FROM generate_series(101, 150) g");
     await eventually('the 50 new orders streamed', 30_000, async () => (await sqlOn(reports, 'app', "SELECT count(*)::int AS n FROM orders WHERE note = 'after'"))[0].n === 50);
     figures.note(`50 inserted rows on the subscriber ${Date.now() - insertedAt} ms after the insert`);
-    // The subscription streams from the publisher's permanent slot, not one of its own.
-    const slots = await sqlOn(orders, 'postgres', "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY 1");
+    // Once every table has finished its first copy, the subscription streams from the publisher's
+    // permanent slot alone: the copies' own slots are gone and it made none of its own.
+    await eventually('every table of the subscription ready', 120_000, () => tablesReady(reports), () => replicationState(orders, reports));
+    figures.note(`every table ready ${Date.now() - createdAt} ms after the subscription was created`);
+    const slots = await eventually('the table copies\' slots dropped', 30_000, async () => {
+      const found = await sqlOn(orders, 'postgres', "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY 1");
+      return found.length === 1 ? found : undefined;
+    }, () => replicationState(orders, reports));
     expect(slots).toEqual([{ slot_name: SLOT, active: true }]);
     // A second run changes nothing.
     const again = await localRunJob(dir, reportsLeader, SUBSCRIPTIONS_JOB, { timeoutMs: 60_000 });
@@ -156,7 +180,8 @@ describe('logical replication from cluster "orders" to cluster "reports", on 127
     await sqlOn(reports, 'app', 'CREATE TABLE later (id int PRIMARY KEY)');
     const refreshed = await localRunJob(dir, reportsLeader, SUBSCRIPTIONS_JOB, { timeoutMs: 60_000 });
     expect({ exitCode: refreshed.exitCode, output: refreshed.output }).toEqual({ exitCode: 0, output: expect.stringContaining('subscription orders_sub: refreshed') });
-    await eventually('the new table copied after the refresh', 60_000, async () => (await sqlOn(reports, 'app', 'SELECT count(*)::int AS n FROM later'))[0].n === 10);
+    await eventually('the new table copied after the refresh', 60_000, async () => (await sqlOn(reports, 'app', 'SELECT count(*)::int AS n FROM later'))[0].n === 10, () => replicationState(orders, reports));
+    await eventually('every table of the subscription ready after the refresh', 120_000, () => tablesReady(reports), () => replicationState(orders, reports));
     // Tables outside the publication stay on the publisher.
     expect(await sqlOn(reports, 'app', "SELECT to_regclass('private') AS t")).toEqual([{ t: null }]);
   }, 120_000);
@@ -173,7 +198,7 @@ describe('logical replication from cluster "orders" to cluster "reports", on 127
       return (await clusterHealth(ordersRestApis, 1)).healthy;
     });
     await sqlOn(orders, 'app', "INSERT INTO orders SELECT g, 'before failover' FROM generate_series(151, 200) g");
-    await eventually('the rows before the failover streamed', 30_000, async () => (await sqlOn(reports, 'app', 'SELECT count(*)::int AS n FROM orders'))[0].n === 200);
+    await eventually('the rows before the failover streamed', 30_000, async () => (await sqlOn(reports, 'app', 'SELECT count(*)::int AS n FROM orders'))[0].n === 200, () => replicationState(orders, reports));
 
     const cluster = { dir, endpoints: JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')), superuser: { user: PATRONI_USERS.superuser, password: orders.password } };
     const oldLeader = await primaryOf(orders);
@@ -188,7 +213,7 @@ describe('logical replication from cluster "orders" to cluster "reports", on 127
     const arrived = await eventually('the rows after the failover streamed', 90_000, async () => {
       const row = (await sqlOn(reports, 'app', "SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, max(id) AS m FROM orders"))[0];
       return row.m === 260 ? row : undefined;
-    });
+    }, () => replicationState(orders, reports));
     figures.note(`rows inserted on the new primary reached the subscriber ${Date.now() - killedAt} ms after the kill`);
     expect(arrived).toEqual({ n: 260, d: 260, m: 260 });
   }, 240_000);

@@ -65,7 +65,7 @@ export async function stopTestCluster(cluster: TestCluster | undefined): Promise
 export async function stopLocalDir(dir: string | undefined): Promise<void> {
   if (!dir) return;
   const report = await localDown(dir);
-  rmSync(dir, { recursive: true, force: true });
+  if (!process.env.PGHA_KEEP_DIR) rmSync(dir, { recursive: true, force: true });
   if (report.leftBehind.length > 0) throw new Error(`processes left behind: ${report.leftBehind.join(', ')}`);
 }
 
@@ -117,8 +117,11 @@ export function killMember(cluster: TestCluster, name: string): number[] {
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** Polls until `check` returns a value; fails with `what` when `timeoutMs` runs out. */
-export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>): Promise<T> {
+/**
+ * Polls until `check` returns a value; fails with `what` when `timeoutMs` runs out, adding what
+ * `explain` finds then (the state a CI log needs to tell why it never happened).
+ */
+export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>, explain?: () => Promise<string>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -130,7 +133,8 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
     }
     await sleep(250);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+  const state = explain ? await explain().catch((error: Error) => `(could not tell: ${error.message})`) : undefined;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}${state ? `\n${state}` : ''}`);
 }
 
 export interface WriterReport {
