@@ -61,7 +61,10 @@ export async function stopTestCluster(cluster: TestCluster | undefined): Promise
   if (cluster) await stopLocalDir(cluster.dir);
 }
 
-/** Stops everything `localUp` started from `dir` (by PID) and removes it. Throws if a process survives. */
+/**
+ * Stops everything `localUp` started from `dir` (by PID) and removes it, unless PGHA_KEEP_DIR is
+ * set (to read a failed run's logs). Throws if a process survives.
+ */
 export async function stopLocalDir(dir: string | undefined): Promise<void> {
   if (!dir) return;
   const report = await localDown(dir);
