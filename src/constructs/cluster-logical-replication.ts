@@ -12,9 +12,9 @@ export interface LogicalReplicationOwner {
   /** The networks its pg_hba admits (subscribers' networks are added). */
   readonly hbaNetworks: Set<string>;
   /**
-   * A Patroni cluster: Patroni keeps the subscribers' slots (permanent slots in the DCS), and the
-   * publications job keeps the DCS settings (`dcs`, read at synth) with Patroni's environment.
-   * Without it the publications job makes the slots itself.
+   * A Patroni cluster: Patroni keeps the subscribers' slots (permanent slots in the DCS, which the
+   * publications job adds once each slot's publication exists), and the job keeps the DCS settings
+   * (`dcs`, read at synth) with Patroni's environment. Without it the job makes the slots itself.
    */
   readonly patroni?: { readonly dcs: (slots: readonly LogicalSlot[]) => PatroniDcsInput; readonly environmentFile: string };
 }
@@ -73,7 +73,7 @@ export class ClusterLogicalReplication {
       const publisher = props.publisher.logicalReplication;
       const publication = publisher.publications.find((p) => p.name === subscription.publication)!;
       const slotName = subscriptionSlotName(clusterName, subscription.name);
-      publisherSecrets[props.publisher.clusterName] = publisher.registerSubscriber({ slotName, database: publication.database, nodes, clusterName });
+      publisherSecrets[props.publisher.clusterName] = publisher.registerSubscriber({ slotName, database: publication.database, publication: publication.name, nodes, clusterName });
       return {
         name: subscription.name,
         database: subscription.database ?? publication.database,
@@ -92,13 +92,13 @@ export class ClusterLogicalReplication {
    * Called by a subscribing cluster: keeps its slot on this cluster, lets its nodes reach
    * PostgreSQL (network and pg_hba) and read the subscribers' password. Returns that secret's name.
    */
-  registerSubscriber(subscriber: { slotName: string; database: string; nodes: NodeGroup; clusterName: string }): string {
+  registerSubscriber(subscriber: { slotName: string; database: string; publication: string; nodes: NodeGroup; clusterName: string }): string {
     const { owner } = this;
     const { clusterName } = owner.spec;
     if (!this.secret || !this.nodes) {
       throw new Error(`cluster "${clusterName}": cluster "${subscriber.clusterName}" subscribes to it, but it has no publications. Fix: add publications to cluster "${clusterName}".`);
     }
-    this.slots.push({ name: subscriber.slotName, database: subscriber.database });
+    this.slots.push({ name: subscriber.slotName, database: subscriber.database, publication: subscriber.publication });
     // Once per subscribing cluster, however many of its subscriptions come here.
     if (!this.subscriberGroups.has(subscriber.nodes.groupName)) {
       this.subscriberGroups.add(subscriber.nodes.groupName);

@@ -20,10 +20,16 @@ export const LOGICAL_PASSWORD_VARIABLE = 'PGHA_LOGICAL_PASSWORD';
 /** On a subscriber, one variable per publishing cluster: PGHA_LOGICAL_PASSWORD_<CLUSTER>. */
 export const publisherPasswordVariable = (publisherCluster: string) => `${LOGICAL_PASSWORD_VARIABLE}_${publisherCluster.toUpperCase().replace(/-/g, '_')}`;
 
-/** A subscription's slot on its publisher. */
+/**
+ * A subscription's slot on its publisher. It is made only once its publication exists: pgoutput
+ * looks the publication up as of each change it decodes, so a slot older than its publication
+ * fails the subscription for good (`publication "..." does not exist`) as soon as any write came
+ * between the two.
+ */
 export interface LogicalSlot {
   readonly name: string;
   readonly database: string;
+  readonly publication: string;
 }
 
 /** Where a publisher without Patroni records the slots it made (in database postgres). */
@@ -173,11 +179,12 @@ $pgha$;
  * silently missing what came between. So the job refuses, and says how to resynchronise.
  */
 const ENSURE_SLOT_FUNCTION = (script: string) => `
-# ensure_slot DATABASE SLOT: a subscriber's logical slot, made once its database exists (no Patroni here to keep it).
+# ensure_slot DATABASE SLOT PUBLICATION: a subscriber's logical slot (no Patroni here to keep it),
+# made once its publication is in place.
 ensure_slot() {
-  local database=$1 slot=$2 state
-  if ! database_exists "$database"; then
-    echo "${script}: database $database does not exist yet: slot $slot waits for it" >&2
+  local database=$1 slot=$2 publication=$3 state
+  if [[ " \${published[*]} " != *" $database/$publication "* ]]; then
+    echo "${script}: publication $publication is not in place in database $database: slot $slot waits for it" >&2
     return 0
   fi
   state=$("\${psql[@]}" -d postgres -At -v slot="$slot" -f - <<'PGHA_SQL'
@@ -207,16 +214,19 @@ PGHA_SQL
 
 /**
  * Merges what a publishing Patroni cluster needs into its DCS (patronictl show-config on stdin, the
- * wanted settings as JSON in PGHA_WANTED); prints the patch as YAML, or nothing when none is due.
- * It only adds: missing slots and ignore_slots entries, wal_level logical, max_wal_senders and
- * max_replication_slots raised to what is wanted (never lowered: someone may have raised them).
+ * wanted settings as JSON in PGHA_WANTED, the publications in place as "database/publication"
+ * lines in PGHA_PUBLISHED); prints the patch as YAML, or nothing when none is due. It only adds:
+ * the missing slots whose publication is in place (LogicalSlot: never before it), ignore_slots
+ * entries, wal_level logical, max_wal_senders and max_replication_slots raised to what is wanted
+ * (never lowered: someone may have raised them).
  */
 export const DCS_MERGE_PY = `import json, os, sys, yaml
 current = yaml.safe_load(sys.stdin) or {}
 wanted = json.loads(os.environ["PGHA_WANTED"])
+published = set(os.environ.get("PGHA_PUBLISHED", "").split())
 patch = {}
 slots = current.get("slots") or {}
-missing = {s["name"]: {"type": "logical", "database": s["database"], "plugin": "pgoutput"} for s in wanted["slots"] if s["name"] not in slots}
+missing = {s["name"]: {"type": "logical", "database": s["database"], "plugin": "pgoutput"} for s in wanted["slots"] if s["name"] not in slots and s["database"] + "/" + s["publication"] in published}
 if missing:
     patch["slots"] = missing
 ignore = list(current.get("ignore_slots") or [])
@@ -250,8 +260,9 @@ export interface PatroniDcsInput {
 function dcsStep(script: string, dcs: PatroniDcsInput): string {
   const wanted = JSON.stringify(dcs.settings);
   return `
-# Patroni's dynamic configuration: bootstrap.dcs applied only when the cluster was created, so
-# subscribers declared since reach the DCS here (patronictl writes it; Patroni then makes the slots).
+# Patroni's dynamic configuration, after the publications: each subscriber's slot goes in once its
+# publication is in place (Patroni then makes it), and bootstrap.dcs applied only when the cluster
+# was created, so settings for subscribers declared since reach the DCS here too.
 merge=$(cat <<'PGHA_PY'
 ${DCS_MERGE_PY}PGHA_PY
 )
@@ -259,12 +270,14 @@ if ! current=$(patronictl -c ${quote(dcs.configPath)} show-config ${dcs.clusterN
   echo "${script}: cannot read Patroni's configuration with patronictl" >&2
   exit 1
 fi
-patch=$(PGHA_WANTED=${quote(wanted)} python3 -c "$merge" <<<"$current")
+patch=$(PGHA_WANTED=${quote(wanted)} PGHA_PUBLISHED="\${published[*]}" python3 -c "$merge" <<<"$current")
 if [[ -n "$patch" ]]; then
   patronictl -c ${quote(dcs.configPath)} edit-config ${dcs.clusterName} --apply - --force --quiet <<<"$patch"
   echo "${script}: Patroni's dynamic configuration updated with:" >&2
   echo "$patch" >&2
-  echo "${script}: a changed wal_level or max_* applies at the next restart: patronictl -c ${dcs.configPath} restart ${dcs.clusterName} --pending --force" >&2
+  if [[ "$patch" == *"postgresql:"* ]]; then
+    echo "${script}: a changed wal_level or max_* applies at the next restart: patronictl -c ${dcs.configPath} restart ${dcs.clusterName} --pending --force" >&2
+  fi
 fi
 `;
 }
@@ -282,13 +295,13 @@ export function renderPublicationsScript(input: PublicationsScriptInput): string
   checkIdentifiers('renderPublicationsScript: publications', input.publications.flatMap((p) => [p.name, p.database]));
   const script = 'pgha-logical-publications';
   const slots = input.slots ?? [];
-  checkIdentifiers('renderPublicationsScript: slots', slots.flatMap((slot) => [slot.name, slot.database]));
+  checkIdentifiers('renderPublicationsScript: slots', slots.flatMap((slot) => [slot.name, slot.database, slot.publication]));
   const each = [
     ...input.publications.map(
-      (publication) => `ensure_publication ${publication.database} ${publication.name} <<'PGHA_SQL'
+      (publication) => `ensure_publication ${publication.database} ${publication.name} <<'PGHA_SQL' || failed=1
 ${renderPublicationSql(publication)}PGHA_SQL`,
     ),
-    ...slots.map((slot) => `ensure_slot ${slot.database} ${slot.name} || failed=1`),
+    ...slots.map((slot) => `ensure_slot ${slot.database} ${slot.name} ${slot.publication} || failed=1`),
   ].join('\n');
   return `#!/bin/bash
 # ${HEADER}
@@ -304,10 +317,13 @@ ${localPsql(input)}
 ${primaryOnly(script, input)}
 "\${psql[@]}" -d postgres -f - <<'PGHA_SQL'
 ${renderLogicalRoleSql()}PGHA_SQL
-${input.patroni ? dcsStep(script, input.patroni) : ''}
+
 database_exists() {
   [[ "$("\${psql[@]}" -d postgres -At -v database="$1" -f - <<<"SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'database'")" == "1" ]]
 }
+
+# The publications in place, as DATABASE/PUBLICATION: a subscriber's slot is made only after its own.
+published=()
 
 # ensure_publication DATABASE PUBLICATION < SQL
 ensure_publication() {
@@ -317,13 +333,15 @@ ensure_publication() {
     echo "${script}: database $database does not exist yet: publication $publication waits for it (the next run creates it)" >&2
     return 0
   fi
-  "\${psql[@]}" -d "$database" -f -
+  "\${psql[@]}" -d "$database" -f - || return 1
+  published+=("$database/$publication")
   echo "${script}: publication $publication in place in database $database" >&2
 }
 
 ${slots.length > 0 ? ENSURE_SLOT_FUNCTION(script) : ''}
 failed=0
 ${each}
+${input.patroni ? dcsStep(script, input.patroni) : ''}
 exit "$failed"
 `;
 }

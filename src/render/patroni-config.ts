@@ -122,7 +122,7 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
           use_slots: true,
           parameters: clusterParameters(spec, input.archive !== undefined, logicalSlots.length),
         },
-        ...logicalSlotsConfig(logicalSlots),
+        ...logicalIgnoreSlots(logicalSlots),
       },
       ...(input.restore
         ? {
@@ -219,29 +219,28 @@ function cascadeTags(spec: PatroniClusterSpec, nodeName: string): { nosync: fals
 }
 
 /**
- * Permanent logical slots: Patroni creates each on the leader (once its database exists), copies it
- * to the replicas that may be promoted and advances it there, so a subscription survives a failover
- * (postgresql/slots.py). Patroni drops every other inactive slot, and a subscription's table-sync
- * slots ("pg_<oid>_sync_<relid>_<sysid>") are idle between copying a table and catching it up
+ * Patroni drops every inactive slot it does not know, and a subscription's table-sync slots
+ * ("pg_<oid>_sync_<relid>_<sysid>") are idle between copying a table and catching it up
  * (patroni/patroni#3237): logical pgoutput slots in the published databases are left alone.
+ * The subscribers' permanent slots are not here: Patroni would make each as soon as its database
+ * exists, before its publication, which fails the subscription for good once a write comes between
+ * (LogicalSlot). The publications job adds each to the DCS once its publication is in place.
  */
-function logicalSlotsConfig(slots: readonly LogicalSlot[]): Record<string, unknown> {
+function logicalIgnoreSlots(slots: readonly LogicalSlot[]): Record<string, unknown> {
   if (slots.length === 0) return {};
-  return {
-    slots: Object.fromEntries(slots.map((slot) => [slot.name, { type: 'logical', database: slot.database, plugin: 'pgoutput' }])),
-    ignore_slots: unique(slots.map((slot) => slot.database)).map((database) => ({ type: 'logical', database, plugin: 'pgoutput' })),
-  };
+  return { ignore_slots: unique(slots.map((slot) => slot.database)).map((database) => ({ type: 'logical', database, plugin: 'pgoutput' })) };
 }
 
 /**
- * What a publishing cluster needs in Patroni's dynamic configuration (bootstrap.dcs holds the same):
- * its subscribers' permanent slots, ignore_slots, and the parameters logical decoding needs. The
- * publications job merges it into a running cluster's DCS, where bootstrap.dcs no longer applies.
+ * What a publishing cluster needs in Patroni's dynamic configuration: its subscribers' permanent
+ * slots (each added once its publication exists), ignore_slots, and the parameters logical
+ * decoding needs (bootstrap.dcs holds those for a new cluster). The publications job merges it
+ * into the DCS.
  */
 export function logicalDcsSettings(spec: PatroniClusterSpec, slots: readonly LogicalSlot[]): LogicalDcsSettings {
   const parameters = clusterParameters(spec, false, slots.length);
   return {
-    slots: slots.map((slot) => ({ name: slot.name, database: slot.database })),
+    slots: slots.map((slot) => ({ name: slot.name, database: slot.database, publication: slot.publication })),
     ignoreDatabases: unique(slots.map((slot) => slot.database)),
     walLevel: String(parameters.wal_level),
     maxWalSenders: Number(parameters.max_wal_senders),

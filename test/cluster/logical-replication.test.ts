@@ -73,6 +73,8 @@ describe('logical replication from cluster "orders" to cluster "reports", on 127
   let ordersLeader: string;
   let ordersRestApis: string[];
   const figures = new Figures('logical replication (127.80.x.y)');
+  /** The permanent slots in the publisher's DCS (Patroni's REST API, GET /config). */
+  const dcsSlots = async () => ((await (await fetch(`http://${ordersRestApis[0]}/config`)).json()) as { slots?: Record<string, unknown> }).slots ?? {};
 
   beforeAll(async () => {
     dir = makeTempDir(`pgha-logical-${BLOCK}-`);
@@ -132,11 +134,15 @@ describe('logical replication from cluster "orders" to cluster "reports", on 127
     await sqlOn(orders, 'postgres', 'CREATE DATABASE app');
     await sqlOn(orders, 'app', 'CREATE TABLE orders (id int PRIMARY KEY, note text); CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE private (id int PRIMARY KEY)');
     await sqlOn(orders, 'app', "INSERT INTO orders SELECT g, 'before' FROM generate_series(1, 100) g; INSERT INTO items VALUES (1); INSERT INTO private VALUES (1)");
+    // No slot yet, though the database exists: one made before the publication would fail the
+    // subscription for good ("publication ... does not exist") after these writes.
+    expect(await dcsSlots()).toEqual({});
     const publications = await localRunJob(dir, ordersLeader, PUBLICATIONS_JOB, { timeoutMs: 60_000 });
     expect({ exitCode: publications.exitCode, output: publications.output }).toEqual({ exitCode: 0, output: expect.stringContaining('publication orders_pub in place in database app') });
     expect(publications.output).toContain('tables {public.later} do not exist yet in database app');
     expect(await sqlOn(orders, 'app', "SELECT tablename FROM pg_publication_tables WHERE pubname = 'orders_pub' ORDER BY 1")).toEqual([{ tablename: 'items' }, { tablename: 'orders' }]);
-    // Patroni creates the permanent slot on the leader once the database exists (within a loop).
+    // The job put the slot in the DCS after the publication; Patroni makes it within a loop.
+    expect(await dcsSlots()).toEqual({ [SLOT]: { type: 'logical', database: 'app', plugin: 'pgoutput' } });
     await eventually(`slot ${SLOT} on the publisher`, 30_000, async () => (await sqlOn(orders, 'postgres', `SELECT 1 FROM pg_replication_slots WHERE slot_name = '${SLOT}' AND slot_type = 'logical' AND database = 'app'`)).length === 1);
 
     await sqlOn(reports, 'postgres', 'CREATE DATABASE app');

@@ -54,7 +54,7 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     const local = { socketDir: `${root}/socket`, port: PORT, binDir: standalone.POSTGRES_BIN_DIR };
     writeFileSync(script('publications'), renderPublicationsScript({ ...local, publications: [PUBLICATION] }), { mode: 0o755 });
     writeFileSync(script('subscriptions'), renderSubscriptionsScript({ ...local, subscriptions: [target([DEAD_ADDRESS, ADDRESS])] }), { mode: 0o755 });
-    writeFileSync(script('publications-keeping-slots'), renderPublicationsScript({ ...local, publications: [PUBLICATION], slots: [{ name: KEPT_SLOT, database: 'shop' }] }), { mode: 0o755 });
+    writeFileSync(script('publications-keeping-slots'), renderPublicationsScript({ ...local, publications: [PUBLICATION], slots: [{ name: KEPT_SLOT, database: 'shop', publication: PUBLICATION.name }] }), { mode: 0o755 });
     writeFileSync(script('unreachable'), renderSubscriptionsScript({ ...local, subscriptions: [target([DEAD_ADDRESS])] }), { mode: 0o755 });
     mkdirSync(`${root}/socket`);
     chownTo(root, 'postgres');
@@ -76,6 +76,9 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
   test('WHEN the databases do not exist yet THEN both scripts wait and exit 0', async () => {
     expect(await publish()).toMatchObject({ code: 0, stderr: expect.stringContaining('database shop does not exist yet: publication shop_pub waits for it') });
     expect(await subscribe()).toMatchObject({ code: 0, stderr: expect.stringContaining('subscription shop_sub: database copy does not exist here yet') });
+    // A subscriber's slot waits for its publication: a slot older than it would fail the subscription.
+    expect(await run('publications-keeping-slots', { [LOGICAL_PASSWORD_VARIABLE]: PASSWORD })).toMatchObject({ code: 0, stderr: expect.stringContaining(`publication shop_pub is not in place in database shop: slot ${KEPT_SLOT} waits for it`) });
+    expect(await query('SELECT count(*) FROM pg_replication_slots')).toBe('0');
   }, 60_000);
 
   test('WHEN shop has its table THEN the publication holds it and the role logs in with the password as given, which is not in the server log', async () => {
@@ -144,16 +147,26 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
   }, 60_000);
 
   describe("the DCS merge of a Patroni publisher's job (python3 with PyYAML, as on the nodes)", () => {
-    const wanted = { slots: [{ name: 'sub_r_s', database: 'app' }], ignoreDatabases: ['app'], walLevel: 'logical', maxWalSenders: 12, maxReplicationSlots: 12 };
-    const merge = async (current: string) => {
+    const wanted = {
+      slots: [
+        { name: 'sub_r_s', database: 'app', publication: 'p' },
+        { name: 'sub_r_later', database: 'app', publication: 'later' },
+      ],
+      ignoreDatabases: ['app'],
+      walLevel: 'logical',
+      maxWalSenders: 12,
+      maxReplicationSlots: 12,
+    };
+    /** Publication "p" of database app is in place; "later" is not (yet). */
+    const merge = async (current: string, published = 'app/p other/q') => {
       const path = join(root, 'current.yml');
       writeFileSync(path, current);
-      const result = await runCommand('/bin/sh', { args: ['-c', `python3 -c "$MERGE" < ${path}`], env: { MERGE: DCS_MERGE_PY, PGHA_WANTED: JSON.stringify(wanted) }, inheritEnv: false });
+      const result = await runCommand('/bin/sh', { args: ['-c', `python3 -c "$MERGE" < ${path}`], env: { MERGE: DCS_MERGE_PY, PGHA_WANTED: JSON.stringify(wanted), PGHA_PUBLISHED: published }, inheritEnv: false });
       expect(result.stderr).toBe('');
       return result.stdout;
     };
 
-    test('a DCS without them gets the slot, ignore_slots, wal_level and the raised limits', async () => {
+    test('a DCS without them gets the slot whose publication is in place, ignore_slots, wal_level and the raised limits', async () => {
       expect(parse(await merge('ttl: 30\npostgresql:\n  parameters:\n    wal_level: replica\n    max_wal_senders: 10\n'))).toEqual({
         slots: { sub_r_s: { type: 'logical', database: 'app', plugin: 'pgoutput' } },
         ignore_slots: [{ type: 'logical', database: 'app', plugin: 'pgoutput' }],
@@ -176,6 +189,14 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
       expect(await merge(current)).toBe('');
     });
 
+    test('while no publication is in place, no slot goes in; the settings do', async () => {
+      expect(parse(await merge('ttl: 30\n', ''))).toEqual({
+        ignore_slots: [{ type: 'logical', database: 'app', plugin: 'pgoutput' }],
+        postgresql: { parameters: { wal_level: 'logical', max_wal_senders: 12, max_replication_slots: 12 } },
+      });
+      expect(parse(await merge('ttl: 30\n', 'app/later'))).toMatchObject({ slots: { sub_r_later: { type: 'logical', database: 'app', plugin: 'pgoutput' } } });
+    });
+
     test('an ignore_slots list of its own is kept and extended, never replaced', async () => {
       const patch = parse(await merge('ignore_slots:\n  - {name: manual}\npostgresql: {parameters: {wal_level: logical, max_wal_senders: 12, max_replication_slots: 12}}\nslots: {sub_r_s: {type: logical, database: app, plugin: pgoutput}}\n'));
       expect(patch).toEqual({ ignore_slots: [{ name: 'manual' }, { type: 'logical', database: 'app', plugin: 'pgoutput' }] });
@@ -196,10 +217,10 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
         () =>
           renderPublicationsScript({
             publications: [PUBLICATION],
-            patroni: { configPath: '/etc/patroni/patroni.yml', clusterName: 'main', settings: { slots: [{ name: 's', database: 'app' }], ignoreDatabases: ['app'], walLevel: 'logical', maxWalSenders: 10, maxReplicationSlots: 10 } },
+            patroni: { configPath: '/etc/patroni/patroni.yml', clusterName: 'main', settings: { slots: [{ name: 's', database: 'app', publication: PUBLICATION.name }], ignoreDatabases: ['app'], walLevel: 'logical', maxWalSenders: 10, maxReplicationSlots: 10 } },
           }),
       ],
-      ['publications keeping slots', () => renderPublicationsScript({ publications: [PUBLICATION], slots: [{ name: 'a', database: 'app' }, { name: 'b', database: 'app' }] })],
+      ['publications keeping slots', () => renderPublicationsScript({ publications: [PUBLICATION], slots: [{ name: 'a', database: 'app', publication: PUBLICATION.name }, { name: 'b', database: 'app', publication: PUBLICATION.name }] })],
       ['subscriptions, two', () => renderSubscriptionsScript({ subscriptions: [target([ADDRESS]), { ...target([ADDRESS, DEAD_ADDRESS]), name: 'other', publisherCluster: 'other-cluster' }] })],
     ])('%s: nothing at style severity', async (name, render) => {
       const result = await check(name.replace(/\W+/g, '-'), render());

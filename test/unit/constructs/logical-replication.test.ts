@@ -33,10 +33,10 @@ describe('logical replication between PatroniClusters', () => {
     const publisher = planOf(stack, 'orders-pg-1');
     const subscriber = planOf(stack, 'reports-pg-1');
 
-    test('THEN the publisher runs wal_level logical and keeps the subscription\'s slot as a permanent logical slot, leaving table-sync slots alone', () => {
+    test('THEN the publisher runs wal_level logical and leaves table-sync slots alone; the subscription\'s permanent slot is not in bootstrap.dcs (made before its publication, it would break the subscription)', () => {
       const dcs = patroniYml(publisher).bootstrap.dcs;
       expect(dcs.postgresql.parameters.wal_level).toBe('logical');
-      expect(dcs.slots).toEqual({ sub_reports_orders_sub: { type: 'logical', database: 'app', plugin: 'pgoutput' } });
+      expect(dcs.slots).toBeUndefined();
       expect(dcs.ignore_slots).toEqual([{ type: 'logical', database: 'app', plugin: 'pgoutput' }]);
       // The subscriber publishes nothing: replica, no slots.
       const subscriberDcs = patroniYml(subscriber).bootstrap.dcs;
@@ -52,12 +52,14 @@ describe('logical replication between PatroniClusters', () => {
         expect(script).toContain('ensure_publication app orders_pub');
         expect(script).toContain('CREATE PUBLICATION orders_pub FOR ALL TABLES;');
         expect(script).toContain('ALTER ROLE pgha_logical WITH LOGIN REPLICATION NOSUPERUSER');
-        // It keeps the DCS too (bootstrap.dcs applied once), with Patroni's environment for patronictl.
+        // It keeps the DCS too (the slot once its publication is in place, settings bootstrap.dcs
+        // applied once), with Patroni's environment for patronictl, after the publications.
         expect(node.plan.jobs?.find((j) => j.name === PUBLICATIONS_JOB)?.environmentFiles).toEqual(['/etc/patroni/patroni.env', '/etc/pgha/logical-publications.env']);
         expect(script).toContain("patronictl -c '/etc/patroni/patroni.yml' edit-config orders --apply - --force --quiet");
         expect(script).toContain(
-          `PGHA_WANTED='{"slots":[{"name":"sub_reports_orders_sub","database":"app"}],"ignoreDatabases":["app"],"walLevel":"logical","maxWalSenders":10,"maxReplicationSlots":10}'`,
+          `PGHA_WANTED='{"slots":[{"name":"sub_reports_orders_sub","database":"app","publication":"orders_pub"}],"ignoreDatabases":["app"],"walLevel":"logical","maxWalSenders":10,"maxReplicationSlots":10}' PGHA_PUBLISHED="\${published[*]}"`,
         );
+        expect(script.indexOf('show-config')).toBeGreaterThan(script.lastIndexOf('ensure_publication app orders_pub'));
       }
       expect(subscriber.jobs?.some((j) => j.name === PUBLICATIONS_JOB)).toBe(false);
     });
@@ -114,7 +116,8 @@ describe('logical replication between PatroniClusters', () => {
     const publisher = patroniYml(planOf(stack, 'orders-pg-1')).bootstrap.dcs;
     // 3 nodes + 2 spare + 3 per subscription.
     expect(publisher.postgresql.parameters).toMatchObject({ max_replication_slots: 17, max_wal_senders: 17 });
-    expect(Object.keys(publisher.slots).sort()).toEqual(['sub_reports_sub_a', 'sub_reports_sub_b', 'sub_reports_sub_c', 'sub_reports_sub_d']);
+    const wanted = JSON.parse(/PGHA_WANTED='([^']*)'/.exec(planOf(stack, 'orders-pg-1').files.find((f) => f.path === PUBLICATIONS_SCRIPT)!.content)![1]);
+    expect(wanted.slots.map((s: { name: string; publication: string }) => `${s.name} ${s.publication}`)).toEqual(['sub_reports_sub_a pub_a', 'sub_reports_sub_b pub_b', 'sub_reports_sub_c pub_c', 'sub_reports_sub_d pub_d']);
     expect(publisher.ignore_slots.map((m: { database: string }) => m.database)).toEqual(['db_a', 'db_b', 'db_c', 'db_d']);
     expect(patroniYml(planOf(stack, 'reports-pg-1')).bootstrap.dcs.postgresql.parameters).toMatchObject({ max_logical_replication_workers: 13, max_worker_processes: 17 });
   });
@@ -137,8 +140,8 @@ describe('logical replication between PatroniClusters', () => {
 
     test('THEN its publications job also keeps both subscribers\' slots (no Patroni to keep them); a Patroni publisher\'s does not', () => {
       const script = planOf(stack, 'ledger-pg-1').files.find((f) => f.path === PUBLICATIONS_SCRIPT)!.content;
-      expect(script).toContain('ensure_slot app sub_mirror_ledger_sub');
-      expect(script).toContain('ensure_slot app sub_reports_ledger_sub');
+      expect(script).toContain('ensure_slot app sub_mirror_ledger_sub ledger_pub');
+      expect(script).toContain('ensure_slot app sub_reports_ledger_sub ledger_pub');
       const patroni = twoClusters().stack;
       expect(planOf(patroni, 'orders-pg-1').files.find((f) => f.path === PUBLICATIONS_SCRIPT)!.content).not.toContain('ensure_slot');
     });
