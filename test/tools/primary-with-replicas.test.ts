@@ -470,6 +470,8 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(Date.now() - started).toBeGreaterThan(3_000);
     await waitAnswers(STANDBY_3);
+    // synchronous_commit on: the row is flushed on the standby when the commit returns; replay may trail.
+    await waitUntil('row 3 replayed on the standby', async () => (await query(STANDBY_3, 'SELECT count(*) FROM t WHERE id = 3')) === '1', { timeoutMs: 30_000 });
     expect(await query(STANDBY_3, 'SELECT note FROM t WHERE id = 3')).toBe('waited for a standby');
     const log = restarted.logTail(500);
     expect(log).toContain(`${paths(root, STANDBY_3).data} is a data directory: starting PostgreSQL`);
