@@ -257,12 +257,15 @@ export interface PatroniDcsInput {
   readonly settings: LogicalDcsSettings;
 }
 
+/**
+ * The DCS merge, run after the publications: a subscriber's slot goes into the DCS (and Patroni
+ * makes it) only once its publication is in place (LogicalSlot), and bootstrap.dcs applied only
+ * when the cluster was created, so settings for subscribers declared since reach the DCS here too.
+ */
 function dcsStep(script: string, dcs: PatroniDcsInput): string {
   const wanted = JSON.stringify(dcs.settings);
   return `
-# Patroni's dynamic configuration, after the publications: each subscriber's slot goes in once its
-# publication is in place (Patroni then makes it), and bootstrap.dcs applied only when the cluster
-# was created, so settings for subscribers declared since reach the DCS here too.
+# Patroni's DCS: each slot once its publication is in place, and what bootstrap.dcs gave a new cluster.
 merge=$(cat <<'PGHA_PY'
 ${DCS_MERGE_PY}PGHA_PY
 )
@@ -290,7 +293,10 @@ export interface PublicationsScriptInput extends LocalConnection {
   readonly slots?: readonly LogicalSlot[];
 }
 
-/** pgha-logical-publications: the role, then each publication whose database exists. */
+/**
+ * pgha-logical-publications: the role, then each publication whose database exists, then the
+ * subscribers' slots whose publication is in place (made here, or put in Patroni's DCS).
+ */
 export function renderPublicationsScript(input: PublicationsScriptInput): string {
   checkIdentifiers('renderPublicationsScript: publications', input.publications.flatMap((p) => [p.name, p.database]));
   const script = 'pgha-logical-publications';
@@ -322,7 +328,7 @@ database_exists() {
   [[ "$("\${psql[@]}" -d postgres -At -v database="$1" -f - <<<"SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'database'")" == "1" ]]
 }
 
-# The publications in place, as DATABASE/PUBLICATION: a subscriber's slot is made only after its own.
+# DATABASE/PUBLICATION of each publication in place: a slot is made only after its own.
 published=()
 
 # ensure_publication DATABASE PUBLICATION < SQL
