@@ -24,6 +24,6 @@ export * from './spec/backup-job';
 export * from './spec/restore-target';
 export * from './spec/monitoring';
 export * from './spec/problems';
-export * from './node-plan/node-plan';
+export * from './model/node-plan';
 export { collectArtifacts, collectRenderedNodes, writeNodeFiles } from './review/node-files';
 export { recoveryObjectives, recoveryReport, renderRecoveryReport } from './review/recovery-objectives';

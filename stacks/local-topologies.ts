@@ -1,7 +1,7 @@
 import { HaproxyFrontends } from '../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../src/constructs/patroni-cluster';
 import { PrimaryWithReplicas } from '../src/constructs/primary-with-replicas';
-import { TopologyBuilder } from '../src/platform/local/local-cluster';
+import { TopologyBuilder } from '../src/runner/local-cluster';
 import { FailoverProfile } from '../src/spec/failover';
 import { AwsHaStackSettings, withReferenceDefaults } from './aws-ha';
 import { cdktfContext } from './context';

@@ -4,12 +4,12 @@ import { validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { validatePatroniClusterSpec } from '../spec/patroni-cluster';
 import { SpecError } from '../spec/problems';
 import { FAILOVER_PROFILES, FailoverProfile } from '../spec/failover';
-import { endpointsPath, localDown, localStatus, localUp } from '../platform/local/local-cluster';
+import { endpointsPath, localDown, localStatus, localUp } from '../runner/local-cluster';
 import { LOCAL_TOPOLOGIES } from '../../stacks/local-topologies';
 import { REFERENCE_STACKS } from '../../stacks/reference-stacks';
 import { App } from '../cdktf';
-import { localRunJob } from '../platform/local/local-cluster';
-import { localPromote } from '../platform/local/local-promote';
+import { localRunJob } from '../runner/local-cluster';
+import { localPromote } from '../runner/local-promote';
 import { recoveryReport } from '../review/recovery-objectives';
 import { tmpdir } from 'node:os';
 

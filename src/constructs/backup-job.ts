@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { LAYOUT, postgresDataDir } from '../node-plan/layout';
+import { LAYOUT, postgresDataDir } from '../model/layout';
 import { planBackupJobs } from '../render/backup-scripts';
 import { BackupJobSpec, BackupJobSpecInput, validateBackupJobSpec } from '../spec/backup-job';
 import { SpecError } from '../spec/problems';

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { LAYOUT } from '../node-plan/layout';
+import { LAYOUT } from '../model/layout';
 import { MONITORING_PASSWORD_KEY, nodeExporterAddition, postgresExporterAddition } from '../node-plan/monitoring-plan';
-import { Peer } from '../node-plan/node-plan';
+import { Peer } from '../model/node-plan';
 import { NodeGroup, SecretRef } from '../platform/platform';
 import { RendersArtifacts, StackArtifact } from '../platform/rendered-node';
 import { renderAlertRules } from '../render/alert-rules';

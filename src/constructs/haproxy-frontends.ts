@@ -2,12 +2,13 @@ import { Construct } from 'constructs';
 import { TerraformOutput } from '../cdktf';
 import { HAPROXY_SECRET_VARIABLES, planHaproxyNodes } from '../node-plan/haproxy-plan';
 import { PGBOUNCER_PASSWORD_KEY, pgbouncerAuthAddition, pgbouncerProxyAddition } from '../node-plan/pgbouncer-plan';
-import { Peer } from '../node-plan/node-plan';
-import { Endpoint, EndpointListener, NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
+import { Peer } from '../model/node-plan';
+import { Endpoint, EndpointListener, NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit } from '../spec/pooling';
 import { SpecError } from '../spec/problems';
 import { RoutedCluster } from './routed-cluster';
+import { NodePlacement } from '../model/placement';
 
 export interface HaproxyFrontendsProps {
   readonly platform: Platform;

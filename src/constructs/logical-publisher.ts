@@ -1,5 +1,5 @@
-import { NodePlacement } from '../platform/platform';
 import type { ClusterLogicalReplication } from './cluster-logical-replication';
+import { NodePlacement } from '../model/placement';
 
 /** A cluster other clusters subscribe to (PatroniCluster, PrimaryWithReplicas): where it answers, and its side of logical replication. */
 export interface LogicalPublisher {

@@ -7,12 +7,13 @@ import { WalArchiveBucket } from './wal-archive-bucket';
 import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
 import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
-import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
+import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PATRONI_SECRET_VARIABLES, logicalDcsSettings } from '../render/patroni-config';
-import { LAYOUT } from '../node-plan/layout';
+import { LAYOUT } from '../model/layout';
 import { FailoverProfile, FailoverTiming } from '../spec/failover';
 import { PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
+import { NodePlacement } from '../model/placement';
 
 export interface PatroniClusterProps {
   /** Where the nodes run (AwsPlatform, ...). */

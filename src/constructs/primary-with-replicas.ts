@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { REPLICAS_SECRET_VARIABLES, planPrimaryWithReplicas, standbyUpstream } from '../node-plan/primary-with-replicas-plan';
-import { NodeGroup, NodePlacement, Platform, SecretRef } from '../platform/platform';
+import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
 import { memberNames } from '../spec/replicate-from';
@@ -8,6 +8,7 @@ import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster
 import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
 import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
 import { WalArchiveBucket } from './wal-archive-bucket';
+import { NodePlacement } from '../model/placement';
 
 export interface PrimaryWithReplicasProps {
   readonly platform: Platform;

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { z } from 'zod';
-import { Peer } from '../node-plan/node-plan';
+import { Peer } from '../model/node-plan';
 import { planPrometheusNodes, prometheusRuleFile } from '../node-plan/prometheus-plan';
 import { NodeGroup, Platform } from '../platform/platform';
 import { renderPrometheusConfig } from '../render/scrape-config';

@@ -1,5 +1,5 @@
-import { LAYOUT } from './layout';
-import { NodeFile } from './node-plan';
+import { LAYOUT } from '../model/layout';
+import { NodeFile } from '../model/node-plan';
 
 /** Keeps Debian's postgresql package from creating (and starting) its own "main" cluster: ours is the only one. */
 export const CREATE_CLUSTER_DROP_IN: NodeFile = {

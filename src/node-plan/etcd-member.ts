@@ -1,6 +1,6 @@
 import { EtcdMember, renderEtcdConfig } from '../render/etcd-config';
-import { NodeDirectory, NodeFile, NodeService } from './node-plan';
-import { LAYOUT, etcdDataDir } from './layout';
+import { NodeDirectory, NodeFile, NodeService } from '../model/node-plan';
+import { LAYOUT, etcdDataDir } from '../model/layout';
 
 export interface EtcdMemberPlanInput {
   readonly member: EtcdMember;

@@ -1,9 +1,9 @@
 import { HaproxyBackendMember, renderHaproxyConfig } from '../render/haproxy-config';
 import { HaproxyFrontendsSpec } from '../spec/haproxy-frontends';
-import { NodePlacement } from '../platform/platform';
-import { LAYOUT } from './layout';
-import { NodePlan, NodePort, NodeService } from './node-plan';
-import { unitFile } from './unit-file';
+import { LAYOUT } from '../model/layout';
+import { NodePlan, NodePort, NodeService } from '../model/node-plan';
+import { unitFile } from '../render/unit-files';
+import { NodePlacement } from '../model/placement';
 
 export interface HaproxyPlanInput {
   readonly spec: HaproxyFrontendsSpec;

@@ -9,8 +9,8 @@ import {
 } from '../render/logical-replication';
 import { PublicationSpec } from '../spec/logical-replication';
 import { NodeAddition } from './node-addition';
-import { NodeFile, NodeJob, NodeSecret } from './node-plan';
-import { jobUnitFiles } from './unit-file';
+import { NodeFile, NodeJob, NodeSecret } from '../model/node-plan';
+import { jobUnitFiles } from '../render/unit-files';
 
 export const PUBLICATIONS_JOB = 'pgha-logical-publications';
 export const SUBSCRIPTIONS_JOB = 'pgha-logical-subscriptions';

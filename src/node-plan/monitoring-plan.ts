@@ -1,7 +1,7 @@
-import { LAYOUT } from './layout';
+import { LAYOUT } from '../model/layout';
 import { NodeAddition } from './node-addition';
-import { NodeFile, NodeJob, NodePlan, NodeService } from './node-plan';
-import { jobUnitFiles, unitFile } from './unit-file';
+import { NodeFile, NodeJob, NodePlan, NodeService } from '../model/node-plan';
+import { jobUnitFiles, unitFile } from '../render/unit-files';
 
 export const NODE_EXPORTER_SERVICE = 'pgha-node-exporter';
 export const POSTGRES_EXPORTER_SERVICE = 'pgha-postgres-exporter';

@@ -1,4 +1,4 @@
-import { NodeDirectory, NodeFile, NodeJob, NodePlan, NodeSecret, NodeSecretFile, NodeService } from './node-plan';
+import { NodeDirectory, NodeFile, NodeJob, NodePlan, NodeSecret, NodeSecretFile, NodeService } from '../model/node-plan';
 
 /** What a feature adds to a node that another construct planned (an exporter, an agent). */
 export interface NodeAddition {

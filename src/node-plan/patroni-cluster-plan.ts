@@ -1,13 +1,13 @@
 import { LogicalSlot } from '../render/logical-replication';
 import { PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni-config';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
-import { NodePlacement } from '../platform/platform';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
 import { ETCD_SERVICE, EtcdMemberPlan, planEtcdMember } from './etcd-member';
-import { LAYOUT, postgresDataDir } from './layout';
-import { NodePlan, NodePort, NodeService } from './node-plan';
+import { LAYOUT, postgresDataDir } from '../model/layout';
+import { NodePlan, NodePort, NodeService } from '../model/node-plan';
 import { PgbackrestPlanInput, planPgbackrest } from './pgbackrest-plan';
-import { unitFile } from './unit-file';
+import { unitFile } from '../render/unit-files';
+import { NodePlacement } from '../model/placement';
 
 /** The cluster's plan input: pgBackRest's part (spec, placements, archive, restore, backup, peerPath) and the rest. */
 export interface PatroniClusterPlanInput extends PgbackrestPlanInput {

@@ -1,12 +1,13 @@
-import { CERTIFICATE_KEYS, NodePlacement } from '../platform/platform';
 import { RESTORE_BOOTSTRAP_SCRIPT, STANZA_CREATE_SCRIPT, StanzaCreateOnPrimary, archiveScriptFiles, restoreTarget } from '../render/archive-scripts';
 import { PatroniArchiveInput, PatroniRestoreInput } from '../render/patroni-config';
 import { PGBACKREST_TLS_PORT, PgbackrestRetention, PgbackrestSource, PgbackrestTls, asRepo2Variables, renderPgbackrestConfig } from '../render/pgbackrest-config';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { RestoreFromSpec } from '../spec/restore-target';
-import { LAYOUT, postgresDataDir } from './layout';
-import { NodeDirectory, NodeFile, NodeJob, NodeSecret, NodeSecretFile, NodeService } from './node-plan';
-import { jobUnitFiles, unitFile } from './unit-file';
+import { LAYOUT, postgresDataDir } from '../model/layout';
+import { NodeDirectory, NodeFile, NodeJob, NodeSecret, NodeSecretFile, NodeService } from '../model/node-plan';
+import { jobUnitFiles, unitFile } from '../render/unit-files';
+import { NodePlacement } from '../model/placement';
+import { CERTIFICATE_KEYS } from '../model/certificate-keys';
 
 /**
  * pgBackRest on a PostgreSQL node: its configuration, secrets, scripts, jobs and (for backups from

@@ -1,10 +1,10 @@
 import { pgbouncerAuthScriptFile } from '../render/pgbouncer-auth';
 import { PGBOUNCER_PASSWORD_VARIABLE, PGBOUNCER_START_SCRIPT, renderPgbouncerConfig, renderPgbouncerStartScript } from '../render/pgbouncer-config';
 import { PoolingSpec } from '../spec/pooling';
-import { LAYOUT } from './layout';
+import { LAYOUT } from '../model/layout';
 import { NodeAddition } from './node-addition';
-import { NodeJob, NodePlan, NodeService } from './node-plan';
-import { jobUnitFiles, unitFile } from './unit-file';
+import { NodeJob, NodePlan, NodeService } from '../model/node-plan';
+import { jobUnitFiles, unitFile } from '../render/unit-files';
 
 export const PGBOUNCER_SERVICES = { rw: 'pgha-pgbouncer-rw', ro: 'pgha-pgbouncer-ro' } as const;
 export const PGBOUNCER_AUTH_JOB = 'pgha-pgbouncer-auth';

@@ -1,4 +1,3 @@
-import { NodePlacement } from '../platform/platform';
 import {
   POSTGRES_START_SCRIPT,
   REPLICATION_PASSWORD_VARIABLE,
@@ -12,10 +11,11 @@ import { ROLE_AGENT_PATH, renderRoleAgent } from '../render/role-agent';
 import { PrimaryWithReplicasSpec, standbySlotName, synchronousStandbyNames } from '../spec/primary-with-replicas';
 import { logicalWorkerParameters, replicationSenderLimit } from '../spec/logical-replication';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
-import { LAYOUT, postgresDataDir } from './layout';
-import { NodePlan, NodePort, NodeService } from './node-plan';
+import { LAYOUT, postgresDataDir } from '../model/layout';
+import { NodePlan, NodePort, NodeService } from '../model/node-plan';
 import { ClusterArchive, planPgbackrest } from './pgbackrest-plan';
-import { unitFile } from './unit-file';
+import { unitFile } from '../render/unit-files';
+import { NodePlacement } from '../model/placement';
 
 export const POSTGRES_SERVICE = 'pgha-postgres';
 export const ROLE_AGENT_SERVICE = 'pgha-role-agent';

@@ -1,7 +1,7 @@
-import { NodePlacement } from '../platform/platform';
-import { LAYOUT } from './layout';
-import { NodeFile, NodePlan, NodePort, NodeService } from './node-plan';
-import { unitFile } from './unit-file';
+import { LAYOUT } from '../model/layout';
+import { NodeFile, NodePlan, NodePort, NodeService } from '../model/node-plan';
+import { unitFile } from '../render/unit-files';
+import { NodePlacement } from '../model/placement';
 
 export const PROMETHEUS_SERVICE = 'pgha-prometheus';
 

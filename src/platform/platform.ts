@@ -1,17 +1,8 @@
 import { Construct } from 'constructs';
+import { NodePlacement } from '../model/placement';
 import { NodeAddition } from '../node-plan/node-addition';
-import { NodePlan, NodePort, Peer } from '../node-plan/node-plan';
+import { NodePlan, NodePort, Peer } from '../model/node-plan';
 import { WalArchiveBucketSpec } from '../spec/wal-archive-bucket';
-
-/** Where a node will be, known before any resource exists so that configs can name their peers. */
-export interface NodePlacement {
-  readonly name: string;
-  readonly address: string;
-  /** Availability zone, when the platform knows it at synth time. */
-  readonly zone?: string;
-  /** The network the node's address is in (its subnet), for pg_hba and client rules. */
-  readonly network: string;
-}
 
 /** Machine size and disk for a group of nodes; each platform reads what applies to it. */
 export interface NodeSize {
@@ -102,9 +93,6 @@ export interface ArchiveRepository {
   /** Lets the nodes of a group read and write the repository (and nothing else). */
   grant(group: NodeGroup): void;
 }
-
-/** Keys of a group certificate's secret (PEM). */
-export const CERTIFICATE_KEYS = { ca: 'ca_crt', certificate: 'tls_crt', key: 'tls_key' } as const;
 
 /**
  * A private CA and one certificate for a group of nodes, valid for each node's address, for mutual

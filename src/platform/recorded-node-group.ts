@@ -1,8 +1,9 @@
 import { Construct } from 'constructs';
 import { NodeAddition, applyAdditions } from '../node-plan/node-addition';
-import { NodePlan, NodePort, Peer } from '../node-plan/node-plan';
-import { NodeGroup, NodeGroupProps, NodePlacement, SecretRef } from './platform';
+import { NodePlan, NodePort, Peer } from '../model/node-plan';
+import { NodeGroup, NodeGroupProps, SecretRef } from './platform';
 import { RenderedNode, RendersNodes } from './rendered-node';
+import { NodePlacement } from '../model/placement';
 
 /**
  * A group of nodes on a platform with no firewall to program (loopback, a Docker bridge): port

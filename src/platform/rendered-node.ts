@@ -1,4 +1,4 @@
-import { NodeFile, NodePlan } from '../node-plan/node-plan';
+import { NodeFile, NodePlan } from '../model/node-plan';
 
 /** A node as a platform materializes it: its plan and every file that lands on it. */
 export interface RenderedNode {

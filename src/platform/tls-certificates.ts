@@ -5,7 +5,8 @@ import { PrivateKey } from '@cdktf/provider-tls/lib/private-key';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { SelfSignedCert } from '@cdktf/provider-tls/lib/self-signed-cert';
 import { TerraformStack } from '../cdktf';
-import { CERTIFICATE_KEYS, NodeCertificatesProps } from './platform';
+import { NodeCertificatesProps } from './platform';
+import { CERTIFICATE_KEYS } from '../model/certificate-keys';
 
 /** Ten years for the CA, two for the nodes' certificate; Terraform renews it 30 days before it ends. */
 const CA_VALIDITY_HOURS = 10 * 365 * 24;

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { LAYOUT } from '../node-plan/layout';
+import { LAYOUT } from '../model/layout';
 import { BackupJobSpec, calendarProblem } from '../spec/backup-job';
 import { GIB, MonitoringSpec } from '../spec/monitoring';
 import { JOB_METRICS } from './backup-scripts';

@@ -1,5 +1,5 @@
-import { LAYOUT } from '../node-plan/layout';
-import { NodeFile } from '../node-plan/node-plan';
+import { LAYOUT } from '../model/layout';
+import { NodeFile } from '../model/node-plan';
 import { RestoreFromSpec, normalizeTargetTime } from '../spec/restore-target';
 
 export const STANZA_CREATE_SCRIPT = `${LAYOUT.scriptDir}/pgha-stanza-create`;

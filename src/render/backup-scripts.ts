@@ -1,6 +1,6 @@
-import { LAYOUT } from '../node-plan/layout';
-import { NodeDirectory, NodeFile, NodeJob } from '../node-plan/node-plan';
-import { jobUnitFiles } from '../node-plan/unit-file';
+import { LAYOUT } from '../model/layout';
+import { NodeDirectory, NodeFile, NodeJob } from '../model/node-plan';
+import { jobUnitFiles } from './unit-files';
 import { BackupJobSpec } from '../spec/backup-job';
 
 /**

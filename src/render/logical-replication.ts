@@ -1,5 +1,5 @@
-import { LAYOUT } from '../node-plan/layout';
-import { NodeFile } from '../node-plan/node-plan';
+import { LAYOUT } from '../model/layout';
+import { NodeFile } from '../model/node-plan';
 import { LOGICAL_REPLICATION_ROLE, PublicationSpec } from '../spec/logical-replication';
 import { LogicalDcsSettings, PATRONI_USERS } from './patroni-config';
 

@@ -1,5 +1,5 @@
-import { LAYOUT } from '../node-plan/layout';
-import { NodeFile } from '../node-plan/node-plan';
+import { LAYOUT } from '../model/layout';
+import { NodeFile } from '../model/node-plan';
 import { PATRONI_USERS } from './patroni-config';
 
 /** The login role postgres_exporter connects as: a member of pg_monitor, nothing more. */

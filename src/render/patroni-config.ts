@@ -4,7 +4,7 @@ import { ParameterValue } from '../spec/postgresql-parameters';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { logicalWorkerParameters, replicationSenderLimit } from '../spec/logical-replication';
 import type { LogicalSlot } from './logical-replication';
-import { LAYOUT } from '../node-plan/layout';
+import { LAYOUT } from '../model/layout';
 
 /** The database roles Patroni uses (and creates at bootstrap), and the REST API's basic-auth user. */
 export const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator', rewind: 'rewinder', restApi: 'patroni' } as const;

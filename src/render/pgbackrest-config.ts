@@ -1,4 +1,4 @@
-import { LAYOUT } from '../node-plan/layout';
+import { LAYOUT } from '../model/layout';
 
 /** The pgBackRest options of the repository and of backups, as repo1-* and global options. */
 export interface PgbackrestRetention {

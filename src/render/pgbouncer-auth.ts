@@ -1,5 +1,5 @@
-import { LAYOUT } from '../node-plan/layout';
-import { NodeFile } from '../node-plan/node-plan';
+import { LAYOUT } from '../model/layout';
+import { NodeFile } from '../model/node-plan';
 import { PATRONI_USERS } from './patroni-config';
 import { PGBOUNCER_AUTH_FUNCTION, PGBOUNCER_AUTH_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_PASSWORD_VARIABLE } from './pgbouncer-config';
 

@@ -1,4 +1,5 @@
-import { LAYOUT } from '../node-plan/layout';
+import { PoolMode } from '../spec/pooling';
+import { LAYOUT } from '../model/layout';
 
 /**
  * PgBouncer (Debian 12: 1.18) on the proxy nodes: one instance in front of HAProxy's read-write
@@ -21,9 +22,6 @@ export const PGBOUNCER_PASSWORD_VARIABLE = 'PGHA_PGBOUNCER_PASSWORD';
 /** Where the start script writes the auth role's line for PgBouncer (tmpfs on a VM; 0600, postgres). */
 export const PGBOUNCER_AUTH_FILE = `${LAYOUT.postgresSocketDir}/pgha-pgbouncer.users`;
 export const PGBOUNCER_START_SCRIPT = `${LAYOUT.scriptDir}/pgha-pgbouncer-start`;
-
-export const POOL_MODES = ['transaction', 'session'] as const;
-export type PoolMode = (typeof POOL_MODES)[number];
 
 export interface PgbouncerConfigInput {
   /** "rw" or "ro": names the instance in the header. */

@@ -1,5 +1,5 @@
-import { LAYOUT } from '../node-plan/layout';
-import { NodeFile } from '../node-plan/node-plan';
+import { LAYOUT } from '../model/layout';
+import { NodeFile } from '../model/node-plan';
 import { ANYWHERE, isIpv4Cidr } from '../spec/common';
 import { ParameterValue } from '../spec/postgresql-parameters';
 

@@ -1,5 +1,5 @@
-import { LAYOUT } from '../node-plan/layout';
-import { NodeJob, NodeService } from '../node-plan/node-plan';
+import { LAYOUT } from '../model/layout';
+import { NodeJob, NodeService } from '../model/node-plan';
 
 /** Quotes one argv word for systemd's ExecStart (which splits on whitespace and honours quotes). */
 function quoteArgument(word: string): string {

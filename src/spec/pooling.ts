@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { POOL_MODES } from '../render/pgbouncer-config';
 import { port, wholeNumber } from './common';
 import { SpecProblem } from './problems';
 import { expectation } from './validate';
+
+/** PgBouncer's pool modes we offer (not "statement": it breaks multi-statement transactions). */
+export const POOL_MODES = ['transaction', 'session'] as const;
+export type PoolMode = (typeof POOL_MODES)[number];
 
 const databaseName = z
   .string(expectation('a database name', 'name a database, e.g. "app"'))

@@ -31,12 +31,12 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { LAYOUT } from '../../src/node-plan/layout';
+import { LAYOUT } from '../../src/model/layout';
 import { LOCAL_S3_BUCKET, LocalArchiveStore } from '../../src/platform/local/archive-store';
-import { localDown, localRunJob, localUp } from '../../src/platform/local/local-cluster';
-import { ownerIds, readEnvironmentFile } from '../../src/platform/local/node-directory';
-import { detachedPid, isAlive, JobResult } from '../../src/platform/local/processes';
-import { startLocalS3Server, stopLocalS3Server } from '../../src/platform/local/s3-server';
+import { localDown, localRunJob, localUp } from '../../src/runner/local-cluster';
+import { ownerIds, readEnvironmentFile } from '../../src/runner/node-directory';
+import { detachedPid, isAlive, JobResult } from '../../src/runner/processes';
+import { startLocalS3Server, stopLocalS3Server } from '../../src/runner/s3-server';
 import { HaTopologyProps, haTopology } from '../../stacks/ha-topology';
 import { eventually, leaderName, memberAddress, query, sleep, TestCluster } from '../support/local-cluster';
 import { handleInterruption } from './interruption';

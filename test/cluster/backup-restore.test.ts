@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { LocalArchiveStore } from '../../src/platform/local/archive-store';
-import { localRunJob, localStartService, localStopService } from '../../src/platform/local/local-cluster';
-import { JobResult } from '../../src/platform/local/processes';
+import { localRunJob, localStartService, localStopService } from '../../src/runner/local-cluster';
+import { JobResult } from '../../src/runner/processes';
 import { LOCAL_S3_BUCKET } from '../../src/platform/local/archive-store';
-import { startLocalS3Server, stopLocalS3Server } from '../../src/platform/local/s3-server';
-import { clusterHealth } from '../../src/platform/local/cluster-checks';
+import { startLocalS3Server, stopLocalS3Server } from '../../src/runner/s3-server';
+import { clusterHealth } from '../../src/runner/cluster-checks';
 import { eventually, leaderName, members, query, startTestCluster, stopTestCluster, TestCluster } from '../support/local-cluster';
 import { PATRONI_SERVICE, useCluster } from './helpers';
 

@@ -7,8 +7,8 @@
  * and main-pg-2 takes the role back when it returns. The scenarios run in order against one cluster, led by main-pg-1 (a
  * switchover makes it so when another member won the bootstrap race).
  */
-import { clusterHealth, http, patroniCluster } from '../../src/platform/local/cluster-checks';
-import { localStopService } from '../../src/platform/local/local-cluster';
+import { clusterHealth, http, patroniCluster } from '../../src/runner/cluster-checks';
+import { localStopService } from '../../src/runner/local-cluster';
 import { eventually, memberAddress, restApiOf, TestCluster } from '../support/local-cluster';
 import { ensureRunning, hostOf, PATRONI_SERVICE, restApiAuth, sql, TIMING, useCluster } from './helpers';
 

@@ -11,13 +11,13 @@
 import { readFileSync } from 'node:fs';
 import { App } from '../../src/cdktf';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
-import { clusterHealth, http, inRecovery } from '../../src/platform/local/cluster-checks';
+import { clusterHealth, http, inRecovery } from '../../src/runner/cluster-checks';
 import { collectRenderedNodes } from '../../src/review/node-files';
 import { LocalDockerStack } from '../../stacks/local-docker';
 import { synthesize } from '../support/aws-stack';
 import { DockerSimulation, simulateDockerStack, statInNamespace } from '../support/docker-simulation';
 import { eventually } from '../support/local-cluster';
-import { isAlive } from '../../src/platform/local/processes';
+import { isAlive } from '../../src/runner/processes';
 import { makeTempDir, removeTempDir, requireBinaries, userIds } from '../support/processes';
 
 const SUBNET = '127.72.0.0/24';

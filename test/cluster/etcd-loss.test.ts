@@ -4,8 +4,8 @@
  * raft leader on the primary's own node; the loss of quorum must not make two writers, and the
  * cluster must come back by itself when etcd does.
  */
-import { localKillService } from '../../src/platform/local/local-cluster';
-import { replicationOf } from '../../src/platform/local/cluster-checks';
+import { localKillService } from '../../src/runner/local-cluster';
+import { replicationOf } from '../../src/runner/cluster-checks';
 import {
   eventually,
   leaderName,

@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { PatroniCluster, PatroniClusterProps } from '../../src/constructs/patroni-cluster';
 import { HaproxyFrontends } from '../../src/constructs/haproxy-frontends';
 import { PUBLICATIONS_JOB, SUBSCRIPTIONS_JOB } from '../../src/node-plan/logical-replication-plan';
-import { HostPort, localDown, localRunJob, localUp } from '../../src/platform/local/local-cluster';
+import { HostPort, localDown, localRunJob, localUp } from '../../src/runner/local-cluster';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { subscriptionSlotName } from '../../src/spec/logical-replication';
 import { queryAt } from '../support/pg-query';

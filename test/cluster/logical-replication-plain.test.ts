@@ -10,7 +10,7 @@ import { HaproxyFrontends } from '../../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../../src/constructs/patroni-cluster';
 import { PrimaryWithReplicas } from '../../src/constructs/primary-with-replicas';
 import { PUBLICATIONS_JOB, SUBSCRIPTIONS_JOB } from '../../src/node-plan/logical-replication-plan';
-import { HostPort, localRunJob, localUp } from '../../src/platform/local/local-cluster';
+import { HostPort, localRunJob, localUp } from '../../src/runner/local-cluster';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { subscriptionSlotName } from '../../src/spec/logical-replication';
 import { queryAt } from '../support/pg-query';

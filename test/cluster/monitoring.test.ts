@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ClusterMonitoring } from '../../src/constructs/cluster-monitoring';
 import { PrometheusServer } from '../../src/constructs/prometheus-server';
-import { LocalEndpoints, localDown, localRunJob, localUp } from '../../src/platform/local/local-cluster';
+import { LocalEndpoints, localDown, localRunJob, localUp } from '../../src/runner/local-cluster';
 import { PG_METRICS, SCRAPE_JOBS } from '../../src/render/monitoring-metrics';
 import { renderPrometheusConfig } from '../../src/render/scrape-config';
 import { haTopology } from '../../stacks/ha-topology';

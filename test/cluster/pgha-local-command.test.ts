@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAlive } from '../../src/platform/local/processes';
+import { isAlive } from '../../src/runner/processes';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'pgha.js');
 

@@ -6,9 +6,9 @@
  * the pool holds are all served while the primary sees at most the pool's connections.
  */
 import { Client } from 'pg';
-import { localRunJob } from '../../src/platform/local/local-cluster';
+import { localRunJob } from '../../src/runner/local-cluster';
 import { PGBOUNCER_AUTH_JOB } from '../../src/node-plan/pgbouncer-plan';
-import { HostPort } from '../../src/platform/local/local-cluster';
+import { HostPort } from '../../src/runner/local-cluster';
 import { TestCluster, eventually, leaderName, startTestCluster, stopTestCluster } from '../support/local-cluster';
 
 const BLOCK = 74;

@@ -9,8 +9,8 @@
 import { HaproxyFrontends } from '../../src/constructs/haproxy-frontends';
 import { PrimaryWithReplicas, PrimaryWithReplicasProps } from '../../src/constructs/primary-with-replicas';
 import { POSTGRES_SERVICE } from '../../src/node-plan/primary-with-replicas-plan';
-import { HostPort, LocalEndpoints, localDown, localStartService, localStatus, localStopService, localUp } from '../../src/platform/local/local-cluster';
-import { localPromote } from '../../src/platform/local/local-promote';
+import { HostPort, LocalEndpoints, localDown, localStartService, localStatus, localStopService, localUp } from '../../src/runner/local-cluster';
+import { localPromote } from '../../src/runner/local-promote';
 import { eventually } from '../support/local-cluster';
 import { Credentials, queryAt as query } from '../support/pg-query';
 import { makeTempDir, removeTempDir } from '../support/processes';

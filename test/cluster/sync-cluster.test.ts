@@ -3,8 +3,8 @@
  * both proxies (lagging replicas leave the read-only pool), a planned switchover, an unplanned
  * failover and the old primary's rejoin. One cluster; the scenarios run in order against it.
  */
-import { haproxyServers, http } from '../../src/platform/local/cluster-checks';
-import { processState } from '../../src/platform/local/processes';
+import { haproxyServers, http } from '../../src/runner/cluster-checks';
+import { processState } from '../../src/runner/processes';
 import { HAPROXY_LISTENERS } from '../../src/render/haproxy-config';
 import {
   eventually,

@@ -4,8 +4,8 @@
  * acknowledged write, and the old primary rejoins by itself.
  */
 import { Client } from 'pg';
-import { localStopService } from '../../src/platform/local/local-cluster';
-import { replicationOf } from '../../src/platform/local/cluster-checks';
+import { localStopService } from '../../src/runner/local-cluster';
+import { replicationOf } from '../../src/runner/cluster-checks';
 import {
   connect,
   eventually,

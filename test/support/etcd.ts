@@ -1,5 +1,5 @@
 /** etcd's own view of a running test cluster, through its v3 JSON gateway. */
-import { http } from '../../src/platform/local/cluster-checks';
+import { http } from '../../src/runner/cluster-checks';
 import { eventually, memberAddress, TestCluster } from './local-cluster';
 
 const memberNames = (cluster: TestCluster) => cluster.endpoints.members.map((m) => m.name);

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { HostPort } from '../../src/platform/local/local-cluster';
+import { HostPort } from '../../src/runner/local-cluster';
 
 export interface Credentials {
   readonly user: string;

@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import { JOB_METRICS } from '../../src/render/backup-scripts';
 import { ALERT_NAMES, AlertRule, AlertRulesInput, Severity, alertRules, backupMaxAgeHours, calendarMaxGapSeconds, renderAlertRules } from '../../src/render/alert-rules';
 import { PG_METRICS, SCRAPE_JOBS, SLOT_WAL_STATUS } from '../../src/render/monitoring-metrics';
-import { LAYOUT } from '../../src/node-plan/layout';
+import { LAYOUT } from '../../src/model/layout';
 import { BackupJobSpecInput, validateBackupJobSpec } from '../../src/spec/backup-job';
 import { MonitoringSpec, MonitoringSpecInput, validateMonitoringSpec } from '../../src/spec/monitoring';
 import { CommandResult, makeTempDir, removeTempDir, requireBinaries, runCommand } from '../support/processes';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { App } from '../../src/cdktf';
-import { LAYOUT } from '../../src/node-plan/layout';
+import { LAYOUT } from '../../src/model/layout';
 import { BOOT_FUNCTIONS } from '../../src/platform/aws/boot-script';
 import { RenderedNode } from '../../src/platform/rendered-node';
 import { collectRenderedNodes } from '../../src/review/node-files';

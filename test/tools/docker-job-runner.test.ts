@@ -6,8 +6,8 @@
  */
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAYOUT } from '../../src/node-plan/layout';
-import { NodeJob } from '../../src/node-plan/node-plan';
+import { LAYOUT } from '../../src/model/layout';
+import { NodeJob } from '../../src/model/node-plan';
 import { JOB_RUNNER_PATH, jobRunnerCommand, renderJobRunner } from '../../src/platform/docker/job-runner';
 import {
   RunningProcess,

@@ -8,15 +8,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { isAlive, processState } from '../../src/platform/local/processes';
-import {
-  LocalS3Server,
-  localS3ServerFiles,
-  localS3Settings,
-  s3ServerAnswers,
-  startLocalS3Server,
-  stopLocalS3Server,
-} from '../../src/platform/local/s3-server';
+import { isAlive, processState } from '../../src/runner/processes';
+import { localS3ServerFiles, localS3Settings } from '../../src/platform/local/local-s3-settings';
+import { LocalS3Server, s3ServerAnswers, startLocalS3Server, stopLocalS3Server } from '../../src/runner/s3-server';
 
 const PGBACKREST = '/usr/bin/pgbackrest';
 const PORT = 19457;

@@ -16,7 +16,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { renderGrafanaDashboard } from '../../src/render/grafana-dashboard';
-import { http as httpRequest } from '../../src/platform/local/cluster-checks';
+import { http as httpRequest } from '../../src/runner/cluster-checks';
 import { JOB_STATUS_METRICS, PG_METRICS, SCRAPE_JOBS, TARGET_LABELS } from '../../src/render/monitoring-metrics';
 import { PrometheusConfigInput, ScrapeCluster, renderPrometheusConfig } from '../../src/render/scrape-config';
 import { RunningProcess, makeTempDir, removeTempDir, requireBinaries, runCommand, startProcess, stopProcess, waitUntil } from '../support/processes';

@@ -4,15 +4,16 @@ import { DataAwsSecretsmanagerRandomPassword } from '@cdktf/provider-aws/lib/dat
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmanager-secret-version';
 import { Fn } from '../../cdktf';
-import { Peer } from '../../node-plan/node-plan';
-import { hostAddress } from '../../node-plan/addresses';
+import { Peer } from '../../model/node-plan';
+import { hostAddress } from '../../model/addresses';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, ScrapeDiscovery, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, ScrapeDiscovery, NodeGroupProps, Platform, SecretRef } from '../platform';
 import { AwsArchiveBucket } from './archive-bucket';
 import { AwsNodeCertificates } from './node-certificates';
 import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
 import { AwsNodeGroup } from './node-group';
 import { AwsSubnet } from './subnet';
+import { NodePlacement } from '../../model/placement';
 
 export interface AwsPlatformProps {
   readonly vpcId: string;

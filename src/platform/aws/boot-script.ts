@@ -1,4 +1,4 @@
-import { NodePlan } from '../../node-plan/node-plan';
+import { NodePlan } from '../../model/node-plan';
 
 /** Label of the data volume's filesystem: how a replaced instance finds the volume it inherits. */
 export const DATA_VOLUME_LABEL = 'pgha-data';

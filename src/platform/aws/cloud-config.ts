@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { NodeFile, NodePlan } from '../../node-plan/node-plan';
+import { NodeFile, NodePlan } from '../../model/node-plan';
 
 /** Packages every AWS node needs for its boot script, beside those of its plan. */
 export const AWS_BOOT_PACKAGES = ['awscli', 'curl'];

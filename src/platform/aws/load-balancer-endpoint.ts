@@ -6,7 +6,7 @@ import { LbTargetGroupAttachment } from '@cdktf/provider-aws/lib/lb-target-group
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
-import { Peer } from '../../node-plan/node-plan';
+import { Peer } from '../../model/node-plan';
 import { Endpoint, EndpointProps } from '../platform';
 import type { AwsPlatform } from './aws-platform';
 import { AwsNodeGroup } from './node-group';

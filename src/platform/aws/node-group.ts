@@ -12,12 +12,13 @@ import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { Lazy } from '../../cdktf';
 import { NodeAddition, applyAdditions } from '../../node-plan/node-addition';
-import { NodeFile, NodePlan, NodePort, Peer } from '../../node-plan/node-plan';
-import { NodeGroup, NodeGroupProps, NodePlacement, SecretRef } from '../platform';
+import { NodeFile, NodePlan, NodePort, Peer } from '../../model/node-plan';
+import { NodeGroup, NodeGroupProps, SecretRef } from '../platform';
 import { RenderedNode } from '../rendered-node';
 import type { AwsPlatform } from './aws-platform';
 import { BOOT_SCRIPT_PATH, renderBootScript } from './boot-script';
 import { renderCloudConfig } from './cloud-config';
+import { NodePlacement } from '../../model/placement';
 
 export interface AwsNodeGroupProps extends NodeGroupProps {
   readonly platform: AwsPlatform;

@@ -8,7 +8,7 @@ import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-assoc
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { isIpv4Cidr } from '../../spec/common';
-import { subnetCidr } from '../../node-plan/addresses';
+import { subnetCidr } from '../../model/addresses';
 import { AwsSubnet } from './subnet';
 
 export interface AwsVpcProps {

@@ -3,12 +3,14 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { Password } from '@cdktf/provider-random/lib/password';
-import { LAYOUT } from '../../node-plan/layout';
+import { LAYOUT } from '../../model/layout';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, CERTIFICATE_KEYS, NodeGroup, NodePlacement } from '../platform';
+import { ArchiveRepository, NodeGroup } from '../platform';
 import { DockerNodeCertificates } from './docker-certificates';
 import { ensureRandomProvider } from './random-provider';
 import { escapeTerraform } from './terraform-escape';
+import { NodePlacement } from '../../model/placement';
+import { CERTIFICATE_KEYS } from '../../model/certificate-keys';
 
 /**
  * S3-compatible storage in a container: MinIO, pinned by its release tag (a RELEASE.* tag names one

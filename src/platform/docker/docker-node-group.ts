@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { Container, ContainerHealthcheck, ContainerPorts, ContainerUpload } from '@cdktf/provider-docker/lib/container';
 import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { TerraformStack } from '../../cdktf';
-import { NodeJob, NodePlan, NodeService } from '../../node-plan/node-plan';
+import { NodeJob, NodePlan, NodeService } from '../../model/node-plan';
 import { EndpointListener, NodeGroupProps } from '../platform';
 import { RecordedNodeGroup } from '../recorded-node-group';
 import { beforeStackSynth } from './before-synth';

@@ -7,15 +7,16 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { Network } from '@cdktf/provider-docker/lib/network';
 import { Password } from '@cdktf/provider-random/lib/password';
 import { AssetType, TerraformAsset } from '../../cdktf';
-import { hostAddress, ipv4ToNumber, numberToIpv4 } from '../../node-plan/addresses';
+import { hostAddress, ipv4ToNumber, numberToIpv4 } from '../../model/addresses';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, Platform, SecretRef } from '../platform';
 import { DockerArchiveRepository } from './docker-archive';
 import { DockerNodeCertificates } from './docker-certificates';
 import { DockerEndpoint } from './docker-endpoint';
 import { DockerNodeGroup } from './docker-node-group';
 import { renderDockerfile } from './dockerfile';
 import { ensureRandomProvider } from './random-provider';
+import { NodePlacement } from '../../model/placement';
 
 export interface DockerPlatformProps {
   /**

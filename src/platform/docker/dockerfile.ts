@@ -1,5 +1,5 @@
-import { LAYOUT } from '../../node-plan/layout';
-import { NodePlan } from '../../node-plan/node-plan';
+import { LAYOUT } from '../../model/layout';
+import { NodePlan } from '../../model/node-plan';
 
 /**
  * The base of the Docker platform's one image: Debian 12 "bookworm", slim variant, pinned by the

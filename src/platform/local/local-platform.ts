@@ -1,10 +1,11 @@
 import { Construct } from 'constructs';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
 import { join } from 'node:path';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, NodePlacement, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, Platform, SecretRef } from '../platform';
 import { LocalArchiveRepository, LocalArchiveStore } from './archive-store';
-import { localS3Settings } from './s3-server';
+import { localS3Settings } from './local-s3-settings';
 import { RecordedNodeGroup } from '../recorded-node-group';
+import { NodePlacement } from '../../model/placement';
 
 export interface LocalPlatformProps {
   /**

@@ -6,11 +6,11 @@
  */
 import { RootConstruct } from 'constructs';
 import { ValidationSeverity, ValidatorSettings, validate } from 'dockerfile-utils';
-import { LAYOUT } from '../../../src/node-plan/layout';
-import { NodePlan } from '../../../src/node-plan/node-plan';
+import { LAYOUT } from '../../../src/model/layout';
+import { NodePlan } from '../../../src/model/node-plan';
 import { DEBIAN_BASE_IMAGE, dockerImagePackages, dockerRuntimePackages, renderDockerfile } from '../../../src/platform/docker/dockerfile';
 import { LocalPlatform } from '../../../src/platform/local/local-platform';
-import { generateSecrets } from '../../../src/platform/local/node-directory';
+import { generateSecrets } from '../../../src/runner/node-directory';
 import { collectRenderedNodes } from '../../../src/review/node-files';
 import { HaTopologyProps, haTopology } from '../../../stacks/ha-topology';
 

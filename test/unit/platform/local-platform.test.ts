@@ -1,7 +1,7 @@
 import { RootConstruct } from 'constructs';
-import { NodePlan } from '../../../src/node-plan/node-plan';
+import { NodePlan } from '../../../src/model/node-plan';
 import { LocalPlatform } from '../../../src/platform/local/local-platform';
-import { ownedPaths, pathMapper } from '../../../src/platform/local/path-map';
+import { ownedPaths, pathMapper } from '../../../src/runner/path-map';
 
 const plan = (over: Partial<NodePlan> = {}): NodePlan => ({
   name: 'n1',

@@ -13,7 +13,7 @@ import {
 } from '../../../src/render/alert-rules';
 import { JOB_METRICS } from '../../../src/render/backup-scripts';
 import { JOB_STATUS_METRICS, PG_METRICS, SCRAPE_JOBS } from '../../../src/render/monitoring-metrics';
-import { LAYOUT } from '../../../src/node-plan/layout';
+import { LAYOUT } from '../../../src/model/layout';
 import { validateBackupJobSpec } from '../../../src/spec/backup-job';
 import { validateMonitoringSpec } from '../../../src/spec/monitoring';
 

@@ -1,6 +1,6 @@
-import { LAYOUT, postgresDataDir } from '../../../src/node-plan/layout';
-import { NodeJob, NodePlan } from '../../../src/node-plan/node-plan';
-import { pathMapper } from '../../../src/platform/local/path-map';
+import { LAYOUT, postgresDataDir } from '../../../src/model/layout';
+import { NodeJob, NodePlan } from '../../../src/model/node-plan';
+import { pathMapper } from '../../../src/runner/path-map';
 import {
   BackupScriptsInput,
   planBackupJobs,

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CERTIFICATE_KEYS } from '../platform';
+import { CERTIFICATE_KEYS } from '../model/certificate-keys';
 
 export interface CertificateRequest {
   readonly caName: string;

@@ -33,7 +33,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import * as https from 'node:https';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
-import { LOCAL_S3_BUCKET } from './archive-store';
+import { ACCESS_KEY, BIND_ADDRESS, ENDPOINT, SECRET_KEY, SUBJECT_ALT_NAMES, localS3ServerFiles, repositoryOptionsFor } from '../platform/local/local-s3-settings';
 import { openssl } from './certificates';
 import { TrackedProcess, isAlive, logTail, startProcess } from './processes';
 
@@ -55,33 +55,10 @@ export interface LocalS3Server {
   readonly process: TrackedProcess;
 }
 
-/** s3rver's built-in account (lib/models/account.js: DUMMY_ACCOUNT.createKeyPair('S3RVER', 'S3RVER')). */
-const ACCESS_KEY = 'S3RVER';
-const SECRET_KEY = 'S3RVER';
-const REGION = 'us-east-1';
-/** The Host header pgBackRest sends (path-style requests: `Host: localhost`, without the port). */
-const ENDPOINT = 'localhost';
-/** Where s3rver listens and pgBackRest connects (repo1-storage-host), whatever `localhost` resolves to. */
-const BIND_ADDRESS = '127.0.0.1';
-const SUBJECT_ALT_NAMES = `DNS:${ENDPOINT},DNS:${BIND_ADDRESS},IP:${BIND_ADDRESS}`;
 const START_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The files kept in the server's directory. */
-export function localS3ServerFiles(dir: string) {
-  return {
-    caKey: path.join(dir, 'ca.key'),
-    caCert: path.join(dir, 'ca.crt'),
-    serverKey: path.join(dir, 'server.key'),
-    serverCsr: path.join(dir, 'server.csr'),
-    serverCert: path.join(dir, 'server.crt'),
-    serverExt: path.join(dir, 'server.ext'),
-    data: path.join(dir, 'data'),
-    log: path.join(dir, 's3rver.log'),
-  };
-}
 
 /** Kept certificates are reused while they chain to the CA, name what we need and stay valid a day. */
 function certificatesUsable(files: ReturnType<typeof localS3ServerFiles>): boolean {
@@ -156,31 +133,6 @@ function probe(port: number, ca: Buffer): Promise<number> {
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-/** The repo1-* options (without "repo1-") for the server kept in `dir` on `port`: known before it starts. */
-function repositoryOptionsFor(dir: string, port: number, bucket: string): Record<string, string> {
-  return {
-    type: 's3',
-    's3-endpoint': ENDPOINT,
-    'storage-host': BIND_ADDRESS,
-    'storage-port': String(port),
-    's3-bucket': bucket,
-    's3-region': REGION,
-    's3-uri-style': 'path',
-    'storage-ca-file': localS3ServerFiles(path.resolve(dir)).caCert,
-  };
-}
-
-/**
- * What pgBackRest needs to reach the local S3 server of a store, without starting it (for
- * rendering configs): the same options and keys `startLocalS3Server` returns for that dir/port.
- */
-export function localS3Settings(
-  store: { readonly dir: string; readonly port: number },
-  bucket: string = LOCAL_S3_BUCKET,
-): { options: Record<string, string>; accessKey: string; secretKey: string } {
-  return { options: repositoryOptionsFor(store.dir, store.port, bucket), accessKey: ACCESS_KEY, secretKey: SECRET_KEY };
-}
 
 /**
  * Whether an s3rver already answers over HTTPS on 127.0.0.1:<port> (its anonymous `GET /` lists

@@ -1,24 +1,24 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RootConstruct } from 'constructs';
-import { HaproxyFrontends } from '../../constructs/haproxy-frontends';
-import { PatroniCluster } from '../../constructs/patroni-cluster';
-import { PrimaryWithReplicas } from '../../constructs/primary-with-replicas';
-import { POSTGRES_SERVICE, ROLE_AGENT_SERVICE } from '../../node-plan/primary-with-replicas-plan';
-import { standbySlotName } from '../../spec/primary-with-replicas';
-import { ETCD_SERVICE } from '../../node-plan/etcd-member';
-import { HAPROXY_SERVICE, HAPROXY_STATS_USER } from '../../node-plan/haproxy-plan';
-import { LAYOUT, postgresDataDir } from '../../node-plan/layout';
-import { PATRONI_SERVICE } from '../../node-plan/patroni-cluster-plan';
-import { HAPROXY_LISTENERS } from '../../render/haproxy-config';
-import { PATRONI_USERS } from '../../render/patroni-config';
-import { collectRenderedNodes } from '../../review/node-files';
+import { HaproxyFrontends } from '../constructs/haproxy-frontends';
+import { PatroniCluster } from '../constructs/patroni-cluster';
+import { PrimaryWithReplicas } from '../constructs/primary-with-replicas';
+import { POSTGRES_SERVICE, ROLE_AGENT_SERVICE } from '../node-plan/primary-with-replicas-plan';
+import { standbySlotName } from '../spec/primary-with-replicas';
+import { ETCD_SERVICE } from '../node-plan/etcd-member';
+import { HAPROXY_SERVICE, HAPROXY_STATS_USER } from '../node-plan/haproxy-plan';
+import { LAYOUT, postgresDataDir } from '../model/layout';
+import { PATRONI_SERVICE } from '../node-plan/patroni-cluster-plan';
+import { HAPROXY_LISTENERS } from '../render/haproxy-config';
+import { PATRONI_USERS } from '../render/patroni-config';
+import { collectRenderedNodes } from '../review/node-files';
 import { Credentials, clusterHealth, etcdHealthy, haproxyServers, http, inRecovery, patroniCluster, replicationRows, walReceiverStreaming } from './cluster-checks';
 import { issueCertificate } from './certificates';
-import { LocalPlatform, LocalPlatformProps } from './local-platform';
+import { LocalPlatform, LocalPlatformProps } from '../platform/local/local-platform';
 import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEnvironment } from './node-directory';
 import { JobResult, StartRequest, TrackedProcess, detachedPid, isAlive, killProcess, logTail, runJob, startProcess, stopProcess } from './processes';
-import { LOCAL_S3_BUCKET, LocalArchiveStore, archiveSecretsPath } from './archive-store';
+import { LOCAL_S3_BUCKET, LocalArchiveStore, archiveSecretsPath } from '../platform/local/archive-store';
 import { s3ServerAnswers, startLocalS3Server } from './s3-server';
 
 /** What a topology gives the local runner: one cluster (Patroni, or a primary with standbys) and its proxies. */

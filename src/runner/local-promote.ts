@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
-import { POSTGRES_SERVICE } from '../../node-plan/primary-with-replicas-plan';
-import { standbySlotName } from '../../spec/primary-with-replicas';
+import { POSTGRES_SERVICE } from '../node-plan/primary-with-replicas-plan';
+import { standbySlotName } from '../spec/primary-with-replicas';
 import { Credentials } from './cluster-checks';
 import { LocalEndpoints, endpointsPath, localStopService } from './local-cluster';
 

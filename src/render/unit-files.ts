@@ -1,5 +1,5 @@
-import { jobServicePath, jobTimerPath, renderJobService, renderJobTimer, renderSystemdUnit, unitPath } from '../render/systemd-unit';
-import { NodeFile, NodeJob, NodeService } from './node-plan';
+import { jobServicePath, jobTimerPath, renderJobService, renderJobTimer, renderSystemdUnit, unitPath } from './systemd-unit';
+import { NodeFile, NodeJob, NodeService } from '../model/node-plan';
 
 /** A service's systemd unit as a node file. */
 export function unitFile(service: NodeService): NodeFile {

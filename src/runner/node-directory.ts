@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { NodeFile, NodePlan, NodeService } from '../../node-plan/node-plan';
-import { RenderedNode } from '../rendered-node';
-import { LocalSecret } from './local-platform';
+import { NodeFile, NodePlan, NodeService } from '../model/node-plan';
+import { RenderedNode } from '../platform/rendered-node';
+import { LocalSecret } from '../platform/local/local-platform';
 import { pathMapper } from './path-map';
 
 /** Secret name -> JSON key -> value. */

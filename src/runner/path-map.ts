@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { NodePlan } from '../../node-plan/node-plan';
+import { NodePlan } from '../model/node-plan';
 
 /**
  * The paths a node owns: where its files, directories, data volume and secret files live. On the
