@@ -3,4 +3,6 @@
  * moving to its community fork is a change of this file alone.
  */
 export { Annotations, App, Aspects, AssetType, Fn, Lazy, LocalBackend, TerraformAsset, TerraformOutput, TerraformStack, Testing, Token } from 'cdktf';
-export type { AppConfig, IResolvable } from 'cdktf';
+export type { AppConfig, IResolvable, ISynthesisSession } from 'cdktf';
+/** Lets a construct write files of its own into the stack's output at synth (as TerraformAsset does). */
+export { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';

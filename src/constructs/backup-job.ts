@@ -104,7 +104,7 @@ export class BackupJob extends Construct {
           }),
       },
       `BackupJob ${this.node.path}`,
-      { fromStandby: spec.backupStandby },
+      spec,
     );
   }
 }

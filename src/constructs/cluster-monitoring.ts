@@ -13,6 +13,7 @@ import { MonitoringSpec, MonitoringSpecInput, validateMonitoringSpec } from '../
 import { BackupJob } from './backup-job';
 import { HaproxyFrontends } from './haproxy-frontends';
 import { PatroniCluster } from './patroni-cluster';
+import { registerStackOutput } from './stack-output';
 
 /** A warning and a critical threshold. */
 export interface ThresholdPair {
@@ -82,6 +83,7 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
 
   constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
     super(scope, id);
+    registerStackOutput(this);
     const { cluster, frontends, scrapers, ...specInput } = props;
     this.spec = validateMonitoringSpec(specInput);
     this.cluster = cluster;

@@ -9,6 +9,8 @@ import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit 
 import { SpecError } from '../spec/problems';
 import { RoutedCluster } from './routed-cluster';
 import { NodePlacement } from '../model/placement';
+import { registerStackOutput } from './stack-output';
+import { FrontendsDescription } from './stack-description';
 
 export interface HaproxyFrontendsProps {
   readonly platform: Platform;
@@ -64,6 +66,8 @@ void propsMatchSpec;
  */
 export class HaproxyFrontends extends Construct {
   readonly spec: HaproxyFrontendsSpec;
+  /** The cluster the frontends route to. */
+  readonly cluster: RoutedCluster;
   readonly proxies: readonly NodePlacement[];
   readonly nodes: NodeGroup;
   readonly endpoint: Endpoint;
@@ -84,7 +88,9 @@ export class HaproxyFrontends extends Construct {
 
   constructor(scope: Construct, id: string, props: HaproxyFrontendsProps) {
     super(scope, id);
+    registerStackOutput(this);
     const { platform, cluster, instanceType, outputPrefix = '', ...specInput } = props;
+    this.cluster = cluster;
     const proxyCount = specInput.proxyCount ?? 2;
     const zones = Number.isInteger(proxyCount) && proxyCount > 0 ? platform.previewZones(proxyCount) : [];
     this.spec = validateHaproxyFrontendsSpec({
@@ -211,5 +217,20 @@ export class HaproxyFrontends extends Construct {
   /** The security group in front of the proxies (the load balancer's): reference it in clients' egress rules. */
   get clientSecurityGroupId(): string | undefined {
     return this.endpoint.securityGroupId;
+  }
+
+  /** The frontends as pgha.json records them (see StackDescription). */
+  describeFrontends(): FrontendsDescription {
+    const { spec } = this;
+    return {
+      path: this.node.path,
+      cluster: this.cluster.clusterName,
+      secret: this.secret.name,
+      proxies: this.proxies,
+      readWritePort: spec.readWritePort,
+      readOnlyPort: spec.readOnlyPort,
+      statsPort: spec.statsPort,
+      ...(spec.pooling ? { pooling: { readWritePort: spec.pooling.readWritePort, readOnlyPort: spec.pooling.readOnlyPort } } : {}),
+    };
   }
 }

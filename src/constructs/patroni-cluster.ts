@@ -14,6 +14,9 @@ import { LAYOUT } from '../model/layout';
 import { FailoverProfile, FailoverTiming } from '../spec/failover';
 import { PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../model/placement';
+import { registerStackOutput } from './stack-output';
+import { BackupJobSpec } from '../spec/backup-job';
+import { PatroniClusterDescription, clusterDescriptionBase } from './stack-description';
 
 export interface PatroniClusterProps {
   /** Where the nodes run (AwsPlatform, ...). */
@@ -155,6 +158,8 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   /** The platform the nodes run on (for constructs that add to them). */
   readonly platform: Platform;
   private backup?: ClusterBackup;
+  /** Its BackupJob's settings, for the stack's description. */
+  private backupSpec?: BackupJobSpec;
   private readonly frontends: FrontendsSlot;
   /** Patroni answers `/sync`: the synchronous-standby frontend works. */
   readonly syncAware = true;
@@ -163,6 +168,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
+    registerStackOutput(this);
     const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, archive, restoreFrom, subscriptions, ...specInput } = props;
     const nodeCount = specInput.nodeCount ?? 3;
     this.archive = archive;
@@ -170,6 +176,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     this.frontends = new FrontendsSlot(`PatroniCluster "${props.clusterName}"`);
     this.spec = validatePatroniClusterSpec({
       ...specInput,
+      ...(platform.failoverOverride ? { failover: platform.failoverOverride } : {}),
       archiveId: archive?.archiveId,
       restoreFrom: restoreFrom ? { ...restoreFrom, archive: undefined, archiveId: restoreFrom.archive.archiveId } : undefined,
       ...subscriptionSpecInput(subscriptions),
@@ -267,14 +274,15 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
    * Adds scheduled backups to every node (used by BackupJob). Only one per cluster: the nodes'
    * pgbackrest.conf carries its retention.
    */
-  attachBackup(backup: Omit<ClusterBackup, 'tls'>, by: string, options: { fromStandby: boolean }): void {
+  attachBackup(backup: Omit<ClusterBackup, 'tls'>, by: string, spec: BackupJobSpec): void {
     if (!this.archive) {
       throw new Error(`${by}: cluster "${this.clusterName}" has no archive. Fix: give the PatroniCluster an archive (a WalArchiveBucket) to back up into.`);
     }
     if (this.backup) {
       throw new Error(`${by}: cluster "${this.clusterName}" already has a BackupJob. Fix: keep one BackupJob per cluster; it holds every schedule.`);
     }
-    if (!options.fromStandby) {
+    this.backupSpec = spec;
+    if (!spec.backupStandby) {
       this.backup = backup;
       return;
     }
@@ -288,6 +296,17 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     this.nodes.grantSecret(certificate);
     this.nodes.allow(PGBACKREST_TLS_PORT, 'pgBackRest TLS server (backups from a standby)', { group: this.nodes.groupName });
     this.backup = { ...backup, tls: { secretName: certificate.name, clientCommonName: `pgha-${this.clusterName}-pgbackrest` } };
+  }
+
+  /** The cluster as pgha.json records it (see StackDescription). */
+  describeCluster(): PatroniClusterDescription {
+    return {
+      ...clusterDescriptionBase(this),
+      kind: 'patroni',
+      spec: this.spec,
+      etcdEndpoints: this.etcdMembers.map((m) => `${m.address}:${this.spec.etcdClientPort}`),
+      ...(this.backupSpec ? { backup: this.backupSpec } : {}),
+    };
   }
 
   /** The security group of the PostgreSQL nodes. */

@@ -2,13 +2,15 @@ import { Construct } from 'constructs';
 import { REPLICAS_SECRET_VARIABLES, planPrimaryWithReplicas, standbyUpstream } from '../node-plan/primary-with-replicas-plan';
 import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
-import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
+import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, standbySlotName, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
 import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
 import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { NodePlacement } from '../model/placement';
+import { registerStackOutput } from './stack-output';
+import { PrimaryWithReplicasDescription, clusterDescriptionBase } from './stack-description';
 
 export interface PrimaryWithReplicasProps {
   readonly platform: Platform;
@@ -96,6 +98,7 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
 
   constructor(scope: Construct, id: string, props: PrimaryWithReplicasProps) {
     super(scope, id);
+    registerStackOutput(this);
     const { platform, instanceType, dataVolumeSizeGiB, archive, subscriptions, ...specInput } = props;
     this.platform = platform;
     this.archive = archive;
@@ -156,6 +159,17 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
   /** The member a standby streams from at first boot: the primary, or its replicateFrom upstream. */
   upstreamOf(standby: NodePlacement): NodePlacement {
     return standbyUpstream(this.spec, this.members, standby);
+  }
+
+  /** The cluster as pgha.json records it (see StackDescription). */
+  describeCluster(): PrimaryWithReplicasDescription {
+    return {
+      ...clusterDescriptionBase(this),
+      kind: 'primary-with-replicas',
+      spec: this.spec,
+      primary: this.primary.name,
+      standbys: this.members.slice(1).map((m) => ({ name: m.name, upstream: this.upstreamOf(m).name, slot: standbySlotName(m.name) })),
+    };
   }
 
   get backendMembers(): HaproxyBackendMember[] {

@@ -8,6 +8,7 @@ import { ANYWHERE, cidr, port, resourceName, wholeNumber } from '../spec/common'
 import { SpecError } from '../spec/problems';
 import { expectation, validateSpec } from '../spec/validate';
 import { ClusterMonitoring } from './cluster-monitoring';
+import { registerStackOutput } from './stack-output';
 
 export interface PrometheusServerProps {
   readonly platform: Platform;
@@ -78,6 +79,7 @@ export class PrometheusServer extends Construct {
 
   constructor(scope: Construct, id: string, props: PrometheusServerProps) {
     super(scope, id);
+    registerStackOutput(this);
     const { platform, monitoring, ...specInput } = props;
     this.spec = validatePrometheusServerSpec(specInput);
     const spec = this.spec;

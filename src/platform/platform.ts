@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { NodePlacement } from '../model/placement';
 import { NodeAddition } from '../node-plan/node-addition';
 import { NodePlan, NodePort, Peer } from '../model/node-plan';
+import { FailoverProfile } from '../spec/failover';
 import { WalArchiveBucketSpec } from '../spec/wal-archive-bucket';
 
 /** Machine size and disk for a group of nodes; each platform reads what applies to it. */
@@ -110,9 +111,25 @@ export interface NodeCertificatesProps {
 /** How a Prometheus finds the nodes: by EC2 service discovery (tags) or listed addresses. */
 export type ScrapeDiscovery = { readonly kind: 'ec2'; readonly region: string } | { readonly kind: 'static' };
 
+/**
+ * A platform as tools read it from a synthesized stack (pgha.json): its kind, and whatever the
+ * runner of that kind needs (the local platform: the secrets, archives and certificates to make).
+ */
+export interface PlatformDescription {
+  readonly kind: string;
+}
+
 /** What constructs need from a platform. Constructs never ask which platform it is. */
 export interface Platform {
   readonly scrapeDiscovery: ScrapeDiscovery;
+  /**
+   * Failover timing every PatroniCluster on the platform gets, whatever its props say: set by
+   * `pgha local up --profile` to run a topology's drills fast on this machine.
+   * @default - each cluster's own `failover`
+   */
+  readonly failoverOverride?: FailoverProfile;
+  /** For pgha.json, written at synth. */
+  describe(): PlatformDescription;
   placeNodes(groupName: string, count: number): NodePlacement[];
   /** The zones the next `count` placements would get, without placing anything (for validation). */
   previewZones(count: number): (string | undefined)[];

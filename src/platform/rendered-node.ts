@@ -1,3 +1,4 @@
+import { IConstruct } from 'constructs';
 import { NodeFile, NodePlan } from '../model/node-plan';
 
 /** A node as a platform materializes it: its plan and every file that lands on it. */
@@ -30,4 +31,14 @@ export interface RendersArtifacts {
 
 export function rendersArtifacts(value: unknown): value is RendersArtifacts {
   return typeof (value as RendersArtifacts | undefined)?.artifacts === 'function';
+}
+
+/** Every node rendered in the constructs under `scope`, in construct order. */
+export function collectRenderedNodes(scope: IConstruct): RenderedNode[] {
+  return scope.node.findAll().flatMap((construct) => (rendersNodes(construct) ? construct.renderedNodes() : []));
+}
+
+/** Every artifact (alert rules, scrape config, dashboard) of the constructs under `scope`. */
+export function collectArtifacts(scope: IConstruct): StackArtifact[] {
+  return scope.node.findAll().flatMap((construct) => (rendersArtifacts(construct) ? construct.artifacts() : []));
 }

@@ -1,6 +1,5 @@
 import { IConstruct } from 'constructs';
-import { BackupJob } from '../constructs/backup-job';
-import { PatroniCluster } from '../constructs/patroni-cluster';
+import { PatroniClusterDescription, StackDescription, describeStack } from '../constructs/stack-description';
 import { BackupJobSpec } from '../spec/backup-job';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 
@@ -119,23 +118,20 @@ export function renderRecoveryReport(title: string, rows: readonly RecoveryObjec
   ].join('\n');
 }
 
-/** The report of every PatroniCluster under `scope`. */
-export function recoveryReport(scope: IConstruct, measuredRestoreSeconds?: number): string {
-  const all = scope.node.findAll();
-  const backups = all.filter((c): c is BackupJob => c instanceof BackupJob);
-  return all
-    .filter((c): c is PatroniCluster => c instanceof PatroniCluster)
+/** The report of every PatroniCluster of a stack, from its description (pgha.json, or describeStack). */
+export function recoveryReportOf(description: StackDescription, measuredRestoreSeconds?: number): string {
+  return description.clusters
+    .filter((cluster): cluster is PatroniClusterDescription => cluster.kind === 'patroni')
     .map((cluster) =>
       renderRecoveryReport(
-        `${cluster.clusterName} (${cluster.node.path})`,
-        recoveryObjectives({
-          cluster: cluster.spec,
-          archived: cluster.archive !== undefined,
-          offsiteCopy: cluster.archive?.spec.replicaRegion !== undefined,
-          backup: backups.find((b) => b.cluster === cluster)?.spec,
-          measuredRestoreSeconds,
-        }),
+        `${cluster.clusterName} (${cluster.path})`,
+        recoveryObjectives({ cluster: cluster.spec, archived: cluster.archived, offsiteCopy: cluster.offsiteCopy, backup: cluster.backup, measuredRestoreSeconds }),
       ),
     )
     .join('\n');
+}
+
+/** The report of every PatroniCluster under `scope` (a stack). */
+export function recoveryReport(scope: IConstruct, measuredRestoreSeconds?: number): string {
+  return recoveryReportOf(describeStack(scope), measuredRestoreSeconds);
 }

@@ -1,37 +1,39 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { RootConstruct } from 'constructs';
-import { HaproxyFrontends } from '../constructs/haproxy-frontends';
-import { PatroniCluster } from '../constructs/patroni-cluster';
-import { PrimaryWithReplicas } from '../constructs/primary-with-replicas';
+import { Construct, RootConstruct } from 'constructs';
+import { FrontendsDescription, PatroniClusterDescription, PrimaryWithReplicasDescription, StackDescription, describeStack } from '../constructs/stack-description';
+import { NodePlacement } from '../model/placement';
 import { POSTGRES_SERVICE, ROLE_AGENT_SERVICE } from '../node-plan/primary-with-replicas-plan';
-import { standbySlotName } from '../spec/primary-with-replicas';
 import { ETCD_SERVICE } from '../node-plan/etcd-member';
 import { HAPROXY_SERVICE, HAPROXY_STATS_USER } from '../node-plan/haproxy-plan';
 import { LAYOUT, postgresDataDir } from '../model/layout';
 import { PATRONI_SERVICE } from '../node-plan/patroni-cluster-plan';
 import { HAPROXY_LISTENERS } from '../render/haproxy-config';
 import { PATRONI_USERS } from '../render/patroni-config';
-import { collectRenderedNodes } from '../review/node-files';
 import { Credentials, clusterHealth, etcdHealthy, haproxyServers, http, inRecovery, patroniCluster, replicationRows, walReceiverStreaming } from './cluster-checks';
 import { issueCertificate } from './certificates';
-import { LocalPlatform, LocalPlatformProps } from '../platform/local/local-platform';
+import { LocalPlatform, LocalPlatformDescription, LocalPlatformProps } from '../platform/local/local-platform';
 import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEnvironment } from './node-directory';
 import { JobResult, StartRequest, TrackedProcess, detachedPid, isAlive, killProcess, logTail, runJob, startProcess, stopProcess } from './processes';
 import { LOCAL_S3_BUCKET, LocalArchiveStore, archiveSecretsPath } from '../platform/local/archive-store';
 import { s3ServerAnswers, startLocalS3Server } from './s3-server';
 
-/** What a topology gives the local runner: one cluster (Patroni, or a primary with standbys) and its proxies. */
-export interface LocalTopology {
-  readonly cluster: PatroniCluster | PrimaryWithReplicas;
-  readonly frontends: HaproxyFrontends;
-}
-
-export type TopologyBuilder = (scope: RootConstruct, platform: LocalPlatform) => LocalTopology;
+/**
+ * Builds a topology on the local platform: clusters (PatroniCluster or PrimaryWithReplicas) and
+ * HaproxyFrontends in front of at least one of them. What it returns is not used.
+ */
+export type TopologyBuilder = (scope: Construct, platform: LocalPlatform) => unknown;
 
 export interface LocalUpOptions {
   readonly dir: string;
-  readonly build: TopologyBuilder;
+  /** Builds the topology here, in this process, on a LocalPlatform under `dir`. Give this or `stack`. */
+  readonly build?: TopologyBuilder;
+  /**
+   * Or a stack synthesized on the local platform (its pgha.json, read back with readStackOutput):
+   * what `pgha local up --stack` runs, the user's app having built it with stackPlatform().
+   */
+  readonly stack?: StackDescription;
+  /** The local platform's settings, with `build`. */
   readonly platform?: LocalPlatformProps;
   /** One line per step reached. */
   readonly progress?: (line: string) => void;
@@ -122,11 +124,9 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     throw new LocalUpError('prepare directory', `a cluster from ${dir} is still running; run \`pgha local down --dir ${dir}\` first`);
   }
 
-  const root = new RootConstruct('local');
-  const archiveStore: LocalArchiveStore = options.platform?.archiveStore ?? { type: 'posix', dir: join(dir, 'archive') };
-  const platform = new LocalPlatform(root, 'Platform', { ...options.platform, archiveStore, nodesDir: join(dir, 'nodes') });
-  const { cluster, frontends } = options.build(root, platform);
-  const rendered = collectRenderedNodes(root);
+  const description = options.stack ?? buildHere(dir, options);
+  const { platform, archiveStore, cluster, frontends } = localTopology(dir, description);
+  const rendered = description.nodes;
   const longestSocket = Math.max(...rendered.map((n) => join(dir, 'nodes', n.plan.name, LAYOUT.postgresSocketDir, '.s.PGSQL.65535').length));
   if (longestSocket > MAX_SOCKET_PATH) {
     throw new LocalUpError('prepare directory', `${dir} is too long: PostgreSQL's socket path under it would be ${longestSocket} characters, over the ${MAX_SOCKET_PATH} a unix socket allows; use a shorter directory such as /tmp/pgha-local`);
@@ -161,12 +161,16 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
   const nodes = rendered.map((node) => layOutNode(node, join(dir, 'nodes', node.plan.name), secrets));
 
-  const superuser: Credentials = { user: PATRONI_USERS.superuser, password: secrets[cluster.secret.name].superuser_password };
-  const statsAuth = `${HAPROXY_STATS_USER}:${secrets[frontends.secret.name].stats_password}`;
+  const superuser: Credentials = { user: PATRONI_USERS.superuser, password: secrets[cluster.secret].superuser_password };
+  const statsOf = (each: FrontendsDescription) => {
+    const auth = `${HAPROXY_STATS_USER}:${secrets[each.secret].stats_password}`;
+    return each.proxies.map((p) => ({ address: `${p.address}:${each.statsPort}`, auth }));
+  };
+  const clusterOfNode = new Map(description.clusters.flatMap((c) => c.members.map((m) => [m.name, c.clusterName] as const)));
   const state: LocalState = {
     processes: [],
-    restApis: cluster.backendMembers.map((m) => `${m.address}:${m.restApiPort}`),
-    stats: frontends.proxies.map((p) => ({ address: `${p.address}:${frontends.spec.statsPort}`, auth: statsAuth })),
+    restApis: [...cluster.healthApis],
+    stats: statsOf(frontends),
     jobs: nodes.flatMap((node) =>
       (node.plan.jobs ?? []).map((job) => ({
         node: node.name,
@@ -197,7 +201,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
           env: serviceEnvironment(node, service, home),
           log: logPath(dir, node.name, service.name),
           cwd: node.root,
-          detachedPidFile: service.name === PATRONI_SERVICE ? node.localPath(`${postgresDataDir(cluster.clusterName)}/postmaster.pid`) : undefined,
+          detachedPidFile: service.name === PATRONI_SERVICE ? node.localPath(`${postgresDataDir(clusterOfNode.get(node.name) ?? cluster.clusterName)}/postmaster.pid`) : undefined,
         }),
       );
       writeState(dir, state);
@@ -248,19 +252,18 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
 
   try {
     if (platform.archives.length > 0) {
-      await prepareArchiveStore(archiveStore, platform.archives.map((a) => a.options.path), state);
+      await prepareArchiveStore(archiveStore, platform.archives.map((a) => a.path), state);
       writeState(dir, state);
       progress(`archive: ${platform.archives.map((a) => a.description).join(', ')}`);
     }
     // Every cluster built, the proxies' first: others in the topology (the subscriber of a
     // publication, say) start alongside and must be up before the jobs run.
-    const clusters = [cluster, ...root.node.findAll().filter((c): c is PatroniCluster | PrimaryWithReplicas => (c instanceof PatroniCluster || c instanceof PrimaryWithReplicas) && c !== cluster)];
-    const patroniClusters = clusters.filter((c): c is PatroniCluster => c instanceof PatroniCluster);
-    const plainClusters = clusters.filter((c): c is PrimaryWithReplicas => c instanceof PrimaryWithReplicas);
-    const etcdOf = (c: PatroniCluster) => c.etcdMembers.map((m) => `${m.address}:${c.spec.etcdClientPort}`);
-    const etcdEndpoints = cluster instanceof PatroniCluster ? etcdOf(cluster) : [];
+    const clusters = [cluster, ...description.clusters.filter((c) => c !== cluster)];
+    const patroniClusters = clusters.filter((c): c is PatroniClusterDescription => c.kind === 'patroni');
+    const plainClusters = clusters.filter((c): c is PrimaryWithReplicasDescription => c.kind === 'primary-with-replicas');
+    const etcdEndpoints = cluster.kind === 'patroni' ? cluster.etcdEndpoints : [];
     if (patroniClusters.length > 0) {
-      const allEtcd = patroniClusters.flatMap(etcdOf);
+      const allEtcd = patroniClusters.flatMap((c) => c.etcdEndpoints);
       start(ETCD_SERVICE);
       await waitForStep(
         'etcd up',
@@ -280,13 +283,14 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     start(POSTGRES_SERVICE);
     start(PATRONI_SERVICE);
     for (const each of plainClusters) {
-      const credentials: Credentials = { user: PATRONI_USERS.superuser, password: secrets[each.secret.name].superuser_password };
-      const primary = each.primary;
-      const standbys = each.members.slice(1);
+      const credentials: Credentials = { user: PATRONI_USERS.superuser, password: secrets[each.secret].superuser_password };
+      const member = (name: string) => each.members.find((m) => m.name === name) as NodePlacement;
+      const primary = member(each.primary);
+      const standbys = each.standbys.map((s) => member(s.name));
       // Each upstream (the primary, or a standby with cascading ones) and the standbys streaming from it.
-      const upstreams = [...new Set(standbys.map((m) => each.upstreamOf(m)))].map((upstream) => ({
-        upstream,
-        slots: standbys.filter((m) => each.upstreamOf(m) === upstream).map((m) => standbySlotName(m.name)),
+      const upstreams = [...new Set(each.standbys.map((s) => s.upstream))].map((upstream) => ({
+        upstream: member(upstream),
+        slots: each.standbys.filter((s) => s.upstream === upstream).map((s) => s.slot),
       }));
       const expectedSync = each.spec.replicationMode === 'async' ? 0 : each.spec.synchronousCount;
       await waitForStep(
@@ -305,10 +309,10 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
         () =>
           `not every standby streams from its upstream (${upstreams.map(({ upstream, slots }) => `${slots.join(', ')} from ${upstream.name}`).join('; ')})${expectedSync ? `, ${expectedSync} synchronous` : ''}`,
       );
-      progress(`primary ${primary.name} up; standbys streaming: ${standbys.map((m) => (each.upstreamOf(m) === primary ? m.name : `${m.name} (from ${each.upstreamOf(m).name})`)).join(', ')}`);
+      progress(`primary ${primary.name} up; standbys streaming: ${each.standbys.map((s) => (s.upstream === primary.name ? s.name : `${s.name} (from ${s.upstream})`)).join(', ')}`);
     }
     for (const each of patroniClusters) {
-      const restApis = each.backendMembers.map((m) => `${m.address}:${m.restApiPort}`);
+      const restApis = each.healthApis;
       const expectedSync = each.spec.replicationMode === 'async' ? 0 : Math.min(each.spec.synchronousNodeCount, each.members.length - 1);
       let last = '';
       const health = await waitForStep(
@@ -341,30 +345,25 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
       );
     }
     for (const proxy of frontends.proxies) {
-      const writerIsPrimary = !(await inRecovery(proxy.address, frontends.spec.readWritePort, superuser));
-      const readerIsReplica = replicas === 0 || (await inRecovery(proxy.address, frontends.spec.readOnlyPort, superuser));
+      const writerIsPrimary = !(await inRecovery(proxy.address, frontends.readWritePort, superuser));
+      const readerIsReplica = replicas === 0 || (await inRecovery(proxy.address, frontends.readOnlyPort, superuser));
       if (!writerIsPrimary || !readerIsReplica) {
         throw new LocalUpError('proxies routing', `through ${proxy.name} the read-write port reached a ${writerIsPrimary ? 'primary' : 'replica'} and the read-only port a ${readerIsReplica ? 'replica' : 'primary'}`);
       }
     }
-    progress(`proxies routing: ${frontends.proxies.map((p) => p.address).join(', ')} (rw ${frontends.spec.readWritePort}, ro ${frontends.spec.readOnlyPort})`);
+    progress(`proxies routing: ${frontends.proxies.map((p) => p.address).join(', ')} (rw ${frontends.readWritePort}, ro ${frontends.readOnlyPort})`);
 
     const endpoints: LocalEndpoints = {
-      writer: { host: frontends.proxies[0].address, port: frontends.spec.readWritePort },
-      reader: { host: frontends.proxies[0].address, port: frontends.spec.readOnlyPort },
-      ...(frontends.spec.pooling
+      writer: { host: frontends.proxies[0].address, port: frontends.readWritePort },
+      reader: { host: frontends.proxies[0].address, port: frontends.readOnlyPort },
+      ...(frontends.pooling
         ? {
-            pooledWriter: { host: frontends.proxies[0].address, port: frontends.spec.pooling.readWritePort },
-            pooledReader: { host: frontends.proxies[0].address, port: frontends.spec.pooling.readOnlyPort },
+            pooledWriter: { host: frontends.proxies[0].address, port: frontends.pooling.readWritePort },
+            pooledReader: { host: frontends.proxies[0].address, port: frontends.pooling.readOnlyPort },
           }
         : {}),
-      members: cluster.members.map((m) => ({
-        name: m.name,
-        host: m.address,
-        port: cluster.spec.postgresPort,
-        restApi: `${m.address}:${cluster instanceof PrimaryWithReplicas ? cluster.spec.agentPort : cluster.spec.restApiPort}`,
-      })),
-      etcd: etcdEndpoints,
+      members: cluster.members.map((m, index) => ({ name: m.name, host: m.address, port: cluster.spec.postgresPort, restApi: cluster.healthApis[index] })),
+      etcd: [...etcdEndpoints],
       superuser: { user: superuser.user, password: superuser.password },
       pids: Object.fromEntries(state.processes.map((p) => [`${p.node}/${p.service}`, p.pid])),
     };
@@ -375,6 +374,43 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
     if (error instanceof LocalUpError) throw error;
     throw new LocalUpError('start', (error as Error).message);
   }
+}
+
+/** Builds the topology in this process, on a LocalPlatform whose nodes and archive live under `dir`. */
+function buildHere(dir: string, options: LocalUpOptions): StackDescription {
+  if (!options.build) throw new LocalUpError('prepare directory', 'nothing to run: give `build` (a topology to build here) or `stack` (a synthesized one)');
+  const root = new RootConstruct('local');
+  const archiveStore: LocalArchiveStore = options.platform?.archiveStore ?? { type: 'posix', dir: join(dir, 'archive') };
+  const platform = new LocalPlatform(root, 'Platform', { ...options.platform, archiveStore, nodesDir: join(dir, 'nodes') });
+  options.build(root, platform);
+  return describeStack(root);
+}
+
+/**
+ * The local platform of a described stack and the cluster to serve: the one its first
+ * HaproxyFrontends route to. Refuses a stack built for another platform, or for another directory.
+ */
+function localTopology(dir: string, description: StackDescription) {
+  const platforms = description.platforms;
+  const platform = platforms.find((p): p is LocalPlatformDescription => p.kind === 'local');
+  if (!platform || platforms.length > 1) {
+    throw new LocalUpError(
+      'prepare directory',
+      `the stack is built on ${platforms.map((p) => `the ${p.kind} platform`).join(' and ') || 'no platform'}; expected the local platform alone. ` +
+        'Fix: create its platform with stackPlatform(this, () => new AwsPlatform(...)), which `pgha local up` turns into a LocalPlatform',
+    );
+  }
+  if (platform.nodesDir !== join(dir, 'nodes')) {
+    throw new LocalUpError('prepare directory', `the stack was built for nodes under ${platform.nodesDir ?? '(no directory)'}, not ${join(dir, 'nodes')}: its configs name those paths. Build it again for ${dir}`);
+  }
+  const frontends = description.frontends[0];
+  const cluster = description.clusters.find((c) => c.clusterName === frontends?.cluster);
+  if (!frontends || !cluster) {
+    throw new LocalUpError('prepare directory', 'the stack has no HaproxyFrontends in front of a cluster; expected one (its writer and reader are what `up` waits for and reports). Fix: add new HaproxyFrontends(scope, id, { platform, cluster })');
+  }
+  // A platform without a store has no archives (it refuses them): the default is never used then.
+  const archiveStore: LocalArchiveStore = platform.archiveStore ?? { type: 'posix', dir: join(dir, 'archive') };
+  return { platform, archiveStore, cluster, frontends };
 }
 
 /**

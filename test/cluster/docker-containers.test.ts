@@ -12,13 +12,13 @@ import { readFileSync } from 'node:fs';
 import { App } from '../../src/cdktf';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { clusterHealth, http, inRecovery } from '../../src/runner/cluster-checks';
-import { collectRenderedNodes } from '../../src/review/node-files';
 import { LocalDockerStack } from '../../stacks/local-docker';
 import { synthesize } from '../support/aws-stack';
 import { DockerSimulation, simulateDockerStack, statInNamespace } from '../support/docker-simulation';
 import { eventually } from '../support/local-cluster';
 import { isAlive } from '../../src/runner/processes';
 import { makeTempDir, removeTempDir, requireBinaries, userIds } from '../support/processes';
+import { collectRenderedNodes } from '../../src/platform/rendered-node';
 
 const SUBNET = '127.72.0.0/24';
 const PG = ['main-pg-1', 'main-pg-2', 'main-pg-3'];

@@ -14,9 +14,9 @@ import { App } from '../../src/cdktf';
 import { LAYOUT } from '../../src/model/layout';
 import { BOOT_FUNCTIONS } from '../../src/platform/aws/boot-script';
 import { RenderedNode } from '../../src/platform/rendered-node';
-import { collectRenderedNodes } from '../../src/review/node-files';
 import { AwsHaStack } from '../../stacks/aws-ha';
 import { requireBinaries, runCommand } from '../support/processes';
+import { collectRenderedNodes } from '../../src/platform/rendered-node';
 
 const SHELLCHECK = '/usr/bin/shellcheck';
 const CLOUD_INIT = '/usr/bin/cloud-init';

@@ -7,7 +7,7 @@ import { Fn } from '../../cdktf';
 import { Peer } from '../../model/node-plan';
 import { hostAddress } from '../../model/addresses';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, ScrapeDiscovery, NodeGroupProps, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, ScrapeDiscovery, NodeGroupProps, Platform, PlatformDescription, SecretRef } from '../platform';
 import { AwsArchiveBucket } from './archive-bucket';
 import { AwsNodeCertificates } from './node-certificates';
 import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
@@ -102,6 +102,10 @@ export class AwsPlatform extends Construct implements Platform {
 
   previewZones(count: number): string[] {
     return Array.from({ length: count }, (_, i) => this.subnets[(this.nextSubnet + i) % this.subnets.length].availabilityZone);
+  }
+
+  describe(): PlatformDescription {
+    return { kind: 'aws' };
   }
 
   placeNodes(groupName: string, count: number): NodePlacement[] {

@@ -9,7 +9,7 @@ import { Password } from '@cdktf/provider-random/lib/password';
 import { AssetType, TerraformAsset } from '../../cdktf';
 import { hostAddress, ipv4ToNumber, numberToIpv4 } from '../../model/addresses';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, Platform, PlatformDescription, SecretRef } from '../platform';
 import { DockerArchiveRepository } from './docker-archive';
 import { DockerNodeCertificates } from './docker-certificates';
 import { DockerEndpoint } from './docker-endpoint';
@@ -131,6 +131,10 @@ export class DockerPlatform extends Construct implements Platform {
 
   previewZones(count: number): undefined[] {
     return Array.from({ length: count }, () => undefined);
+  }
+
+  describe(): PlatformDescription {
+    return { kind: 'docker' };
   }
 
   placeNodes(groupName: string, count: number): NodePlacement[] {

@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
 import { join } from 'node:path';
-import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, Platform, SecretRef } from '../platform';
+import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, Platform, PlatformDescription, SecretRef } from '../platform';
+import { FailoverProfile } from '../../spec/failover';
 import { LocalArchiveRepository, LocalArchiveStore } from './archive-store';
 import { localS3Settings } from './local-s3-settings';
 import { RecordedNodeGroup } from '../recorded-node-group';
@@ -22,6 +23,23 @@ export interface LocalPlatformProps {
   readonly archiveStore?: LocalArchiveStore;
   /** The directory holding each node's own (DIR/nodes): where a node finds its peers' files. Set by `pgha local up`. */
   readonly nodesDir?: string;
+  /**
+   * Failover timing of every PatroniCluster built on this platform, whatever its props say
+   * (`pgha local up --profile fast`: failure drills in seconds).
+   * @default - each cluster's own `failover`
+   */
+  readonly failover?: FailoverProfile;
+}
+
+/** What `pgha local up` needs of a stack built on the local platform, beside its nodes: written to pgha.json at synth. */
+export interface LocalPlatformDescription extends PlatformDescription {
+  readonly kind: 'local';
+  readonly addressBlock: number;
+  readonly nodesDir?: string;
+  readonly archiveStore?: LocalArchiveStore;
+  readonly secrets: readonly LocalSecret[];
+  readonly archives: readonly { readonly secretName: string; readonly path: string; readonly description: string }[];
+  readonly certificates: readonly NodeCertificatesProps[];
 }
 
 /** What the local platform needs to run a secret: its name and the JSON keys to generate. */
@@ -48,6 +66,7 @@ export class LocalPlatform extends Construct implements Platform {
   readonly archiveStore?: LocalArchiveStore;
   /** The certificates the stack asked for; `pgha local up` issues them with openssl. */
   readonly certificates: NodeCertificatesProps[] = [];
+  readonly failoverOverride?: FailoverProfile;
   private readonly nodesDir?: string;
   private readonly subnetCount: number;
   private readonly firstHostNumber: number;
@@ -61,10 +80,23 @@ export class LocalPlatform extends Construct implements Platform {
     this.firstHostNumber = props.firstHostNumber ?? 10;
     this.archiveStore = props.archiveStore;
     this.nodesDir = props.nodesDir;
+    this.failoverOverride = props.failover;
     if (!Number.isInteger(this.addressBlock) || this.addressBlock < 1 || this.addressBlock > 254) {
       throw new Error(`LocalPlatform: addressBlock: got ${this.addressBlock}; expected 1-254 (the second octet of 127.x.y.z). Fix: use e.g. 42.`);
     }
     this.nextHost = Array.from({ length: this.subnetCount }, () => this.firstHostNumber);
+  }
+
+  describe(): LocalPlatformDescription {
+    return {
+      kind: 'local',
+      addressBlock: this.addressBlock,
+      nodesDir: this.nodesDir,
+      archiveStore: this.archiveStore,
+      secrets: this.secrets,
+      archives: this.archives.map((archive) => ({ secretName: archive.secretName, path: archive.options.path, description: archive.description })),
+      certificates: this.certificates,
+    };
   }
 
   subnetCidr(subnet: number): string {

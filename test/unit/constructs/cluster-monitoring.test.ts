@@ -2,9 +2,9 @@ import { parse } from 'yaml';
 import { ClusterMonitoring } from '../../../src/constructs/cluster-monitoring';
 import { HaproxyFrontends } from '../../../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../../../src/constructs/patroni-cluster';
-import { collectArtifacts, collectRenderedNodes } from '../../../src/review/node-files';
 import { SpecError } from '../../../src/spec/problems';
 import { awsTestStack, resourcesOf, synthesize, userDataOf } from '../../support/aws-stack';
+import { collectArtifacts, collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 function monitoredStack() {
   const { stack, platform } = awsTestStack();

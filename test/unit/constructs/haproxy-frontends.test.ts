@@ -2,8 +2,8 @@ import { parse } from 'yaml';
 import { TerraformOutput } from '../../../src/cdktf';
 import { HaproxyFrontends } from '../../../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../../../src/constructs/patroni-cluster';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { awsTestStack, logicalIdOf, resourcesOf, synthesize, userDataOf } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 function clusterWithProxies(props: Partial<ConstructorParameters<typeof HaproxyFrontends>[2]> = {}) {
   const { stack, platform } = awsTestStack();

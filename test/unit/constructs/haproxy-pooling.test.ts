@@ -8,8 +8,8 @@ import { HaproxyFrontends } from '../../../src/constructs/haproxy-frontends';
 import { PatroniCluster } from '../../../src/constructs/patroni-cluster';
 import { PGBOUNCER_AUTH_JOB, PGBOUNCER_SERVICES } from '../../../src/node-plan/pgbouncer-plan';
 import { PGBOUNCER_AUTH_FILE, PGBOUNCER_START_SCRIPT } from '../../../src/render/pgbouncer-config';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { awsTestStack, logicalIdOf, resourcesOf, synthesize } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 function pooledCluster(frontends: Partial<ConstructorParameters<typeof HaproxyFrontends>[2]> = {}, cluster: Partial<ConstructorParameters<typeof PatroniCluster>[2]> = {}) {
   const { stack, platform } = awsTestStack();

@@ -9,9 +9,9 @@ import { PatroniCluster, PatroniClusterProps } from '../../../src/constructs/pat
 import { PrimaryWithReplicas } from '../../../src/constructs/primary-with-replicas';
 import { PUBLICATIONS_JOB, SUBSCRIPTIONS_JOB } from '../../../src/node-plan/logical-replication-plan';
 import { PUBLICATIONS_SCRIPT, SUBSCRIPTIONS_SCRIPT } from '../../../src/render/logical-replication';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { specErrorOf } from '../../support/spec-error';
 import { awsTestStack, logicalIdOf, resourcesOf, synthesize } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 type Props = Omit<PatroniClusterProps, 'platform' | 'clusterName'>;
 

@@ -1,8 +1,8 @@
 import { parse } from 'yaml';
 import { PatroniCluster } from '../../../src/constructs/patroni-cluster';
 import { SpecError } from '../../../src/spec/problems';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { THREE_ZONE_SUBNETS, awsTestStack, logicalIdOf, resourcesOf, synthesize, userDataOf } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 describe('PatroniCluster on AWS', () => {
   describe('GIVEN the default cluster in three zones', () => {

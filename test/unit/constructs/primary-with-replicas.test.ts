@@ -8,8 +8,8 @@ import { PrimaryWithReplicas, PrimaryWithReplicasProps } from '../../../src/cons
 import { WalArchiveBucket } from '../../../src/constructs/wal-archive-bucket';
 import { STANZA_CREATE_JOB } from '../../../src/node-plan/pgbackrest-plan';
 import { POSTGRES_SERVICE, ROLE_AGENT_SERVICE } from '../../../src/node-plan/primary-with-replicas-plan';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { awsTestStack, resourcesOf, synthesize } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 function replicas(props: Partial<PrimaryWithReplicasProps> = {}, frontends: Partial<ConstructorParameters<typeof HaproxyFrontends>[2]> = {}, archived = false) {
   const { stack, platform } = awsTestStack();

@@ -6,10 +6,10 @@ import { PatroniCluster } from '../../../src/constructs/patroni-cluster';
 import { PrometheusServer, PrometheusServerProps } from '../../../src/constructs/prometheus-server';
 import { LocalPlatform } from '../../../src/platform/local/local-platform';
 import { Platform } from '../../../src/platform/platform';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { specErrorOf } from '../../support/spec-error';
 import { haTopology } from '../../../stacks/ha-topology';
 import { SynthesizedStack, awsTestStack, logicalIdOf, resourcesOf, synthesize, userDataOf } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 type Construct = ConstructorParameters<typeof PatroniCluster>[0];
 

@@ -11,8 +11,8 @@ import { NodePlan } from '../../../src/model/node-plan';
 import { DEBIAN_BASE_IMAGE, dockerImagePackages, dockerRuntimePackages, renderDockerfile } from '../../../src/platform/docker/dockerfile';
 import { LocalPlatform } from '../../../src/platform/local/local-platform';
 import { generateSecrets } from '../../../src/runner/node-directory';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { HaTopologyProps, haTopology } from '../../../stacks/ha-topology';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 const TOPOLOGY: HaTopologyProps = {
   archive: {},

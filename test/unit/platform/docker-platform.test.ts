@@ -14,9 +14,9 @@ import { CONTAINER_LAYOUT_PATH, CONTAINER_START_PATH, renderContainerStart } fro
 import { MINIO_CLIENT_IMAGE, MINIO_IMAGE } from '../../../src/platform/docker/docker-archive';
 import { DockerPlatform, DockerPlatformProps } from '../../../src/platform/docker/docker-platform';
 import { JOB_RUNNER_PATH, jobRunnerCommand } from '../../../src/platform/docker/job-runner';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { LocalDockerStack } from '../../../stacks/local-docker';
 import { UNUSED_OUTDIR, logicalIdOf, resourcesOf, synthesize } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 function dockerStack(outdir = UNUSED_OUTDIR) {
   const app = new App({ outdir });

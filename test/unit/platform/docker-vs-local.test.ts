@@ -18,11 +18,11 @@ import { LocalPlatform } from '../../../src/platform/local/local-platform';
 import { LocalNode, generateSecrets, layOutNode, serviceEnvironment } from '../../../src/runner/node-directory';
 import { NodeJob } from '../../../src/model/node-plan';
 import { RenderedNode } from '../../../src/platform/rendered-node';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { withReferenceDefaults } from '../../../stacks/aws-ha';
 import { haTopology } from '../../../stacks/ha-topology';
 import { LocalDockerStack } from '../../../stacks/local-docker';
 import { synthesize } from '../../support/aws-stack';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 type Resource = Record<string, unknown>;
 type Upload = { file: string; content: string; permissions: string };

@@ -14,9 +14,9 @@ import { LocalPlatform } from '../../../src/platform/local/local-platform';
 import { generateSecrets, layOutNode } from '../../../src/runner/node-directory';
 import { LAYOUT } from '../../../src/model/layout';
 import { RenderedNode } from '../../../src/platform/rendered-node';
-import { collectRenderedNodes } from '../../../src/review/node-files';
 import { AwsHaStack } from '../../../stacks/aws-ha';
 import { HaTopologyProps, haTopology } from '../../../stacks/ha-topology';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { App, Testing } from '../../../src/cdktf';
-import { collectRenderedNodes, writeNodeFiles } from '../../../src/review/node-files';
+import { writeNodeFiles } from '../../../src/review/node-files';
 import { AwsHaStack } from '../../../stacks/aws-ha';
 import { resourcesOf, synthesize, SynthesizedStack, UNUSED_OUTDIR, userDataOf } from '../../support/aws-stack';
 import { findCycle, referenceGraph } from '../../support/reference-graph';
+import { collectRenderedNodes } from '../../../src/platform/rendered-node';
 
 const newApp = () => new App({ outdir: UNUSED_OUTDIR });
 

@@ -1,0 +1,87 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Construct, IConstruct } from 'constructs';
+import { ISynthesisSession, TerraformStack, addCustomSynthesis } from '../cdktf';
+import { NodeFile } from '../model/node-plan';
+import { RenderedNode, collectArtifacts } from '../platform/rendered-node';
+import { STACK_DESCRIPTION_FORMAT, StackDescription, describeStack } from './stack-description';
+
+/** The description's file in the stack's output directory. */
+export const STACK_DESCRIPTION_FILE = 'pgha.json';
+const NODES_DIR = 'nodes';
+const ID = 'PghaStackOutput';
+
+/** A file as pgha.json lists it: its content is in nodes/<node>/<path>. */
+type ListedFile = Omit<NodeFile, 'content'>;
+
+function writeFile(target: string, content: string): void {
+  mkdirSync(join(target, '..'), { recursive: true });
+  writeFileSync(target, content, { mode: 0o644 });
+}
+
+/**
+ * Writes what reviewers and tools read of a stack into `stackDir`: each node's files at
+ * nodes/<node>/<absolute path on the node>, the artifacts (alert rules, scrape config,
+ * dashboard) at their paths, and pgha.json, the stack's description with the files listed
+ * rather than repeated. Returns the paths written.
+ */
+export function writeStackOutput(scope: IConstruct, stackDir: string): string[] {
+  const description = describeStack(scope);
+  const written: string[] = [];
+  for (const node of description.nodes) {
+    for (const file of node.files) {
+      const target = join(stackDir, NODES_DIR, node.plan.name, file.path);
+      writeFile(target, file.content);
+      written.push(target);
+    }
+  }
+  for (const artifact of collectArtifacts(scope)) {
+    const target = join(stackDir, artifact.path);
+    writeFile(target, artifact.content);
+    written.push(target);
+  }
+  const list = (files: readonly NodeFile[]): ListedFile[] => files.map(({ content: _content, ...listed }) => listed);
+  const listed = { ...description, nodes: description.nodes.map((node) => ({ plan: { ...node.plan, files: list(node.plan.files) }, files: list(node.files) })) };
+  const target = join(stackDir, STACK_DESCRIPTION_FILE);
+  writeFile(target, `${JSON.stringify(listed, null, 2)}\n`);
+  written.push(target);
+  return written;
+}
+
+/** Reads a stack's description back from its output directory, with each file's content from nodes/. */
+export function readStackOutput(stackDir: string): StackDescription {
+  const file = join(stackDir, STACK_DESCRIPTION_FILE);
+  let parsed: StackDescription;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as StackDescription;
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${(error as Error).message}. Synthesize the stack again (cdktf synth).`);
+  }
+  if (parsed.formatVersion !== STACK_DESCRIPTION_FORMAT) {
+    throw new Error(`${file}: format version ${parsed.formatVersion}; this version of cdktf-postgres-ha reads ${STACK_DESCRIPTION_FORMAT}. Synthesize the stack again with it.`);
+  }
+  const withContent = (node: string, files: readonly ListedFile[]): NodeFile[] =>
+    files.map((listed) => ({ ...listed, content: readFileSync(join(stackDir, NODES_DIR, node, listed.path), 'utf8') }));
+  const nodes: RenderedNode[] = parsed.nodes.map((node) => {
+    const files = withContent(node.plan.name, node.files);
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    return { plan: { ...node.plan, files: node.plan.files.map((f) => byPath.get(f.path) ?? withContent(node.plan.name, [f])[0]) }, files };
+  });
+  return { ...parsed, nodes };
+}
+
+/**
+ * Registers, once per stack, the writing of the stack's output at synth (`cdktf synth`,
+ * `app.synth()`): users get the node files and pgha.json with no call of their own. Constructs
+ * built outside a stack (the local runner builds in a bare root) have nothing to register.
+ */
+export function registerStackOutput(scope: IConstruct): void {
+  const stack = scope.node.scopes.find((s): s is TerraformStack => TerraformStack.isStack(s));
+  if (!stack || stack.node.tryFindChild(ID)) return;
+  const writer = new Construct(stack, ID);
+  addCustomSynthesis(writer, {
+    onSynthesize: (session: ISynthesisSession) => {
+      writeStackOutput(stack, join(session.outdir, session.manifest.forStack(stack).workingDirectory));
+    },
+  });
+}
