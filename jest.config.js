@@ -4,6 +4,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
+  // The reference stacks import the library by its package name, as a user's app does.
+  moduleNameMapper: { '^cdktf-postgres-ha$': '<rootDir>/src/index.ts' },
   // Cluster and tool tests start real processes: run files one at a time on the 2-core machines.
   maxWorkers: 2,
   testTimeout: 60_000,

@@ -1,29 +1,54 @@
-// Public API of cdktf-postgres-ha: re-exports only.
-export * from './constructs/patroni-cluster';
-export * from './constructs/haproxy-frontends';
-export * from './constructs/wal-archive-bucket';
-export * from './constructs/backup-job';
-export * from './constructs/cluster-monitoring';
-export * from './constructs/prometheus-server';
-export * from './constructs/primary-with-replicas';
-export * from './constructs/routed-cluster';
-export * from './platform/local/local-platform';
-export * from './platform/platform';
-export * from './platform/aws/aws-platform';
-export * from './platform/aws/subnet';
-export * from './platform/aws/vpc';
-export * from './platform/docker/docker-platform';
+// The public API of cdktf-postgres-ha: named re-exports only. Everything else is internal and may
+// change in any release. The runner and the CLI (pgha local) are not exported: a synth never loads them.
+
+// Constructs and their props.
+export { ClusterBaseProps } from './constructs/cluster-props';
+export { PatroniCluster, PatroniClusterProps, RestoreFromProps } from './constructs/patroni-cluster';
+export { PrimaryWithReplicas, PrimaryWithReplicasProps } from './constructs/primary-with-replicas';
+export { HaproxyFrontends, HaproxyFrontendsProps } from './constructs/haproxy-frontends';
+export { WalArchiveBucket, WalArchiveBucketProps } from './constructs/wal-archive-bucket';
+export { BackupJob, BackupJobProps, LogicalDumpProps } from './constructs/backup-job';
+export { ClusterMonitoring, ClusterMonitoringProps, ThresholdPair } from './constructs/cluster-monitoring';
+export { PrometheusServer, PrometheusServerProps } from './constructs/prometheus-server';
+export { ClusterEndpoints, RoutedCluster } from './constructs/routed-cluster';
+export { LogicalPublisher, PublicationProps, SubscriptionProps } from './constructs/logical-publisher';
+
+// Platforms.
+export { Platform, NodeGroup, NodeGroupProps, NodeSize, SecretRef, Endpoint, EndpointProps, EndpointListener, ArchiveRepository, NodeCertificatesProps, ScrapeDiscovery, PlatformDescription } from './platform/platform';
+export { stackPlatform, LocalPlatformRequest, LOCAL_PLATFORM_REQUEST_VARIABLE } from './platform/stack-platform';
+export { AwsPlatform, AwsPlatformProps } from './platform/aws/aws-platform';
+export { AwsVpc, AwsVpcProps } from './platform/aws/vpc';
+export { AwsSubnet } from './platform/aws/subnet';
+export { AwsArchiveBucket } from './platform/aws/archive-bucket';
+export { DockerPlatform, DockerPlatformProps } from './platform/docker/docker-platform';
 export { DockerNodeGroup } from './platform/docker/docker-node-group';
-export * from './spec/patroni-cluster';
-export * from './spec/haproxy-frontends';
-export * from './spec/primary-with-replicas';
-export * from './spec/pooling';
-export * from './spec/failover';
-export * from './spec/wal-archive-bucket';
-export * from './spec/backup-job';
-export * from './spec/restore-target';
-export * from './spec/monitoring';
-export * from './spec/problems';
-export * from './model/node-plan';
-export { collectArtifacts, collectRenderedNodes, writeNodeFiles } from './review/node-files';
-export { recoveryObjectives, recoveryReport, renderRecoveryReport } from './review/recovery-objectives';
+export { DockerArchiveRepository } from './platform/docker/docker-archive';
+export { LocalPlatform, LocalPlatformProps, LocalPlatformDescription, LocalSecret } from './platform/local/local-platform';
+export { LocalArchiveStore } from './platform/local/archive-store';
+
+// The vocabulary of props and attributes.
+export { NodePlacement } from './model/placement';
+export { NodePlan, NodeFile, NodeService, NodeJob, NodePort, Peer } from './model/node-plan';
+export { RenderedNode, StackArtifact } from './platform/rendered-node';
+export { FailoverProfile, FailoverTiming, FAILOVER_PROFILES } from './spec/failover';
+export { ReplicationMode, PatroniClusterSpec } from './spec/patroni-cluster';
+export { PrimaryWithReplicasSpec } from './spec/primary-with-replicas';
+export { HaproxyFrontendsSpec } from './spec/haproxy-frontends';
+export { PoolingSpec, PoolMode } from './spec/pooling';
+export { WalArchiveBucketSpec } from './spec/wal-archive-bucket';
+export { BackupJobSpec } from './spec/backup-job';
+export { MonitoringSpec } from './spec/monitoring';
+export { SpecError, SpecProblem } from './spec/problems';
+
+// Review: what a synthesized stack is and what it promises.
+export {
+  StackDescription,
+  ClusterDescription,
+  ClusterDescriptionBase,
+  PatroniClusterDescription,
+  PrimaryWithReplicasDescription,
+  FrontendsDescription,
+  describeStack,
+} from './constructs/stack-description';
+export { STACK_DESCRIPTION_FILE, readStackOutput, writeStackOutput } from './constructs/stack-output';
+export { RecoveryObjective, RecoveryObjectivesInput, recoveryObjectives, recoveryReport, recoveryReportOf, renderRecoveryReport } from './review/recovery-objectives';

@@ -1,11 +1,20 @@
 import { Construct } from 'constructs';
-import { BackupJob, BackupJobProps } from '../src/constructs/backup-job';
-import { ClusterMonitoring, ClusterMonitoringProps } from '../src/constructs/cluster-monitoring';
-import { HaproxyFrontends, HaproxyFrontendsProps } from '../src/constructs/haproxy-frontends';
-import { PatroniCluster, PatroniClusterProps, RestoreFromProps } from '../src/constructs/patroni-cluster';
-import { PrometheusServer, PrometheusServerProps } from '../src/constructs/prometheus-server';
-import { WalArchiveBucket, WalArchiveBucketProps } from '../src/constructs/wal-archive-bucket';
-import { Platform } from '../src/platform/platform';
+import {
+  BackupJob,
+  BackupJobProps,
+  ClusterMonitoring,
+  ClusterMonitoringProps,
+  HaproxyFrontends,
+  HaproxyFrontendsProps,
+  PatroniCluster,
+  PatroniClusterProps,
+  Platform,
+  PrometheusServer,
+  PrometheusServerProps,
+  RestoreFromProps,
+  WalArchiveBucket,
+  WalArchiveBucketProps,
+} from 'cdktf-postgres-ha';
 
 export interface HaTopologyProps {
   /** Cluster settings beyond the reference defaults. */

@@ -1,11 +1,7 @@
 import { Construct } from 'constructs';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { LocalBackend, TerraformOutput, TerraformStack } from '../src/cdktf';
-import { HaproxyFrontends } from '../src/constructs/haproxy-frontends';
-import { PatroniCluster } from '../src/constructs/patroni-cluster';
-import { DockerArchiveRepository } from '../src/platform/docker/docker-archive';
-import { DockerNodeGroup } from '../src/platform/docker/docker-node-group';
-import { DockerPlatform, DockerPlatformProps } from '../src/platform/docker/docker-platform';
+import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { DockerArchiveRepository, DockerNodeGroup, DockerPlatform, DockerPlatformProps, HaproxyFrontends, PatroniCluster } from 'cdktf-postgres-ha';
 import { AwsHaStackSettings, withReferenceDefaults } from './aws-ha';
 import { haTopology } from './ha-topology';
 

@@ -1,14 +1,17 @@
-import { join } from 'node:path';
-import { App } from '../src/cdktf';
-import { writeNodeFiles } from '../src/review/node-files';
+import { App } from 'cdktf';
 import { AwsHaStack, AwsHaStackSettings } from './aws-ha';
 import { cdktfContext } from './context';
+import { LogicalReplicationStack, PrimaryWithReplicasStack } from './examples';
 import { LocalDockerStack, LocalDockerStackSettings } from './local-docker';
 
-/** The app: `npm run synth` and `cdktf synth` both run this file. */
+/**
+ * The app: `npm run synth`, `cdktf synth` and the `pgha` command (through cdktf.json's "app") all
+ * run this file, compiled. Each stack writes its node files and pgha.json beside its Terraform.
+ */
 const context = cdktfContext();
 const app = new App({ context });
-const awsHa = new AwsHaStack(app, 'aws-ha', (context['aws-ha'] ?? {}) as AwsHaStackSettings);
-const localDocker = new LocalDockerStack(app, 'local-docker', (context['local-docker'] ?? {}) as LocalDockerStackSettings);
+new AwsHaStack(app, 'aws-ha', (context['aws-ha'] ?? {}) as AwsHaStackSettings);
+new LocalDockerStack(app, 'local-docker', (context['local-docker'] ?? {}) as LocalDockerStackSettings);
+new PrimaryWithReplicasStack(app, 'primary-with-replicas');
+new LogicalReplicationStack(app, 'logical-replication');
 app.synth();
-for (const stack of [awsHa, localDocker]) writeNodeFiles(stack, join(app.outdir, 'stacks', stack.node.id));

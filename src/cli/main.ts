@@ -1,47 +1,54 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { readStackOutput } from '../constructs/stack-output';
+import { LocalArchiveStore } from '../platform/local/archive-store';
+import { LocalPlatformRequest } from '../platform/stack-platform';
+import { recoveryReportOf } from '../review/recovery-objectives';
+import { FAILOVER_PROFILES, FailoverProfile } from '../spec/failover';
 import { validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { validatePatroniClusterSpec } from '../spec/patroni-cluster';
 import { SpecError } from '../spec/problems';
-import { FAILOVER_PROFILES, FailoverProfile } from '../spec/failover';
-import { endpointsPath, localDown, localStatus, localUp } from '../runner/local-cluster';
-import { LOCAL_TOPOLOGIES } from '../../stacks/local-topologies';
-import { REFERENCE_STACKS } from '../../stacks/reference-stacks';
-import { App } from '../cdktf';
-import { localRunJob } from '../runner/local-cluster';
-import { localPromote } from '../runner/local-promote';
-import { recoveryReport } from '../review/recovery-objectives';
-import { tmpdir } from 'node:os';
+import { Synthesized, UserAppError, chooseStack, findProject, readSynthesized, synthesizeApp } from './user-app';
 
 /** Under /tmp: the services run as postgres, etcd and haproxy and must reach their directories. */
 const DEFAULT_LOCAL_DIR = '/tmp/pgha-local';
 
 const USAGE = `pgha: tools for cdktf-postgres-ha
 
+Run it in your cdktf project: it finds the nearest cdktf.json and runs its "app" as \`cdktf synth\`
+does, so every command sees the stacks of your app (--stack picks one when there are several).
+
   pgha validate <patroni-cluster|haproxy-frontends> <spec.json>
       Checks a spec (the construct's props as JSON, without "platform"/"cluster") and prints
       it with defaults applied, or every problem with its field. Exit 1 when invalid.
-  pgha nodes [--dir cdktf.out] [--stack aws-ha]
-      Lists the nodes of a synthesized stack and the files written for each.
-  pgha local up [--stack aws-ha] [--dir /tmp/pgha-local] [--profile default|fast] [--address-block 42]
-      Runs the stack's topology on this machine: every node at its own 127.<block>.x.y address,
-      its files under DIR/nodes/<node>, its services as processes (as root: under their own
-      users). Returns when the cluster is healthy and writes DIR/endpoints.json.
+  pgha nodes [--stack S] [--dir SYNTH_DIR]
+      Lists the nodes of a stack and the files written for each. --dir reads an app synthesized
+      already (e.g. cdktf.out) instead of running the app.
+  pgha plan-report [--stack S] [--restore-seconds N] [--dir SYNTH_DIR]
+      The RPO/RTO table of each cluster of the stack, from its settings (replication mode,
+      failover timing, archive_timeout, backups); N is a measured restore time to plan with.
+  pgha local up [--stack S] [--dir /tmp/pgha-local] [--profile default|fast] [--address-block 42]
+                [--archive-dir DIR [--archive-s3-port PORT]]
+      Runs the stack's topology on this machine: the app builds the stack on the local platform
+      (the stack gets its platform from stackPlatform()), every node at its own 127.<block>.x.y
+      address, its files under DIR/nodes/<node>, its services as processes (as root: under their
+      own users). Archives live in DIR/archive unless --archive-dir names a store to share (a
+      directory, or with --archive-s3-port the local S3-compatible server over it): a stack that
+      restores from an archive finds there what another cluster wrote. Returns when the cluster
+      is healthy and writes DIR/endpoints.json.
   pgha local status [--dir /tmp/pgha-local]
       Each member's role, state, timeline and lag, and the processes.
   pgha local down [--dir /tmp/pgha-local]
       Stops every process \`up\` started.
   pgha local run-job <node> <job> [--dir /tmp/pgha-local]
-  pgha local promote <node> [--dir /tmp/pgha-local]
-      A PrimaryWithReplicas cluster: stop the primary, promote the standby <node>, and point the
-      other standbys at it (the manual failover, scripted).
       Runs a node's scheduled job now, as its timer would (pgha-backup-full, pgha-backup-diff,
       pgha-check, pgha-verify, pgha-restore-drill, pgha-dump): it acts only on the node whose role
       fits, and prints its output.
-  pgha plan-report [--stack aws-ha] [--restore-seconds N]
-      The RPO/RTO table of each cluster of the stack, from its settings (replication mode,
-      failover timing, archive_timeout, backups); N is a measured restore time to plan with.
+  pgha local promote <node> [--dir /tmp/pgha-local]
+      A PrimaryWithReplicas cluster: stop the primary, promote the standby <node>, and point the
+      other standbys at it (the manual failover, scripted).
   pgha help
+      This text, and the stacks of the app in this directory.
 `;
 
 const VALIDATORS: Record<string, (input: unknown) => unknown> = {
@@ -92,109 +99,195 @@ function filesUnder(dir: string): string[] {
   });
 }
 
+/**
+ * The app's synthesized stacks: read from `--dir` when given (an app synthesized already), else
+ * synthesized now from the project's cdktf.json.
+ */
+function synthesized(args: string[], localRequest?: LocalPlatformRequest): { app: Synthesized; where: string } {
+  const given = option(args, '--dir', '');
+  if (given) return { app: readSynthesized(resolve(given)), where: given };
+  const project = findProject(process.cwd());
+  if (!project) {
+    throw new UserAppError(`no cdktf.json in ${process.cwd()} or above: run pgha in your cdktf project (or pass --dir <synthesized app>, e.g. cdktf.out)`);
+  }
+  return { app: synthesizeApp(project, { localRequest }), where: `the app of ${project.configFile}` };
+}
+
+/** The stack named by --stack, or the only one; its output directory is read before `app` is disposed. */
+function withStack<T>(args: string[], use: (stackDir: string, stack: string) => T): T {
+  const { app, where } = synthesized(args);
+  try {
+    const stack = chooseStack(app, option(args, '--stack', '') || undefined, where);
+    return use(app.stackDir(stack), stack);
+  } finally {
+    app.dispose();
+  }
+}
+
 function nodes(args: string[], io: Output): number {
-  const stackDir = join(option(args, '--dir', 'cdktf.out'), 'stacks', option(args, '--stack', 'aws-ha'), 'nodes');
-  if (!existsSync(stackDir)) {
-    io.err(`pgha nodes: ${stackDir} does not exist: run \`npm run synth\` first (or pass --dir/--stack).\n`);
-    return 1;
+  return withStack(args, (stackDir) => {
+    const nodesDir = join(stackDir, 'nodes');
+    for (const node of existsSync(nodesDir) ? readdirSync(nodesDir).sort() : []) {
+      io.out(`${node}\n`);
+      for (const file of filesUnder(join(nodesDir, node)).sort()) io.out(`  /${relative(join(nodesDir, node), file)}\n`);
+    }
+    return 0;
+  });
+}
+
+/** --archive-dir and --archive-s3-port: an archive store shared with other local clusters. */
+function archiveStore(args: string[]): LocalArchiveStore | undefined {
+  const dir = option(args, '--archive-dir', '');
+  const port = option(args, '--archive-s3-port', '');
+  if (!dir) {
+    if (port) throw new UserAppError('pgha local up: --archive-s3-port: expected --archive-dir too (the directory the local S3 server keeps its objects in)');
+    return undefined;
   }
-  for (const node of readdirSync(stackDir).sort()) {
-    io.out(`${node}\n`);
-    for (const file of filesUnder(join(stackDir, node)).sort()) io.out(`  /${relative(join(stackDir, node), file)}\n`);
+  if (!port) return { type: 'posix', dir: resolve(dir) };
+  const number = Number(port);
+  if (!Number.isInteger(number) || number < 1024 || number > 65535) throw new UserAppError(`pgha local up: --archive-s3-port: got "${port}"; expected a port number 1024-65535, e.g. 9000`);
+  return { type: 's3', dir: resolve(dir), port: number };
+}
+
+async function localUpCommand(args: string[], io: Output): Promise<number> {
+  const dir = resolve(option(args, '--dir', DEFAULT_LOCAL_DIR));
+  const profile = option(args, '--profile', '');
+  if (profile && !(profile in FAILOVER_PROFILES)) {
+    io.err(`pgha local up: --profile: got "${profile}"; expected ${Object.keys(FAILOVER_PROFILES).join(' or ')}\n`);
+    return 2;
   }
+  const block = option(args, '--address-block', '42');
+  const addressBlock = Number(block);
+  if (!Number.isInteger(addressBlock) || addressBlock < 1 || addressBlock > 254) {
+    io.err(`pgha local up: --address-block: got "${block}"; expected 1-254 (the second octet of 127.x.y.z), e.g. 42\n`);
+    return 2;
+  }
+  const started = Date.now();
+  const progress = (line: string) => io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+  let stack = option(args, '--stack', '');
+  if (!stack) {
+    // Which stack: the only one of the app built with this library.
+    const { app, where } = synthesized([]);
+    try {
+      stack = chooseStack(app, undefined, where);
+    } finally {
+      app.dispose();
+    }
+  }
+  const request: LocalPlatformRequest = {
+    stack,
+    platform: { addressBlock, nodesDir: join(dir, 'nodes'), archiveStore: archiveStore(args) ?? { type: 'posix', dir: join(dir, 'archive') }, ...(profile ? { failover: profile as FailoverProfile } : {}) },
+  };
+  const { app, where } = synthesized([], request);
+  let description;
+  try {
+    chooseStack(app, stack, where);
+    description = readStackOutput(app.stackDir(stack));
+  } finally {
+    app.dispose();
+  }
+  progress(`stack ${stack} built on the local platform: ${description.nodes.length} nodes`);
+  // Loaded only now: a synth never loads the runner (pg, processes).
+  const { endpointsPath, localUp } = await import('../runner/local-cluster');
+  const endpoints = await localUp({ dir, stack: description, progress });
+  const pooled = endpoints.pooledWriter && endpoints.pooledReader ? `, pooled writer ${endpoints.pooledWriter.host}:${endpoints.pooledWriter.port}, pooled reader ${endpoints.pooledReader.host}:${endpoints.pooledReader.port}` : '';
+  io.out(`healthy: writer ${endpoints.writer.host}:${endpoints.writer.port}, reader ${endpoints.reader.host}:${endpoints.reader.port}${pooled}; details in ${endpointsPath(dir)}\n`);
   return 0;
 }
 
 async function local(args: string[], io: Output): Promise<number> {
   const [action] = args;
   const dir = option(args, '--dir', DEFAULT_LOCAL_DIR);
-  try {
-    if (action === 'up') {
-      const stack = option(args, '--stack', 'aws-ha');
-      const topology = LOCAL_TOPOLOGIES[stack];
-      if (!topology) {
-        io.err(`pgha local up: no stack "${stack}"; expected one of ${Object.keys(LOCAL_TOPOLOGIES).join(', ')}\n`);
-        return 2;
-      }
-      const profile = option(args, '--profile', '');
-      if (profile && !(profile in FAILOVER_PROFILES)) {
-        io.err(`pgha local up: --profile: got "${profile}"; expected ${Object.keys(FAILOVER_PROFILES).join(' or ')}\n`);
-        return 2;
-      }
-      const addressBlock = Number(option(args, '--address-block', '42'));
-      const started = Date.now();
-      const endpoints = await localUp({
-        dir,
-        platform: { addressBlock },
-        build: topology((profile || undefined) as FailoverProfile | undefined),
-        progress: (line) => io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`),
-      });
-      const pooled = endpoints.pooledWriter && endpoints.pooledReader ? `, pooled writer ${endpoints.pooledWriter.host}:${endpoints.pooledWriter.port}, pooled reader ${endpoints.pooledReader.host}:${endpoints.pooledReader.port}` : '';
-      io.out(`healthy: writer ${endpoints.writer.host}:${endpoints.writer.port}, reader ${endpoints.reader.host}:${endpoints.reader.port}${pooled}; details in ${endpointsPath(dir)}\n`);
-      return 0;
+  if (action === 'up') return localUpCommand(args, io);
+  const runner = await import('../runner/local-cluster');
+  if (action === 'down') {
+    const report = await runner.localDown(dir);
+    io.out(`stopped ${report.stopped.length} process(es)${report.killed.length ? `, killed ${report.killed.join(', ')}` : ''}\n`);
+    if (report.leftBehind.length > 0) {
+      io.err(`still running: ${report.leftBehind.join(', ')}\n`);
+      return 1;
     }
-    if (action === 'down') {
-      const report = await localDown(dir);
-      io.out(`stopped ${report.stopped.length} process(es)${report.killed.length ? `, killed ${report.killed.join(', ')}` : ''}\n`);
-      if (report.leftBehind.length > 0) {
-        io.err(`still running: ${report.leftBehind.join(', ')}\n`);
-        return 1;
-      }
-      return 0;
-    }
-    if (action === 'status') {
-      io.out(await localStatus(dir));
-      return 0;
-    }
-    if (action === 'run-job') {
-      const [, node, job] = args;
-      if (!node || !job || node.startsWith('--') || job.startsWith('--')) {
-        io.err('pgha local run-job: expected a node and a job, e.g. `pgha local run-job main-pg-1 pgha-backup-full`\n');
-        return 2;
-      }
-      const result = await localRunJob(dir, node, job);
-      io.out(result.output);
-      io.out(`${job} on ${node}: exit ${result.exitCode} after ${(result.durationMs / 1000).toFixed(1)} s\n`);
-      return result.exitCode === 0 ? 0 : 1;
-    }
-    if (action === 'promote') {
-      const [, node] = args;
-      if (!node || node.startsWith('--')) {
-        io.err('pgha local promote: expected the standby to promote, e.g. `pgha local promote main-pg-2` (a PrimaryWithReplicas cluster)\n');
-        return 2;
-      }
-      const report = await localPromote(dir, node);
-      io.out(`${report.fenced ? `stopped the old primary ${report.fenced}; ` : ''}promoted ${report.promoted}; streaming from it now: ${report.repointed.join(', ') || 'no standby'}\n`);
-      return 0;
-    }
-    io.err(`pgha local: expected up, status, down, run-job or promote\n`);
-    return 2;
-  } catch (error) {
-    io.err(`${(error as Error).message}\n`);
-    return 1;
+    return 0;
   }
+  if (action === 'status') {
+    io.out(await runner.localStatus(dir));
+    return 0;
+  }
+  if (action === 'run-job') {
+    const [, node, job] = args;
+    if (!node || !job || node.startsWith('--') || job.startsWith('--')) {
+      io.err('pgha local run-job: expected a node and a job, e.g. `pgha local run-job main-pg-1 pgha-backup-full`\n');
+      return 2;
+    }
+    const result = await runner.localRunJob(dir, node, job);
+    io.out(result.output);
+    io.out(`${job} on ${node}: exit ${result.exitCode} after ${(result.durationMs / 1000).toFixed(1)} s\n`);
+    return result.exitCode === 0 ? 0 : 1;
+  }
+  if (action === 'promote') {
+    const [, node] = args;
+    if (!node || node.startsWith('--')) {
+      io.err('pgha local promote: expected the standby to promote, e.g. `pgha local promote main-pg-2` (a PrimaryWithReplicas cluster)\n');
+      return 2;
+    }
+    const { localPromote } = await import('../runner/local-promote');
+    const report = await localPromote(dir, node);
+    io.out(`${report.fenced ? `stopped the old primary ${report.fenced}; ` : ''}promoted ${report.promoted}; streaming from it now: ${report.repointed.join(', ') || 'no standby'}\n`);
+    return 0;
+  }
+  io.err(`pgha local: expected up, status, down, run-job or promote\n`);
+  return 2;
 }
 
 function planReport(args: string[], io: Output): number {
-  const name = option(args, '--stack', 'aws-ha');
-  const build = REFERENCE_STACKS[name];
-  if (!build) {
-    io.err(`pgha plan-report: no stack "${name}"; expected one of ${Object.keys(REFERENCE_STACKS).join(', ')}\n`);
-    return 2;
-  }
   const given = option(args, '--restore-seconds', '');
   const restoreSeconds = given === '' ? undefined : Number(given);
   if (restoreSeconds !== undefined && !(Number.isFinite(restoreSeconds) && restoreSeconds > 0)) {
     io.err(`pgha plan-report: --restore-seconds: got "${given}"; expected a positive number of seconds, e.g. 300\n`);
     return 2;
   }
-  // Built in memory, never synthesized to disk.
-  const stack = build(new App({ outdir: join(tmpdir(), 'pgha-plan-report') }));
-  io.out(`## Recovery objectives of stack ${name}\n\n${recoveryReport(stack, restoreSeconds)}`);
+  return withStack(args, (stackDir, stack) => {
+    io.out(`## Recovery objectives of stack ${stack}\n\n${recoveryReportOf(readStackOutput(stackDir), restoreSeconds)}`);
+    return 0;
+  });
+}
+
+/** The usage, then the stacks of the app in this directory, when there is one. */
+function help(io: Output): number {
+  io.out(USAGE);
+  const project = findProject(process.cwd());
+  if (!project) {
+    io.out(`\nNo cdktf.json in ${process.cwd()} or above: run pgha in a cdktf project to see its stacks.\n`);
+    return 0;
+  }
+  try {
+    const app = synthesizeApp(project);
+    try {
+      const lines = app.pghaStacks.map((stack) => {
+        const kinds = readStackOutput(app.stackDir(stack)).platforms.map((p) => p.kind);
+        return `  ${stack} (${kinds.join(', ') || 'no platform'})`;
+      });
+      io.out(`\nStacks of ${project.configFile} with clusters:\n${lines.join('\n') || '  (none)'}\n`);
+    } finally {
+      app.dispose();
+    }
+  } catch (error) {
+    io.out(`\nThe stacks of ${project.configFile} are unknown: ${(error as Error).message}\n`);
+  }
   return 0;
 }
 
 export async function main(args: string[], io: Output = console_): Promise<number> {
+  try {
+    return await run(args, io);
+  } catch (error) {
+    // What the user can act on is said plainly; a failed `local up` names its step and log.
+    io.err(`${(error as Error).message}\n`);
+    return error instanceof UserAppError ? 2 : 1;
+  }
+}
+
+async function run(args: string[], io: Output): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'validate':
@@ -209,8 +302,7 @@ export async function main(args: string[], io: Output = console_): Promise<numbe
     case 'help':
     case '--help':
     case '-h':
-      io.out(USAGE);
-      return 0;
+      return help(io);
     default:
       io.err(`pgha: unknown command "${command}"\n\n${USAGE}`);
       return 2;

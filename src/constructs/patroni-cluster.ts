@@ -4,7 +4,7 @@ import { planDedicatedEtcdNodes, planPatroniNodes } from '../node-plan/patroni-c
 import { ClusterArchive, ClusterBackup } from '../node-plan/pgbackrest-plan';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { WalArchiveBucket } from './wal-archive-bucket';
-import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
+import { LogicalPublisher, PublicationProps } from './logical-publisher';
 import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, Platform, SecretRef } from '../platform/platform';
@@ -17,20 +17,13 @@ import { NodePlacement } from '../model/placement';
 import { registerStackOutput } from './stack-output';
 import { BackupJobSpec } from '../spec/backup-job';
 import { PatroniClusterDescription, clusterDescriptionBase } from './stack-description';
+import { ClusterBaseProps } from './cluster-props';
 
-export interface PatroniClusterProps {
-  /** Where the nodes run (AwsPlatform, ...). */
-  readonly platform: Platform;
-  /** Patroni scope and name prefix of every node and resource: 1-25 of a-z, 0-9 and "-". */
-  readonly clusterName: string;
+export interface PatroniClusterProps extends ClusterBaseProps {
   /** PostgreSQL nodes, spread over the platform's subnets in turn. @default 3 */
   readonly nodeCount?: number;
   /** Allow `nodeCount: 1` (no failover: for development only). @default false */
   readonly allowSingleNode?: boolean;
-  /** Allow every node in one availability zone (a zone outage then takes the cluster down). @default false */
-  readonly allowSingleAvailabilityZone?: boolean;
-  /** @default 5432 */
-  readonly postgresPort?: number;
   /** Patroni REST API port (health checks, switchover). @default 8008 */
   readonly restApiPort?: number;
   /** "colocated": an etcd member on each of the first 1/3/5 nodes; "dedicated": 3 etcd nodes of their own. @default "colocated" */
@@ -56,20 +49,8 @@ export interface PatroniClusterProps {
   readonly failover?: FailoverProfile | FailoverTiming;
   /** A replica further behind than this is never promoted. @default 1048576 (1 MiB) */
   readonly maximumLagOnFailoverBytes?: number;
-  /** @default 200 */
-  readonly maxConnections?: number;
   /** Statements slower than this are logged (log_min_duration_statement; -1 turns it off). @default 1000 */
   readonly slowQueryThresholdMs?: number;
-  /** Extra postgresql.conf parameters; those Patroni or this library owns are refused. @default {} */
-  readonly postgresqlParameters?: Record<string, string | number | boolean>;
-  /** Networks that may connect to PostgreSQL directly, bypassing the proxies. @default [] */
-  readonly clientCidrs?: string[];
-  /** Allow 0.0.0.0/0 in clientCidrs. @default false */
-  readonly allowAnyClient?: boolean;
-  /** @default - the platform's default ("m6i.large" on AWS) */
-  readonly instanceType?: string;
-  /** Size of each node's persistent data volume. @default 100 */
-  readonly dataVolumeSizeGiB?: number;
   /** Instance type of dedicated etcd nodes (etcdPlacement "dedicated"). @default "t3.small" */
   readonly etcdInstanceType?: string;
   /** Data volume of each dedicated etcd node. @default 20 */
@@ -80,8 +61,6 @@ export interface PatroniClusterProps {
    * @default - no archiving
    */
   readonly archive?: WalArchiveBucket;
-  /** A WAL segment is archived at least this often, even when little is written (archive_timeout). @default 60 */
-  readonly archiveTimeoutSeconds?: number;
   /**
    * Bootstrap from an archive instead of an empty database: point-in-time recovery into a new
    * cluster. Exactly one target: targetTime, targetLsn, targetName or latest.
@@ -103,13 +82,6 @@ export interface PatroniClusterProps {
    * @default [] (wal_level "replica")
    */
   readonly publications?: PublicationProps[];
-  /**
-   * Subscriptions to other clusters' publications: each is created on this cluster's leader once
-   * its database and the published tables exist here (logical replication copies rows, not table
-   * definitions), through a slot Patroni keeps on the publisher across its failovers.
-   * @default []
-   */
-  readonly subscriptions?: SubscriptionProps[];
 }
 
 export interface RestoreFromProps {

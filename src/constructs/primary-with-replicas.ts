@@ -6,50 +6,32 @@ import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, standbySlotName,
 import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
-import { LogicalPublisher, PublicationProps, SubscriptionProps } from './logical-publisher';
+import { LogicalPublisher, PublicationProps } from './logical-publisher';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { NodePlacement } from '../model/placement';
 import { registerStackOutput } from './stack-output';
 import { PrimaryWithReplicasDescription, clusterDescriptionBase } from './stack-description';
+import { ClusterBaseProps } from './cluster-props';
 
-export interface PrimaryWithReplicasProps {
-  readonly platform: Platform;
-  /** Prefix of the node and resource names: 1-25 of a-z, 0-9 and "-". */
-  readonly clusterName: string;
+export interface PrimaryWithReplicasProps extends ClusterBaseProps {
   /** Hot standbys besides the primary. @default 2 */
   readonly standbyCount?: number;
-  /** Allow every node in one zone. @default false */
-  readonly allowSingleAvailabilityZone?: boolean;
   /** "async", or "sync": commits wait for `synchronousCount` standbys (synchronous_standby_names). @default "async" */
   readonly replicationMode?: 'async' | 'sync';
   /** "FIRST" (the first standbys in order) or "ANY" (a quorum of them). @default "FIRST" */
   readonly synchronousMethod?: 'FIRST' | 'ANY';
   /** Standbys a commit waits for in "sync" mode; fewer than standbyCount. @default 1 */
   readonly synchronousCount?: number;
-  /** @default 5432 */
-  readonly postgresPort?: number;
   /** The role agent (Patroni's health-check endpoints for HAProxy). @default 8008 */
   readonly agentPort?: number;
-  /** PostgreSQL max_connections. @default 200 */
-  readonly maxConnections?: number;
   /** WAL kept for standbys beyond their slots. @default "1GB" */
   readonly walKeepSize?: string;
-  readonly postgresqlParameters?: Record<string, string | number | boolean>;
-  /** Networks that may reach PostgreSQL directly (besides the proxies). @default [] */
-  readonly clientCidrs?: string[];
-  /** Allow 0.0.0.0/0 in clientCidrs. @default false */
-  readonly allowAnyClient?: boolean;
-  readonly instanceType?: string;
-  /** @default 100 */
-  readonly dataVolumeSizeGiB?: number;
   /**
    * Archive WAL into this pgBackRest repository (stanza = clusterName): the primary archives
    * (archive_mode on), standbys fetch from it what their upstream no longer keeps (restore_command).
    * @default no archive
    */
   readonly archive?: WalArchiveBucket;
-  /** With an archive: a WAL segment is archived at least this often (archive_timeout). @default 60 */
-  readonly archiveTimeoutSeconds?: number;
   /**
    * Cascading standbys: member name -> the standby it streams from, e.g. { "plain-pg-4": "plain-pg-2" }.
    * Not the primary (the first member); listed standbys are left out of synchronous_standby_names.
@@ -63,8 +45,6 @@ export interface PrimaryWithReplicasProps {
    * @default []
    */
   readonly publications?: PublicationProps[];
-  /** Subscriptions to other clusters' publications, created on the primary once their tables exist here. @default [] */
-  readonly subscriptions?: SubscriptionProps[];
 }
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
