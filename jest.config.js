@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The consumer test's app is the user's project: its own test runs there, with ts-jest.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/consumer/app/'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   // The reference stacks import the library by its package name, as a user's app does.
   moduleNameMapper: { '^cdktf-postgres-ha$': '<rootDir>/src/index.ts' },

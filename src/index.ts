@@ -28,10 +28,13 @@ export { LocalArchiveStore } from './platform/local/archive-store';
 
 // The vocabulary of props and attributes.
 export { NodePlacement } from './model/placement';
-export { NodePlan, NodeFile, NodeService, NodeJob, NodePort, Peer } from './model/node-plan';
-export { RenderedNode, StackArtifact } from './platform/rendered-node';
+export { NodePlan, NodeFile, NodeDirectory, NodeService, NodeJob, NodePort, Peer, NodeSecret, NodeSecretFile, NodeDataVolume } from './model/node-plan';
+export { NodeAddition } from './node-plan/node-addition';
+export { HaproxyBackendMember } from './render/haproxy-config';
+export { RenderedNode, StackArtifact, RendersArtifacts } from './platform/rendered-node';
 export { FailoverProfile, FailoverTiming, FAILOVER_PROFILES } from './spec/failover';
 export { ReplicationMode, PatroniClusterSpec } from './spec/patroni-cluster';
+export { ParameterValue } from './spec/postgresql-parameters';
 export { PrimaryWithReplicasSpec } from './spec/primary-with-replicas';
 export { HaproxyFrontendsSpec } from './spec/haproxy-frontends';
 export { PoolingSpec, PoolMode } from './spec/pooling';

@@ -103,19 +103,19 @@ function filesUnder(dir: string): string[] {
  * The app's synthesized stacks: read from `--dir` when given (an app synthesized already), else
  * synthesized now from the project's cdktf.json.
  */
-function synthesized(args: string[], localRequest?: LocalPlatformRequest): { app: Synthesized; where: string } {
+function synthesized(args: string[], cwd: string, localRequest?: LocalPlatformRequest): { app: Synthesized; where: string } {
   const given = option(args, '--dir', '');
-  if (given) return { app: readSynthesized(resolve(given)), where: given };
-  const project = findProject(process.cwd());
+  if (given) return { app: readSynthesized(resolve(cwd, given)), where: given };
+  const project = findProject(cwd);
   if (!project) {
-    throw new UserAppError(`no cdktf.json in ${process.cwd()} or above: run pgha in your cdktf project (or pass --dir <synthesized app>, e.g. cdktf.out)`);
+    throw new UserAppError(`no cdktf.json in ${cwd} or above: run pgha in your cdktf project (or pass --dir <synthesized app>, e.g. cdktf.out)`);
   }
   return { app: synthesizeApp(project, { localRequest }), where: `the app of ${project.configFile}` };
 }
 
 /** The stack named by --stack, or the only one; its output directory is read before `app` is disposed. */
-function withStack<T>(args: string[], use: (stackDir: string, stack: string) => T): T {
-  const { app, where } = synthesized(args);
+function withStack<T>(args: string[], cwd: string, use: (stackDir: string, stack: string) => T): T {
+  const { app, where } = synthesized(args, cwd);
   try {
     const stack = chooseStack(app, option(args, '--stack', '') || undefined, where);
     return use(app.stackDir(stack), stack);
@@ -124,8 +124,8 @@ function withStack<T>(args: string[], use: (stackDir: string, stack: string) => 
   }
 }
 
-function nodes(args: string[], io: Output): number {
-  return withStack(args, (stackDir) => {
+function nodes(args: string[], io: Output, cwd: string): number {
+  return withStack(args, cwd, (stackDir) => {
     const nodesDir = join(stackDir, 'nodes');
     for (const node of existsSync(nodesDir) ? readdirSync(nodesDir).sort() : []) {
       io.out(`${node}\n`);
@@ -136,21 +136,21 @@ function nodes(args: string[], io: Output): number {
 }
 
 /** --archive-dir and --archive-s3-port: an archive store shared with other local clusters. */
-function archiveStore(args: string[]): LocalArchiveStore | undefined {
+function archiveStore(args: string[], cwd: string): LocalArchiveStore | undefined {
   const dir = option(args, '--archive-dir', '');
   const port = option(args, '--archive-s3-port', '');
   if (!dir) {
     if (port) throw new UserAppError('pgha local up: --archive-s3-port: expected --archive-dir too (the directory the local S3 server keeps its objects in)');
     return undefined;
   }
-  if (!port) return { type: 'posix', dir: resolve(dir) };
+  if (!port) return { type: 'posix', dir: resolve(cwd, dir) };
   const number = Number(port);
   if (!Number.isInteger(number) || number < 1024 || number > 65535) throw new UserAppError(`pgha local up: --archive-s3-port: got "${port}"; expected a port number 1024-65535, e.g. 9000`);
-  return { type: 's3', dir: resolve(dir), port: number };
+  return { type: 's3', dir: resolve(cwd, dir), port: number };
 }
 
-async function localUpCommand(args: string[], io: Output): Promise<number> {
-  const dir = resolve(option(args, '--dir', DEFAULT_LOCAL_DIR));
+async function localUpCommand(args: string[], io: Output, cwd: string): Promise<number> {
+  const dir = resolve(cwd, option(args, '--dir', DEFAULT_LOCAL_DIR));
   const profile = option(args, '--profile', '');
   if (profile && !(profile in FAILOVER_PROFILES)) {
     io.err(`pgha local up: --profile: got "${profile}"; expected ${Object.keys(FAILOVER_PROFILES).join(' or ')}\n`);
@@ -167,7 +167,7 @@ async function localUpCommand(args: string[], io: Output): Promise<number> {
   let stack = option(args, '--stack', '');
   if (!stack) {
     // Which stack: the only one of the app built with this library.
-    const { app, where } = synthesized([]);
+    const { app, where } = synthesized([], cwd);
     try {
       stack = chooseStack(app, undefined, where);
     } finally {
@@ -176,9 +176,9 @@ async function localUpCommand(args: string[], io: Output): Promise<number> {
   }
   const request: LocalPlatformRequest = {
     stack,
-    platform: { addressBlock, nodesDir: join(dir, 'nodes'), archiveStore: archiveStore(args) ?? { type: 'posix', dir: join(dir, 'archive') }, ...(profile ? { failover: profile as FailoverProfile } : {}) },
+    platform: { addressBlock, nodesDir: join(dir, 'nodes'), archiveStore: archiveStore(args, cwd) ?? { type: 'posix', dir: join(dir, 'archive') }, ...(profile ? { failover: profile as FailoverProfile } : {}) },
   };
-  const { app, where } = synthesized([], request);
+  const { app, where } = synthesized([], cwd, request);
   let description;
   try {
     chooseStack(app, stack, where);
@@ -195,10 +195,10 @@ async function localUpCommand(args: string[], io: Output): Promise<number> {
   return 0;
 }
 
-async function local(args: string[], io: Output): Promise<number> {
+async function local(args: string[], io: Output, cwd: string): Promise<number> {
   const [action] = args;
-  const dir = option(args, '--dir', DEFAULT_LOCAL_DIR);
-  if (action === 'up') return localUpCommand(args, io);
+  const dir = resolve(cwd, option(args, '--dir', DEFAULT_LOCAL_DIR));
+  if (action === 'up') return localUpCommand(args, io, cwd);
   const runner = await import('../runner/local-cluster');
   if (action === 'down') {
     const report = await runner.localDown(dir);
@@ -239,25 +239,25 @@ async function local(args: string[], io: Output): Promise<number> {
   return 2;
 }
 
-function planReport(args: string[], io: Output): number {
+function planReport(args: string[], io: Output, cwd: string): number {
   const given = option(args, '--restore-seconds', '');
   const restoreSeconds = given === '' ? undefined : Number(given);
   if (restoreSeconds !== undefined && !(Number.isFinite(restoreSeconds) && restoreSeconds > 0)) {
     io.err(`pgha plan-report: --restore-seconds: got "${given}"; expected a positive number of seconds, e.g. 300\n`);
     return 2;
   }
-  return withStack(args, (stackDir, stack) => {
+  return withStack(args, cwd, (stackDir, stack) => {
     io.out(`## Recovery objectives of stack ${stack}\n\n${recoveryReportOf(readStackOutput(stackDir), restoreSeconds)}`);
     return 0;
   });
 }
 
 /** The usage, then the stacks of the app in this directory, when there is one. */
-function help(io: Output): number {
+function help(io: Output, cwd: string): number {
   io.out(USAGE);
-  const project = findProject(process.cwd());
+  const project = findProject(cwd);
   if (!project) {
-    io.out(`\nNo cdktf.json in ${process.cwd()} or above: run pgha in a cdktf project to see its stacks.\n`);
+    io.out(`\nNo cdktf.json in ${cwd} or above: run pgha in a cdktf project to see its stacks.\n`);
     return 0;
   }
   try {
@@ -277,9 +277,10 @@ function help(io: Output): number {
   return 0;
 }
 
-export async function main(args: string[], io: Output = console_): Promise<number> {
+/** Runs one pgha command; `cwd` is where it looks for the project's cdktf.json. Returns the exit code. */
+export async function main(args: string[], io: Output = console_, cwd: string = process.cwd()): Promise<number> {
   try {
-    return await run(args, io);
+    return await run(args, io, cwd);
   } catch (error) {
     // What the user can act on is said plainly; a failed `local up` names its step and log.
     io.err(`${(error as Error).message}\n`);
@@ -287,22 +288,22 @@ export async function main(args: string[], io: Output = console_): Promise<numbe
   }
 }
 
-async function run(args: string[], io: Output): Promise<number> {
+async function run(args: string[], io: Output, cwd: string): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'validate':
       return validate(rest, io);
     case 'nodes':
-      return nodes(rest, io);
+      return nodes(rest, io, cwd);
     case 'local':
-      return local(rest, io);
+      return local(rest, io, cwd);
     case 'plan-report':
-      return planReport(rest, io);
+      return planReport(rest, io, cwd);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      return help(io);
+      return help(io, cwd);
     default:
       io.err(`pgha: unknown command "${command}"\n\n${USAGE}`);
       return 2;

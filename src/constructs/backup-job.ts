@@ -73,7 +73,7 @@ export class BackupJob extends Construct {
     this.spec = validateBackupJobSpec({
       ...specInput,
       retentionFull: specInput.retentionFull ?? (byDays && archive ? archive.spec.retentionDays : undefined),
-    });
+    }, this.node.path);
     const spec = this.spec;
     const lock = archive?.spec.objectLockDays;
     if (lock !== undefined && spec.retentionFullType === 'time' && spec.retentionFull < lock) {
@@ -84,7 +84,7 @@ export class BackupJob extends Construct {
           expected: `at least the archive's objectLockDays (${lock}): pgBackRest's expire cannot delete objects still locked, and would fail`,
           fix: `set retentionFull to ${lock} or more, or lower the archive's objectLockDays`,
         },
-      ]);
+      ], this.node.path);
     }
     cluster.attachBackup(
       {

@@ -85,7 +85,7 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
     super(scope, id);
     registerStackOutput(this);
     const { cluster, frontends, scrapers, ...specInput } = props;
-    this.spec = validateMonitoringSpec(specInput);
+    this.spec = validateMonitoringSpec(specInput, this.node.path);
     this.cluster = cluster;
     const spec = this.spec;
     this.secret = cluster.platform.createSecret(this, 'Secret', `${cluster.clusterName}/monitoring`, [MONITORING_PASSWORD_KEY]);
@@ -119,7 +119,10 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
     for (const { group } of this.groups) group.allow(this.spec.nodeExporterPort, 'node_exporter (Prometheus)', peer);
   }
 
-  /** What Prometheus scrapes, and how it finds it on this platform. */
+  /**
+   * What Prometheus scrapes, and how it finds it on this platform.
+   * @internal PrometheusServer reads it.
+   */
   get scrapeCluster(): ScrapeCluster {
     const discovery = this.cluster.platform.scrapeDiscovery;
     return {

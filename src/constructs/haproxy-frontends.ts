@@ -96,7 +96,7 @@ export class HaproxyFrontends extends Construct {
     this.spec = validateHaproxyFrontendsSpec({
       ...specInput,
       proxyZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
-    });
+    }, this.node.path);
     const spec = this.spec;
     if (spec.syncReplicaPort !== undefined && !cluster.syncAware) {
       throw new SpecError('HaproxyFrontends spec', [
@@ -106,7 +106,7 @@ export class HaproxyFrontends extends Construct {
           expected: `no synchronous-standby port for cluster "${cluster.clusterName}": its members cannot tell which standby is synchronous (only Patroni's /sync can)`,
           fix: 'remove syncReplicaPort, or use a PatroniCluster',
         },
-      ]);
+      ], this.node.path);
     }
     if (spec.pooling) {
       const problems = checkPoolFit({
@@ -115,7 +115,7 @@ export class HaproxyFrontends extends Construct {
         maxConnections: cluster.spec.maxConnections,
         superuserReservedConnections: Number(cluster.spec.postgresqlParameters.superuser_reserved_connections ?? DEFAULT_SUPERUSER_RESERVED_CONNECTIONS),
       });
-      if (problems.length > 0) throw new SpecError('HaproxyFrontends spec', problems);
+      if (problems.length > 0) throw new SpecError('HaproxyFrontends spec', problems, this.node.path);
     }
     const groupName = `${cluster.clusterName}-proxy`;
     this.proxies = platform.placeNodes(groupName, spec.proxyCount);

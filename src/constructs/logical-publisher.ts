@@ -5,6 +5,7 @@ import { NodePlacement } from '../model/placement';
 export interface LogicalPublisher {
   readonly clusterName: string;
   readonly members: readonly NodePlacement[];
+  /** @internal The wiring between publishers and subscribers. */
   readonly logicalReplication: ClusterLogicalReplication;
 }
 

@@ -19,6 +19,7 @@ import { BackupJobSpec } from '../spec/backup-job';
 import { PatroniClusterDescription, clusterDescriptionBase } from './stack-description';
 import { ClusterBaseProps } from './cluster-props';
 
+/** Props of a PatroniCluster: the shared cluster props, and Patroni's, etcd's and archiving's own. */
 export interface PatroniClusterProps extends ClusterBaseProps {
   /** PostgreSQL nodes, spread over the platform's subnets in turn. @default 3 */
   readonly nodeCount?: number;
@@ -135,7 +136,10 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   private readonly frontends: FrontendsSlot;
   /** Patroni answers `/sync`: the synchronous-standby frontend works. */
   readonly syncAware = true;
-  /** Its publications and subscriptions, and the clusters subscribed to it. */
+  /**
+   * Its publications and subscriptions, and the clusters subscribed to it.
+   * @internal The wiring between publishers and subscribers.
+   */
   readonly logicalReplication: ClusterLogicalReplication;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
@@ -153,7 +157,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
       restoreFrom: restoreFrom ? { ...restoreFrom, archive: undefined, archiveId: restoreFrom.archive.archiveId } : undefined,
       ...subscriptionSpecInput(subscriptions),
       nodeZones: Number.isInteger(nodeCount) && nodeCount > 0 ? defined(platform.previewZones(nodeCount)) : undefined,
-    });
+    }, this.node.path);
     const spec = this.spec;
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
@@ -245,6 +249,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   /**
    * Adds scheduled backups to every node (used by BackupJob). Only one per cluster: the nodes'
    * pgbackrest.conf carries its retention.
+   * @internal BackupJob calls it.
    */
   attachBackup(backup: Omit<ClusterBackup, 'tls'>, by: string, spec: BackupJobSpec): void {
     if (!this.archive) {

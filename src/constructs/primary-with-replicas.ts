@@ -13,6 +13,7 @@ import { registerStackOutput } from './stack-output';
 import { PrimaryWithReplicasDescription, clusterDescriptionBase } from './stack-description';
 import { ClusterBaseProps } from './cluster-props';
 
+/** Props of a PrimaryWithReplicas: the shared cluster props, and the standbys' and archiving's own. */
 export interface PrimaryWithReplicasProps extends ClusterBaseProps {
   /** Hot standbys besides the primary. @default 2 */
   readonly standbyCount?: number;
@@ -73,7 +74,10 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
   readonly syncAware = false;
   private readonly hbaNetworks: Set<string>;
   private readonly frontends: FrontendsSlot;
-  /** Its publications and subscriptions, and the clusters subscribed to it. */
+  /**
+   * Its publications and subscriptions, and the clusters subscribed to it.
+   * @internal The wiring between publishers and subscribers.
+   */
   readonly logicalReplication: ClusterLogicalReplication;
 
   constructor(scope: Construct, id: string, props: PrimaryWithReplicasProps) {
@@ -89,7 +93,7 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
       ...specInput,
       ...subscriptionSpecInput(subscriptions),
       nodeZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
-    });
+    }, this.node.path);
     const spec = this.spec;
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;

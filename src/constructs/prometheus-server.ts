@@ -55,8 +55,8 @@ export type PrometheusServerSpecInput = z.input<typeof prometheusServerSchema>;
 export type PrometheusServerSpec = z.output<typeof prometheusServerSchema>;
 
 /** Validates the settings of a PrometheusServer: defaults applied, every problem listed. */
-export function validatePrometheusServerSpec(input: unknown): PrometheusServerSpec {
-  return validateSpec('PrometheusServer spec', prometheusServerSchema, [], input);
+export function validatePrometheusServerSpec(input: unknown, constructPath?: string): PrometheusServerSpec {
+  return validateSpec('PrometheusServer spec', prometheusServerSchema, [], input, constructPath);
 }
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
@@ -81,9 +81,9 @@ export class PrometheusServer extends Construct {
     super(scope, id);
     registerStackOutput(this);
     const { platform, monitoring, ...specInput } = props;
-    this.spec = validatePrometheusServerSpec(specInput);
+    this.spec = validatePrometheusServerSpec(specInput, this.node.path);
     const spec = this.spec;
-    const clusters = checkMonitoring(monitoring);
+    const clusters = checkMonitoring(monitoring, this.node.path);
 
     const groupName = spec.name;
     const [placement] = platform.placeNodes(groupName, 1);
@@ -138,7 +138,7 @@ export class PrometheusServer extends Construct {
 }
 
 /** The clusters' names, in order; at least one cluster, each once. */
-function checkMonitoring(monitoring: readonly ClusterMonitoring[] | undefined): string[] {
+function checkMonitoring(monitoring: readonly ClusterMonitoring[] | undefined, constructPath: string): string[] {
   if (!Array.isArray(monitoring) || monitoring.length === 0) {
     throw new SpecError('PrometheusServer spec', [
       {
@@ -147,7 +147,7 @@ function checkMonitoring(monitoring: readonly ClusterMonitoring[] | undefined): 
         expected: 'one or more ClusterMonitoring constructs: the clusters this server scrapes',
         fix: 'pass monitoring: [clusterMonitoring]',
       },
-    ]);
+    ], constructPath);
   }
   const names = monitoring.map((m) => m.scrapeCluster.cluster);
   const twice = names.find((name, index) => names.indexOf(name) !== index);
@@ -159,7 +159,7 @@ function checkMonitoring(monitoring: readonly ClusterMonitoring[] | undefined): 
         expected: `each cluster once (cluster "${twice}" appears twice)`,
         fix: `pass one ClusterMonitoring per cluster`,
       },
-    ]);
+    ], constructPath);
   }
   return names;
 }

@@ -58,7 +58,7 @@ export class WalArchiveBucket extends Construct {
   constructor(scope: Construct, id: string, props: WalArchiveBucketProps) {
     super(scope, id);
     const { platform, ...specInput } = props;
-    this.spec = validateWalArchiveBucketSpec(specInput);
+    this.spec = validateWalArchiveBucketSpec(specInput, this.node.path);
     this.repository = platform.createArchiveRepository(this, 'Repository', this.spec);
     const locationKeys = Object.fromEntries(Object.keys(this.repository.locationVariables).map((variable) => [variable, variable.toLowerCase().replace(/^pgbackrest_/, '')]));
     const fixedValues = Object.fromEntries(Object.entries(this.repository.locationVariables).map(([variable, value]) => [locationKeys[variable], value]));

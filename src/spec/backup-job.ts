@@ -272,6 +272,6 @@ export const backupJobRules: readonly CrossFieldRule<Spec>[] = [
   },
 ];
 
-export function validateBackupJobSpec(input: unknown): BackupJobSpec {
-  return validateSpec('BackupJob spec', backupJobSchema, backupJobRules, input);
+export function validateBackupJobSpec(input: unknown, constructPath?: string): BackupJobSpec {
+  return validateSpec('BackupJob spec', backupJobSchema, backupJobRules, input, constructPath);
 }

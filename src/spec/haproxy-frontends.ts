@@ -79,6 +79,6 @@ export const haproxyFrontendsRules: readonly CrossFieldRule<Spec>[] = [
   },
 ];
 
-export function validateHaproxyFrontendsSpec(input: unknown): HaproxyFrontendsSpec {
-  return validateSpec('HaproxyFrontends spec', haproxyFrontendsSchema, haproxyFrontendsRules, input);
+export function validateHaproxyFrontendsSpec(input: unknown, constructPath?: string): HaproxyFrontendsSpec {
+  return validateSpec('HaproxyFrontends spec', haproxyFrontendsSchema, haproxyFrontendsRules, input, constructPath);
 }

@@ -253,6 +253,6 @@ export const monitoringRules: readonly CrossFieldRule<Spec>[] = [
   },
 ];
 
-export function validateMonitoringSpec(input: unknown): MonitoringSpec {
-  return validateSpec('Monitoring spec', monitoringSchema, monitoringRules, input);
+export function validateMonitoringSpec(input: unknown, constructPath?: string): MonitoringSpec {
+  return validateSpec('Monitoring spec', monitoringSchema, monitoringRules, input, constructPath);
 }

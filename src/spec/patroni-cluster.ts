@@ -257,6 +257,6 @@ export function refuseAnywhere(path: string, cidrs: readonly string[], allowed: 
   ];
 }
 
-export function validatePatroniClusterSpec(input: unknown): PatroniClusterSpec {
-  return validateSpec('PatroniCluster spec', patroniClusterSchema, patroniClusterRules, input);
+export function validatePatroniClusterSpec(input: unknown, constructPath?: string): PatroniClusterSpec {
+  return validateSpec('PatroniCluster spec', patroniClusterSchema, patroniClusterRules, input, constructPath);
 }

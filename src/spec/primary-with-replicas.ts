@@ -160,8 +160,8 @@ function checkParameters(parameters: Record<string, string | number | boolean>):
   });
 }
 
-export function validatePrimaryWithReplicasSpec(input: unknown): PrimaryWithReplicasSpec {
-  return validateSpec('PrimaryWithReplicas spec', primaryWithReplicasSchema, primaryWithReplicasRules, input);
+export function validatePrimaryWithReplicasSpec(input: unknown, constructPath?: string): PrimaryWithReplicasSpec {
+  return validateSpec('PrimaryWithReplicas spec', primaryWithReplicasSchema, primaryWithReplicasRules, input, constructPath);
 }
 
 /** A standby's slot and application_name: what synchronous_standby_names names. */

@@ -22,14 +22,18 @@ export function formatProblem(problem: SpecProblem): string {
   return `${problem.path || '(spec)'}: got ${describeValue(problem.given)}; expected ${problem.expected}. Fix: ${problem.fix}`;
 }
 
-/** Thrown when a spec is invalid. Carries every problem found, not just the first. */
+/**
+ * Thrown when a spec is invalid. Carries every problem found, not just the first, and the path of
+ * the construct whose props they are (e.g. "orders/Cluster"), when a construct validated them.
+ */
 export class SpecError extends Error {
   constructor(
     readonly specName: string,
     readonly problems: readonly SpecProblem[],
+    readonly constructPath?: string,
   ) {
     super(
-      `Invalid ${specName} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+      `Invalid ${specName}${constructPath ? ` of ${constructPath}` : ''} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
         problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
     );
     this.name = 'SpecError';

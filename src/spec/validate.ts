@@ -72,11 +72,13 @@ export function validateSpec<Shape extends z.ZodRawShape>(
   schema: z.ZodObject<Shape>,
   rules: readonly CrossFieldRule<z.output<z.ZodObject<Shape>>>[],
   input: unknown,
+  /** The construct whose props these are, named in the error. */
+  constructPath?: string,
 ): z.output<z.ZodObject<Shape>> {
   type Spec = z.output<z.ZodObject<Shape>>;
   const problems: SpecProblem[] = [];
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new SpecError(specName, [{ path: '(spec)', given: input, expected: 'an object', fix: 'pass the props object' }]);
+    throw new SpecError(specName, [{ path: '(spec)', given: input, expected: 'an object', fix: 'pass the props object' }], constructPath);
   }
   const record = input as Record<string, unknown>;
   const parsed: Record<string, unknown> = {};
@@ -103,6 +105,6 @@ export function validateSpec<Shape extends z.ZodRawShape>(
   for (const rule of rules) {
     if (rule.uses.every((key) => !failed.has(key))) problems.push(...rule.check(parsed as Spec));
   }
-  if (problems.length > 0) throw new SpecError(specName, problems);
+  if (problems.length > 0) throw new SpecError(specName, problems, constructPath);
   return parsed as Spec;
 }

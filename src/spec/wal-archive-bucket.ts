@@ -98,8 +98,8 @@ export const walArchiveBucketRules: readonly CrossFieldRule<WalArchiveBucketSpec
   },
 ];
 
-export function validateWalArchiveBucketSpec(input: unknown): WalArchiveBucketSpec {
-  return validateSpec('WalArchiveBucket spec', walArchiveBucketSchema, walArchiveBucketRules, input);
+export function validateWalArchiveBucketSpec(input: unknown, constructPath?: string): WalArchiveBucketSpec {
+  return validateSpec('WalArchiveBucket spec', walArchiveBucketSchema, walArchiveBucketRules, input, constructPath);
 }
 
 /** The name of an archive's secret (passphrase, location): the same wherever the archive is used. */

@@ -23,7 +23,7 @@ function synthClusters(count: number): number {
   const { AwsPlatform } = require('../../src/platform/aws/aws-platform') as typeof import('../../src/platform/aws/aws-platform');
   const { PatroniCluster } = require('../../src/constructs/patroni-cluster') as typeof import('../../src/constructs/patroni-cluster');
   const { HaproxyFrontends } = require('../../src/constructs/haproxy-frontends') as typeof import('../../src/constructs/haproxy-frontends');
-  const { collectRenderedNodes } = require('../../src/review/node-files') as typeof import('../../src/review/node-files');
+  const { collectRenderedNodes } = require('../../src/platform/rendered-node') as typeof import('../../src/platform/rendered-node');
   const started = performance.now();
   const outdir = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
   const stack = new TerraformStack(new App({ outdir }), 'bench');
@@ -44,13 +44,12 @@ function synthClusters(count: number): number {
 function synthAwsHa(): number {
   const { App } = require('../../src/cdktf') as typeof import('../../src/cdktf');
   const { AwsHaStack } = require('../../stacks/aws-ha') as typeof import('../../stacks/aws-ha');
-  const { writeNodeFiles } = require('../../src/review/node-files') as typeof import('../../src/review/node-files');
   const started = performance.now();
   const outdir = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
   const app = new App({ outdir });
-  const stack = new AwsHaStack(app, 'aws-ha');
+  new AwsHaStack(app, 'aws-ha');
+  // Writes the node files and pgha.json too.
   app.synth();
-  writeNodeFiles(stack, join(outdir, 'stacks', 'aws-ha'));
   rmSync(outdir, { recursive: true, force: true });
   return performance.now() - started;
 }

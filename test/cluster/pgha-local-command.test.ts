@@ -1,6 +1,7 @@
 /**
  * `pgha local up / status / down`, run as a user runs them: through the bin entry, as separate
- * processes, on addresses 127.64.x.y (and 127.65.x.y for the failure case).
+ * processes, in this repository's project (its cdktf.json app, built by `npm run build:app`), on
+ * addresses 127.64.x.y (and 127.65.x.y for the failure case).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,7 +32,7 @@ describe('pgha local', () => {
   let up: ReturnType<typeof pgha>;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'pgha-command-'));
-    up = pgha('local', 'up', '--dir', dir, '--address-block', '64', '--profile', 'fast');
+    up = pgha('local', 'up', '--stack', 'aws-ha', '--dir', dir, '--address-block', '64', '--profile', 'fast');
   }, 240_000);
   afterAll(() => {
     pgha('local', 'down', '--dir', dir);
@@ -42,9 +43,11 @@ describe('pgha local', () => {
     expect(up.err).toBe('');
     expect(up.code).toBe(0);
     const steps = up.out.split('\n').map((line) => line.replace(/^\[\s*[\d.]+ s\] /, '').split(':')[0]);
-    // The reference stack archives (its repository is prepared first) and is monitored (the
-    // exporters start before Patroni, the monitoring role is made once the cluster is healthy).
-    expect(steps.slice(0, 7)).toEqual(['archive', 'etcd up', 'started', 'leader elected', 'replicas streaming', 'ran after start', 'proxies routing']);
+    // The app builds the stack on the local platform first. The reference stack archives (its
+    // repository is prepared next) and is monitored (the exporters start before Patroni, the
+    // monitoring role is made once the cluster is healthy).
+    expect(steps.slice(0, 8)).toEqual(['stack aws-ha built on the local platform', 'archive', 'etcd up', 'started', 'leader elected', 'replicas streaming', 'ran after start', 'proxies routing']);
+    expect(up.out).toMatch(/stack aws-ha built on the local platform: 5 nodes/);
     expect(up.out).toMatch(/healthy: writer 127\.64\.1\.11:5000, reader 127\.64\.1\.11:5001/);
   });
 
@@ -102,7 +105,7 @@ describe('pgha local up, when a step fails', () => {
   }, 120_000);
 
   test('it says which step failed and why, with the log, and stops what it started', () => {
-    const up = pgha('local', 'up', '--dir', dir, '--address-block', '65', '--profile', 'fast');
+    const up = pgha('local', 'up', '--stack', 'aws-ha', '--dir', dir, '--address-block', '65', '--profile', 'fast');
     expect(up.code).toBe(1);
     expect(up.err).toMatch(/pgha local up failed at "etcd up": main-pg-1\/pgha-etcd exited/);
     expect(up.err).toMatch(/--- last lines of .*main-pg-1\.pgha-etcd\.log ---/);

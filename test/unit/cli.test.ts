@@ -40,14 +40,18 @@ describe('pgha', () => {
     expect((await run(['validate', 'patroni-cluster', broken])).err).toMatch(/cannot read .* as JSON/);
   });
 
-  test('nodes lists each node and its files from a synthesized stack directory', async () => {
-    const nodeDir = join(dir, 'out', 'stacks', 'aws-ha', 'nodes', 'main-pg-1', 'etc', 'patroni');
-    mkdirSync(nodeDir, { recursive: true });
-    writeFileSync(join(nodeDir, 'patroni.yml'), 'scope: main\n');
+  test('nodes lists each node and its files from a synthesized app directory (--dir)', async () => {
+    const stackDir = join(dir, 'out', 'stacks', 'aws-ha');
+    mkdirSync(join(stackDir, 'nodes', 'main-pg-1', 'etc', 'patroni'), { recursive: true });
+    writeFileSync(join(stackDir, 'nodes', 'main-pg-1', 'etc', 'patroni', 'patroni.yml'), 'scope: main\n');
+    writeFileSync(join(stackDir, 'pgha.json'), '{}');
+    writeFileSync(join(dir, 'out', 'manifest.json'), JSON.stringify({ stacks: { 'aws-ha': {} } }));
     const result = await run(['nodes', '--dir', join(dir, 'out')]);
     expect(result.code).toBe(0);
     expect(result.out).toBe('main-pg-1\n  /etc/patroni/patroni.yml\n');
-    expect((await run(['nodes', '--dir', join(dir, 'missing')])).err).toMatch(/npm run synth/);
+    const missing = await run(['nodes', '--dir', join(dir, 'missing')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/missing holds no synthesized app \(no manifest\.json\)/);
   });
 
   test('the bin entry runs the CLI (package.json "bin": pgha)', async () => {

@@ -32,9 +32,9 @@ describe('imports', () => {
     expect(BARREL.test(`import { PrivateKey } from '@cdktf/provider-tls/lib/private-key';`)).toBe(false);
   });
 
-  test('only src/cdktf.ts imports the cdktf core', () => {
+  test('in the library, only src/cdktf.ts imports the cdktf core (the reference stacks are an app, and import it as users do)', () => {
     const core = /from\s+['"]cdktf['"]/;
-    const importers = files.filter((file) => core.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file));
+    const importers = files.filter((file) => core.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file)).filter((file) => file.startsWith('src/'));
     expect(importers).toEqual(['src/cdktf.ts']);
   });
 });

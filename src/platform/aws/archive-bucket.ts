@@ -310,6 +310,7 @@ export class AwsArchiveBucket extends Construct implements ArchiveRepository {
     this.grantArchive(group);
   }
 
+  /** @internal The AWS platform calls it. */
   grantArchive(group: AwsNodeGroup): void {
     const path = this.repositoryPath.replace(/^\//, '');
     const document = new DataAwsIamPolicyDocument(this, `Grant-${group.groupName}`, {

@@ -78,6 +78,7 @@ export class DockerArchiveRepository extends Construct implements ArchiveReposit
   readonly caCertificate: string;
   private readonly grantedGroups: NodeGroup[] = [];
 
+  /** @internal DockerPlatform.createArchiveRepository makes them. */
   constructor(scope: Construct, id: string, props: DockerArchiveRepositoryProps) {
     super(scope, id);
     const { spec, placement, namePrefix, networkName } = props;

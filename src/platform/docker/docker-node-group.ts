@@ -41,6 +41,7 @@ export class DockerNodeGroup extends RecordedNodeGroup {
   /** The endpoint's health port (HAProxy's /healthz), for the proxies' health check. */
   private healthPort?: number;
 
+  /** @internal DockerPlatform.createNodeGroup makes them. */
   constructor(scope: Construct, id: string, props: DockerNodeGroupProps) {
     super(scope, id, props);
     this.props = props;
@@ -70,7 +71,10 @@ export class DockerNodeGroup extends RecordedNodeGroup {
     this.publishedPorts.push(...ports.filter((port) => !this.publishedPorts.includes(port)));
   }
 
-  /** The Docker object names of a node of this group. */
+  /**
+   * The Docker object names of a node of this group.
+   * @internal The Docker platform calls it.
+   */
   namesOf(plan: NodePlan): DockerNodeNames {
     const prefix = `${this.props.platform.namePrefix}-${plan.name}`;
     const volumes: Record<string, string> = {};

@@ -61,7 +61,10 @@ export class LocalPlatform extends Construct implements Platform {
   readonly scrapeDiscovery = { kind: 'static' } as const;
   /** The secrets the stack asked for; `pgha local up` generates their values. */
   readonly secrets: LocalSecret[] = [];
-  /** The archives the stack asked for; `pgha local up` creates their directories or S3 server. */
+  /**
+   * The archives the stack asked for; `pgha local up` creates their directories or S3 server.
+   * @internal describe() lists them.
+   */
   readonly archives: LocalArchiveRepository[] = [];
   readonly archiveStore?: LocalArchiveStore;
   /** The certificates the stack asked for; `pgha local up` issues them with openssl. */

@@ -117,6 +117,9 @@ describe('PatroniCluster on AWS', () => {
     }
     expect(error).toBeInstanceOf(SpecError);
     expect((error as SpecError).problems.map((p) => p.path)).toEqual(['replicationMode', 'nodeCount']);
+    // The message names the construct, as a stack with several clusters needs.
+    expect((error as SpecError).constructPath).toBe('test/Cluster');
+    expect((error as SpecError).message).toMatch(/^Invalid PatroniCluster spec of test\/Cluster \(2 problems\):\n  - replicationMode: got "quorum"/);
     expect(resourcesOf(synthesize(stack), 'aws_instance')).toHaveLength(0);
   });
 

@@ -47,9 +47,10 @@ describe('recoveryObjectives', () => {
 });
 
 describe('pgha plan-report', () => {
+  // Runs this repository's app (cdktf.json), compiled by `npm run build:app` as `npm test` does first.
   test('prints the reference stack\'s table with a measured restore time', async () => {
     let out = '';
-    const code = await main(['plan-report', '--restore-seconds', '300'], { out: (t) => (out += t), err: (t) => (out += t) });
+    const code = await main(['plan-report', '--stack', 'aws-ha', '--restore-seconds', '300'], { out: (t) => (out += t), err: (t) => (out += t) });
     expect(code).toBe(0);
     expect(out).toContain('### main (aws-ha/Cluster)');
     expect(out).toMatch(/\| whole cluster lost \| up to 60 s .* \| 6 min \|/);

@@ -1,9 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { App, Testing } from '../../../src/cdktf';
-import { writeNodeFiles } from '../../../src/review/node-files';
 import { AwsHaStack } from '../../../stacks/aws-ha';
 import { resourcesOf, synthesize, SynthesizedStack, UNUSED_OUTDIR, userDataOf } from '../../support/aws-stack';
 import { findCycle, referenceGraph } from '../../support/reference-graph';
@@ -86,11 +85,18 @@ describe('stack aws-ha', () => {
     expect(secretNames.sort()).toEqual(['pgha/aws-ha/main/archive', 'pgha/aws-ha/main/haproxy', 'pgha/aws-ha/main/monitoring', 'pgha/aws-ha/main/patroni']);
   });
 
-  test('WHEN node files are written THEN each node has its configs at their absolute paths', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-nodes-'));
-    const written = writeNodeFiles(stack, dir);
-    // Every node file, plus the monitoring artifacts (rules, scrape config, prometheus.yml, dashboard).
-    expect(written.length).toBe(collectRenderedNodes(stack).reduce((sum, node) => sum + node.files.length, 0) + 4);
+  test('WHEN synthesized by the app THEN each node has its configs at their absolute paths beside cdk.tf.json', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'pgha-nodes-'));
+    const app = new App({ outdir });
+    const fresh = new AwsHaStack(app, 'aws-ha');
+    app.synth();
+    const dir = join(outdir, 'stacks', 'aws-ha');
+    // Every node file, plus the monitoring artifacts (rules, scrape config, prometheus.yml, dashboard) and pgha.json.
+    const files = (sub: string): string[] => readdirSync(join(dir, sub), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(sub, e.name)) : [join(sub, e.name)]));
+    expect(files('nodes')).toHaveLength(collectRenderedNodes(fresh).reduce((sum, node) => sum + node.files.length, 0));
+    expect(files('monitoring')).toHaveLength(4);
+    expect(existsSync(join(dir, 'cdk.tf.json'))).toBe(true);
+    expect(existsSync(join(dir, 'pgha.json'))).toBe(true);
     expect(existsSync(join(dir, 'monitoring/main/alert-rules.yml'))).toBe(true);
     const patroni = parse(readFileSync(join(dir, 'nodes/main-pg-1/etc/patroni/patroni.yml'), 'utf8'));
     expect(patroni.name).toBe('main-pg-1');
@@ -98,7 +104,7 @@ describe('stack aws-ha', () => {
     expect(readFileSync(join(dir, 'nodes/main-proxy-2/etc/haproxy/pgha.cfg'), 'utf8')).toContain('bind 10.40.2.11:5000');
     expect(existsSync(join(dir, 'nodes/main-pg-3/usr/local/sbin/pgha-boot'))).toBe(true);
     expect(existsSync(join(dir, 'nodes/main-pg-3/var/lib/cloud/instance/user-data.txt'))).toBe(true);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(outdir, { recursive: true, force: true });
   });
 
   test('GIVEN archive: false WHEN synthesized THEN no bucket, no backup jobs and no archive output', () => {
