@@ -5,7 +5,7 @@
  * `pgha` in that project: help, plan-report, and local up / down of the user's own stack.
  */
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -50,6 +50,8 @@ describe('the packed library in a fresh cdktf project', () => {
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'pgha-consumer-'));
+    // The local cluster's services run as postgres, etcd and haproxy: they must reach its directory.
+    chmodSync(work, 0o755);
     // prepack builds lib/ first, as it does before a publish.
     [packed] = JSON.parse(must(sh('npm', ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack')) as Packed[];
     project = join(work, 'orders-app');
