@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Construct, IConstruct } from 'constructs';
 import { ISynthesisSession, TerraformStack, addCustomSynthesis } from '../cdktf';
 import { NodeFile } from '../model/node-plan';
@@ -14,9 +14,17 @@ const ID = 'PghaStackOutput';
 /** A file as pgha.json lists it: its content is in nodes/<node>/<path>. */
 type ListedFile = Omit<NodeFile, 'content'>;
 
-function writeFile(target: string, content: string): void {
-  mkdirSync(join(target, '..'), { recursive: true });
-  writeFileSync(target, content, { mode: 0o644 });
+/** Writes files, making each directory once (a stack has hundreds of files in a few dozen directories). */
+function fileWriter(): (target: string, content: string) => void {
+  const made = new Set<string>();
+  return (target, content) => {
+    const dir = dirname(target);
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
+    writeFileSync(target, content, { mode: 0o644 });
+  };
 }
 
 /**
@@ -27,6 +35,7 @@ function writeFile(target: string, content: string): void {
  */
 export function writeStackOutput(scope: IConstruct, stackDir: string): string[] {
   const description = describeStack(scope);
+  const writeFile = fileWriter();
   const written: string[] = [];
   for (const node of description.nodes) {
     for (const file of node.files) {

@@ -1,7 +1,5 @@
 /**
  * One measured workload, run in a fresh process by run.ts so that module loading counts:
- *   barrel          load the @cdktf/provider-aws barrel (what most cdktf apps pay before any resource)
- *   aws-ha          synthesize the reference stack, node files included
  *   clusters N      synthesize one stack holding N clusters with their proxies
  * Prints one JSON line: wall milliseconds since the process started, in-process work, peak RSS.
  */
@@ -41,27 +39,8 @@ function synthClusters(count: number): number {
   return elapsed;
 }
 
-function synthAwsHa(): number {
-  const { App } = require('../../src/cdktf') as typeof import('../../src/cdktf');
-  const { AwsHaStack } = require('../../stacks/aws-ha') as typeof import('../../stacks/aws-ha');
-  const started = performance.now();
-  const outdir = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
-  const app = new App({ outdir });
-  new AwsHaStack(app, 'aws-ha');
-  // Writes the node files and pgha.json too.
-  app.synth();
-  rmSync(outdir, { recursive: true, force: true });
-  return performance.now() - started;
-}
-
 const [mode, count] = process.argv.slice(2);
-if (mode === 'barrel') {
-  const started = performance.now();
-  require('@cdktf/provider-aws');
-  report(performance.now() - started);
-} else if (mode === 'aws-ha') {
-  report(synthAwsHa());
-} else if (mode === 'clusters') {
+if (mode === 'clusters') {
   report(synthClusters(Number(count)));
 } else {
   throw new Error(`unknown workload ${mode}`);
