@@ -80,6 +80,11 @@ describe('the packed library in a fresh cdktf project', () => {
     expect(packed.unpackedSize).toBeLessThan(5_000_000);
   });
 
+  test('the README\'s example is this app, word for word', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const file of ['stack.ts', 'main.ts']) expect(readme).toContain(`\`\`\`ts\n// ${file}\n${readFileSync(join(APP, file), 'utf8')}\`\`\``);
+  });
+
   test('the package declares cdktf, constructs and the providers as peers, and ships no build tool', () => {
     const installed = JSON.parse(readFileSync(join(project, 'node_modules', ours.name, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; peerDependencies: Record<string, string> };
     expect(Object.keys(installed.peerDependencies).sort()).toEqual(['@cdktf/provider-aws', '@cdktf/provider-docker', '@cdktf/provider-random', '@cdktf/provider-tls', 'cdktf', 'constructs']);
