@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { readStackOutput } from '../constructs/stack-output';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readStackListing, readStackOutput } from '../constructs/stack-output';
 import { LocalArchiveStore } from '../platform/local/archive-store';
 import { LocalPlatformRequest } from '../platform/stack-platform';
 import { recoveryReportOf } from '../review/recovery-objectives';
@@ -63,9 +63,13 @@ export interface Output {
 
 const console_: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
+/** The value after `name`, or `fallback` when the option is absent; an option without a value is refused. */
 function option(args: string[], name: string, fallback: string): string {
   const index = args.indexOf(name);
-  return index >= 0 && args[index + 1] ? args[index + 1] : fallback;
+  if (index < 0) return fallback;
+  const value = args[index + 1];
+  if (value === undefined || value === '' || value.startsWith('--')) throw new UserAppError(`${name}: expected a value after it, e.g. ${name} ${fallback || '<value>'}`);
+  return value;
 }
 
 function validate(args: string[], io: Output): number {
@@ -92,13 +96,6 @@ function validate(args: string[], io: Output): number {
   }
 }
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((entry) => {
-    const path = join(dir, entry);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
 /**
  * The app's synthesized stacks: read from `--dir` when given (an app synthesized already), else
  * synthesized now from the project's cdktf.json.
@@ -115,21 +112,22 @@ function synthesized(args: string[], cwd: string, localRequest?: LocalPlatformRe
 
 /** The stack named by --stack, or the only one; its output directory is read before `app` is disposed. */
 function withStack<T>(args: string[], cwd: string, use: (stackDir: string, stack: string) => T): T {
+  const named = option(args, '--stack', '') || undefined;
   const { app, where } = synthesized(args, cwd);
   try {
-    const stack = chooseStack(app, option(args, '--stack', '') || undefined, where);
+    const stack = chooseStack(app, named, where);
     return use(app.stackDir(stack), stack);
   } finally {
     app.dispose();
   }
 }
 
+/** The stack's nodes and their files, as its pgha.json lists them (an output directory may hold leftovers of earlier synths). */
 function nodes(args: string[], io: Output, cwd: string): number {
   return withStack(args, cwd, (stackDir) => {
-    const nodesDir = join(stackDir, 'nodes');
-    for (const node of existsSync(nodesDir) ? readdirSync(nodesDir).sort() : []) {
-      io.out(`${node}\n`);
-      for (const file of filesUnder(join(nodesDir, node)).sort()) io.out(`  /${relative(join(nodesDir, node), file)}\n`);
+    for (const node of [...readStackListing(stackDir).nodes].sort((a, b) => a.plan.name.localeCompare(b.plan.name))) {
+      io.out(`${node.plan.name}\n`);
+      for (const path of node.files.map((f) => f.path).sort()) io.out(`  ${path}\n`);
     }
     return 0;
   });
@@ -162,6 +160,7 @@ async function localUpCommand(args: string[], io: Output, cwd: string): Promise<
     io.err(`pgha local up: --address-block: got "${block}"; expected 1-254 (the second octet of 127.x.y.z), e.g. 42\n`);
     return 2;
   }
+  const store = archiveStore(args, cwd) ?? { type: 'posix', dir: join(dir, 'archive') };
   const started = Date.now();
   const progress = (line: string) => io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
   let stack = option(args, '--stack', '');
@@ -176,7 +175,7 @@ async function localUpCommand(args: string[], io: Output, cwd: string): Promise<
   }
   const request: LocalPlatformRequest = {
     stack,
-    platform: { addressBlock, nodesDir: join(dir, 'nodes'), archiveStore: archiveStore(args, cwd) ?? { type: 'posix', dir: join(dir, 'archive') }, ...(profile ? { failover: profile as FailoverProfile } : {}) },
+    platform: { addressBlock, nodesDir: join(dir, 'nodes'), archiveStore: store, ...(profile ? { failover: profile as FailoverProfile } : {}) },
   };
   const { app, where } = synthesized([], cwd, request);
   let description;
@@ -199,6 +198,10 @@ async function local(args: string[], io: Output, cwd: string): Promise<number> {
   const [action] = args;
   const dir = resolve(cwd, option(args, '--dir', DEFAULT_LOCAL_DIR));
   if (action === 'up') return localUpCommand(args, io, cwd);
+  if (!['down', 'status', 'run-job', 'promote'].includes(action ?? '')) {
+    io.err(`pgha local: expected up, status, down, run-job or promote\n`);
+    return 2;
+  }
   const runner = await import('../runner/local-cluster');
   if (action === 'down') {
     const report = await runner.localDown(dir);
@@ -264,7 +267,7 @@ function help(io: Output, cwd: string): number {
     const app = synthesizeApp(project);
     try {
       const lines = app.pghaStacks.map((stack) => {
-        const kinds = readStackOutput(app.stackDir(stack)).platforms.map((p) => p.kind);
+        const kinds = readStackListing(app.stackDir(stack)).platforms.map((p) => p.kind);
         return `  ${stack} (${kinds.join(', ') || 'no platform'})`;
       });
       io.out(`\nStacks of ${project.configFile} with clusters:\n${lines.join('\n') || '  (none)'}\n`);
@@ -284,6 +287,7 @@ export async function main(args: string[], io: Output = console_, cwd: string = 
   } catch (error) {
     // What the user can act on is said plainly; a failed `local up` names its step and log.
     io.err(`${(error as Error).message}\n`);
+    if (process.env.PGHA_DEBUG) io.err(`${(error as Error).stack}\n`);
     return error instanceof UserAppError ? 2 : 1;
   }
 }

@@ -57,26 +57,47 @@ export function writeStackOutput(scope: IConstruct, stackDir: string): string[] 
   return written;
 }
 
+/** A stack's description as pgha.json holds it: each file listed, its content in nodes/. */
+export type StackListing = Omit<StackDescription, 'nodes'> & {
+  readonly nodes: readonly { readonly plan: Omit<RenderedNode['plan'], 'files'> & { readonly files: readonly ListedFile[] }; readonly files: readonly ListedFile[] }[];
+};
+
+/** Reads pgha.json alone: the stack's clusters, frontends, platforms and the list of its nodes' files. */
+export function readStackListing(stackDir: string): StackListing {
+  const file = join(stackDir, STACK_DESCRIPTION_FILE);
+  const again = 'Synthesize the stack again (cdktf synth) with this version of cdktf-postgres-ha.';
+  let parsed: Partial<StackListing> | null;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StackListing> | null;
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${(error as Error).message}. ${again}`);
+  }
+  if (parsed?.formatVersion !== STACK_DESCRIPTION_FORMAT) {
+    throw new Error(`${file}: format version ${parsed?.formatVersion}; this version of cdktf-postgres-ha reads ${STACK_DESCRIPTION_FORMAT}. ${again}`);
+  }
+  const lists = ['clusters', 'frontends', 'nodes', 'platforms'] as const;
+  const broken = lists.filter((key) => !Array.isArray(parsed?.[key]));
+  if (broken.length > 0) throw new Error(`${file}: ${broken.join(', ')}: expected lists. ${again}`);
+  return parsed as StackListing;
+}
+
 /** Reads a stack's description back from its output directory, with each file's content from nodes/. */
 export function readStackOutput(stackDir: string): StackDescription {
-  const file = join(stackDir, STACK_DESCRIPTION_FILE);
-  let parsed: StackDescription;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8')) as StackDescription;
-  } catch (error) {
-    throw new Error(`cannot read ${file}: ${(error as Error).message}. Synthesize the stack again (cdktf synth).`);
-  }
-  if (parsed.formatVersion !== STACK_DESCRIPTION_FORMAT) {
-    throw new Error(`${file}: format version ${parsed.formatVersion}; this version of cdktf-postgres-ha reads ${STACK_DESCRIPTION_FORMAT}. Synthesize the stack again with it.`);
-  }
-  const withContent = (node: string, files: readonly ListedFile[]): NodeFile[] =>
-    files.map((listed) => ({ ...listed, content: readFileSync(join(stackDir, NODES_DIR, node, listed.path), 'utf8') }));
-  const nodes: RenderedNode[] = parsed.nodes.map((node) => {
-    const files = withContent(node.plan.name, node.files);
+  const listing = readStackListing(stackDir);
+  const contentOf = (node: string, listed: ListedFile): NodeFile => {
+    const path = join(stackDir, NODES_DIR, node, listed.path);
+    try {
+      return { ...listed, content: readFileSync(path, 'utf8') };
+    } catch (error) {
+      throw new Error(`${path}, listed in ${STACK_DESCRIPTION_FILE}, cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). Synthesize the stack again (cdktf synth).`);
+    }
+  };
+  const nodes: RenderedNode[] = listing.nodes.map((node) => {
+    const files = node.files.map((listed) => contentOf(node.plan.name, listed));
     const byPath = new Map(files.map((f) => [f.path, f]));
-    return { plan: { ...node.plan, files: node.plan.files.map((f) => byPath.get(f.path) ?? withContent(node.plan.name, [f])[0]) }, files };
+    return { plan: { ...node.plan, files: node.plan.files.map((f) => byPath.get(f.path) ?? contentOf(node.plan.name, f)) }, files };
   });
-  return { ...parsed, nodes };
+  return { ...listing, nodes };
 }
 
 /**

@@ -8,7 +8,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import { findProject } from '../../src/cli/user-app';
+import { validatePatroniClusterSpec } from '../../src/spec/patroni-cluster';
 import { LOCAL_PLATFORM_REQUEST_VARIABLE, localPlatformRequest } from '../../src/platform/stack-platform';
+
+const LISTED = { path: '/etc/x.conf', mode: '0644', owner: 'root:root' };
+/** One Patroni cluster as pgha.json describes it, with the spec the construct would give. */
+const ORDERS = {
+  kind: 'patroni',
+  path: 'orders/Cluster',
+  clusterName: 'orders',
+  members: [],
+  secret: 'orders/patroni',
+  archived: true,
+  offsiteCopy: false,
+  healthApis: [],
+  etcdEndpoints: [],
+  spec: validatePatroniClusterSpec({ clusterName: 'orders', failover: 'fast' }),
+};
+const DESCRIPTION = { formatVersion: 1, clusters: [ORDERS], frontends: [], nodes: [{ plan: { name: 'orders-pg-1', files: [LISTED] }, files: [LISTED] }], platforms: [{ kind: 'aws' }] };
 
 const FAKE_APP = `
 const fs = require('fs');
@@ -20,7 +37,7 @@ fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ stacks: { ord
 const stack = path.join(out, 'stacks', 'orders');
 fs.mkdirSync(path.join(stack, 'nodes', 'orders-pg-1', 'etc'), { recursive: true });
 fs.writeFileSync(path.join(stack, 'nodes', 'orders-pg-1', 'etc', 'x.conf'), 'x');
-fs.writeFileSync(path.join(stack, 'pgha.json'), JSON.stringify({ formatVersion: 1, clusters: [], frontends: [], nodes: [], platforms: [{ kind: 'aws' }] }));
+fs.writeFileSync(path.join(stack, 'pgha.json'), ${JSON.stringify(JSON.stringify(DESCRIPTION))});
 fs.mkdirSync(path.join(out, 'stacks', 'network'), { recursive: true });
 fs.appendFileSync(path.join(process.cwd(), 'runs.log'), JSON.stringify({ cwd: process.cwd(), context: process.env.CDKTF_CONTEXT_JSON, request: process.env.${LOCAL_PLATFORM_REQUEST_VARIABLE} ?? null }) + '\\n');
 `;
@@ -58,10 +75,14 @@ describe('pgha in a user\'s project', () => {
     expect(runs()).toEqual([{ cwd: project, context: JSON.stringify({ orders: { nodeCount: 5 } }), request: null }]);
   });
 
-  test('plan-report --stack names the user\'s stack', async () => {
-    const result = await run(['plan-report', '--stack', 'orders'], project);
+  test('plan-report --stack names the user\'s stack and reports its cluster from pgha.json', async () => {
+    const result = await run(['plan-report', '--stack', 'orders', '--restore-seconds', '300'], project);
     expect(result.code).toBe(0);
-    expect(result.out).toBe('## Recovery objectives of stack orders\n\n');
+    expect(result.out).toMatch(/^## Recovery objectives of stack orders\n\n### orders \(orders\/Cluster\)\n/);
+    // The fast profile: ttl 10 + loop_wait 2 + 3 s for HAProxy.
+    expect(result.out).toMatch(/\| primary node or its zone lost \| 0 .* \| at most 15 s \|/);
+    // No BackupJob in this description: nothing to restore from yet, whatever the measured time.
+    expect(result.out).toMatch(/\| whole cluster lost \| up to 60 s .* \| none until a backup exists \| .*measured restore 5 min/);
   });
 
   test('fails when the stack is unknown, or has no cluster of this library, naming the ones that have', async () => {
@@ -109,10 +130,12 @@ describe('pgha in a user\'s project', () => {
     [['--address-block', '300'], /--address-block: got "300"; expected 1-254/],
     [['--archive-s3-port', '9000'], /--archive-s3-port: expected --archive-dir too/],
     [['--archive-dir', 'a', '--archive-s3-port', 'x'], /--archive-s3-port: got "x"; expected a port number 1024-65535/],
-  ])('local up fails on %j before starting anything', async (extra, message) => {
-    const result = await run(['local', 'up', '--stack', 'orders', '--dir', join(project, 'local'), ...extra], project);
+    [['--archive-dir'], /--archive-dir: expected a value after it/],
+  ])('local up fails on %j before running the app', async (extra, message) => {
+    const result = await run(['local', 'up', '--dir', join(project, 'local'), ...extra], project);
     expect(result.code).toBe(2);
     expect(result.err).toMatch(message);
+    expect(readFileSync(join(project, 'runs.log'), 'utf8')).toBe('');
   });
 });
 

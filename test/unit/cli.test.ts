@@ -44,7 +44,10 @@ describe('pgha', () => {
     const stackDir = join(dir, 'out', 'stacks', 'aws-ha');
     mkdirSync(join(stackDir, 'nodes', 'main-pg-1', 'etc', 'patroni'), { recursive: true });
     writeFileSync(join(stackDir, 'nodes', 'main-pg-1', 'etc', 'patroni', 'patroni.yml'), 'scope: main\n');
-    writeFileSync(join(stackDir, 'pgha.json'), '{}');
+    const listed = { path: '/etc/patroni/patroni.yml', mode: '0640', owner: 'postgres:postgres' };
+    writeFileSync(join(stackDir, 'pgha.json'), JSON.stringify({ formatVersion: 1, clusters: [], frontends: [], platforms: [], nodes: [{ plan: { name: 'main-pg-1', files: [listed] }, files: [listed] }] }));
+    // A leftover of an earlier synth, not in pgha.json: not listed.
+    mkdirSync(join(stackDir, 'nodes', 'old-pg-9'), { recursive: true });
     writeFileSync(join(dir, 'out', 'manifest.json'), JSON.stringify({ stacks: { 'aws-ha': {} } }));
     const result = await run(['nodes', '--dir', join(dir, 'out')]);
     expect(result.code).toBe(0);
@@ -54,9 +57,17 @@ describe('pgha', () => {
     expect(missing.err).toMatch(/missing holds no synthesized app \(no manifest\.json\)/);
   });
 
-  test('the bin entry runs the CLI (package.json "bin": pgha)', async () => {
-    const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pgha.js'), 'help'], { encoding: 'utf8', timeout: 30_000 });
+  test('the bin entry runs the compiled CLI (package.json "bin": pgha; npm test builds lib/ first)', async () => {
+    // Outside any cdktf project: help prints the usage and says there is no project to list.
+    const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pgha.js'), 'help'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('pgha validate <patroni-cluster|haproxy-frontends> <spec.json>');
+    expect(result.stdout).toContain(`No cdktf.json in ${dir} or above`);
+  });
+
+  test('fails when an option has no value, before running anything', async () => {
+    const result = await run(['plan-report', '--stack', '--dir', 'x']);
+    expect(result.code).toBe(2);
+    expect(result.err).toBe('--stack: expected a value after it, e.g. --stack <value>\n');
   });
 });

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 /**
- * The layers of shared/DESIGN.md, top to bottom: a layer may import from the layers above it,
+ * The layers of the design (shared/DESIGN.md, beside the checkout; README "Layout"), top to bottom: a layer may import from the layers above it,
  * never from one below. `cdktf` is the seam around the cdktf core (src/cdktf.ts); `index` is the
  * public API. Each entry lists what the layer may import, ours and other packages'.
  */
@@ -86,7 +86,7 @@ describe('layers (shared/DESIGN.md: each layer imports only from the layers abov
   });
 
   test.each([
-    ['render imports node-plan', 'render/x.ts', `import { plan } from '../node-plan/node-plan';`, 'render/x.ts (render) imports ../node-plan/node-plan (node-plan)'],
+    ['render imports node-plan', 'render/x.ts', `import { planPatroniNode } from '../node-plan/patroni-cluster-plan';`, 'render/x.ts (render) imports ../node-plan/patroni-cluster-plan (node-plan)'],
     ['spec imports render', 'spec/x.ts', `import { POOL_MODES } from '../render/pgbouncer-config';`, 'spec/x.ts (spec) imports ../render/pgbouncer-config (render)'],
     ['a construct requires the runner', 'constructs/x.ts', `const runner = require('../runner/local-cluster');`, 'constructs/x.ts (constructs) imports ../runner/local-cluster (runner)'],
     ['the API file loads pg', 'index.ts', `export { Client } from 'pg';`, 'index.ts (index) imports pg (pg)'],

@@ -89,7 +89,7 @@ export class DockerArchiveRepository extends Construct implements ArchiveReposit
     const accessKey = new Password(this, 'AccessKey', { length: 20, special: false, upper: true, lower: false, numeric: true }).result;
     const secretKey = new Password(this, 'SecretKey', { length: 40, special: false, upper: true, lower: true, numeric: true }).result;
     // pgBackRest matches the host it connects to against the certificate's DNS names as text (an IP
-    // entry is ignored: see src/platform/local/s3-server.ts), so the address is a DNS name too.
+    // entry is ignored: see src/runner/s3-server.ts), so the address is a DNS name too.
     const certificates = new DockerNodeCertificates(this, 'Tls', { name, commonName: placement.address, nodes: [placement] });
     this.caCertificate = certificates.values[CERTIFICATE_KEYS.ca];
 

