@@ -5,7 +5,7 @@
  * `pgha` in that project: help, plan-report, and local up / down of the user's own stack.
  */
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -52,8 +52,12 @@ describe('the packed library in a fresh cdktf project', () => {
     work = mkdtempSync(join(tmpdir(), 'pgha-consumer-'));
     // The local cluster's services run as postgres, etcd and haproxy: they must reach its directory.
     chmodSync(work, 0o755);
-    // prepack builds lib/ first, as it does before a publish.
-    [packed] = JSON.parse(must(sh('npm', ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack')) as Packed[];
+    // Packed from a copy of the sources: prepack builds lib/ from clean, as before a publish, and
+    // must not pull lib/ from under the tests running beside this one.
+    const source = join(work, 'source');
+    for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'API.md', 'src', 'bin']) cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
+    [packed] = JSON.parse(must(sh('npm', ['pack', '--json', '--pack-destination', work], source), 'npm pack')) as Packed[];
     project = join(work, 'orders-app');
     cpSync(APP, project, { recursive: true });
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'orders-app', version: '1.0.0', private: true }, null, 2));
