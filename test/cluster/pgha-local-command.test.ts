@@ -3,19 +3,14 @@
  * processes, in this repository's project (its cdktf.json app, built by `npm run build:app`), on
  * addresses 127.64.x.y (and 127.65.x.y for the failure case).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../../src/runner/processes';
+import { runPgha } from '../support/pgha-command';
 
-const BIN = join(__dirname, '..', '..', 'bin', 'pgha.js');
-
-function pgha(...args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: result.status, out: result.stdout, err: result.stderr };
-}
+const pgha = (...args: string[]) => runPgha(args, { timeoutMs: 240_000 });
 
 /** Every PID a local cluster directory knows of: its services and the postmasters Patroni started. */
 function pidsOf(dir: string): number[] {

@@ -5,14 +5,13 @@
  * `--archive-dir` pointing at the first one's store; every row written before the backup is there.
  * Both projects run this repository's compiled reference app (npm run build:app).
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { runPgha } from '../support/pgha-command';
 
 const ROOT = join(__dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'pgha.js');
 const SOURCE_BLOCK = 81;
 const RESTORED_BLOCK = 82;
 
@@ -22,10 +21,7 @@ function project(dir: string, context: Record<string, unknown>): string {
   return dir;
 }
 
-function pgha(cwd: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
-  return { code: result.status, out: result.stdout, err: result.stderr };
-}
+const pgha = (cwd: string, ...args: string[]) => runPgha(args, { cwd });
 
 async function withClient<T>(dir: string, use: (client: Client) => Promise<T>): Promise<T> {
   const endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8'));
