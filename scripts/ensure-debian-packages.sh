@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the tests run for real (PostgreSQL, Patroni, etcd, HAProxy,
-# pgBackRest, Prometheus and its exporters, and the validators), only when something is missing. Safe to run again; changes
-# nothing when all is there.
+# Installs what the tests need on this machine, only when something is missing; safe to run again.
+# The node programs (PostgreSQL 17, Patroni 4, etcd, HAProxy, pgBackRest, PgBouncer, the exporters,
+# Prometheus) do not come from here: they run from the node runtime root, Debian 13, which
+# `pgha local runtime` builds with debootstrap (npm test runs it next). This machine needs
+# debootstrap for that, and the validators that check node files from outside a node.
 set -euo pipefail
 
-packages=(postgresql-15 patroni python3-psycopg2 etcd-server etcd-client haproxy pgbackrest prometheus
-  prometheus-postgres-exporter prometheus-node-exporter shellcheck cloud-init systemd pgbouncer)
-commands=(/usr/lib/postgresql/15/bin/postgres /usr/bin/patroni /usr/bin/etcd /usr/bin/etcdctl /usr/sbin/haproxy
-  /usr/bin/pgbackrest /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-postgres-exporter
-  /usr/bin/prometheus-node-exporter /usr/bin/shellcheck /usr/bin/cloud-init /usr/bin/systemd-analyze /usr/sbin/pgbouncer)
+packages=(debootstrap shellcheck cloud-init systemd openssl util-linux)
+commands=(/usr/sbin/debootstrap /usr/bin/shellcheck /usr/bin/cloud-init /usr/bin/systemd-analyze /usr/bin/openssl /usr/bin/unshare)
 
 missing=()
 for command in "${commands[@]}"; do
   [ -x "$command" ] || missing+=("$command")
 done
-/usr/bin/python3 -c 'import psycopg2' 2>/dev/null || missing+=(python3-psycopg2)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -28,10 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# Debian's postgresql package would create and start a "main" cluster on port 5432, and the other
-# packages would start their default services: the tests run their own instances, so prevent both.
-mkdir -p /etc/postgresql-common/createcluster.d
-printf 'create_main_cluster = false\n' > /etc/postgresql-common/createcluster.d/pgha-tests.conf
+# A package's postinst must not start a service on this machine.
 policy=/usr/sbin/policy-rc.d
 created_policy=false
 if [ ! -e "$policy" ]; then

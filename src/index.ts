@@ -28,7 +28,7 @@ export { LocalArchiveStore } from './platform/local/archive-store';
 
 // The vocabulary of props and attributes.
 export { NodePlacement } from './model/placement';
-export { NodePlan, NodeFile, NodeDirectory, NodeService, NodeJob, NodePort, Peer, NodeSecret, NodeSecretFile, NodeDataVolume } from './model/node-plan';
+export { NodePlan, NodeFile, NodeDirectory, NodeService, NodeJob, NodePort, Peer, NodeSecret, NodeSecretFile, NodeDataVolume, NodeWatchdog } from './model/node-plan';
 export { NodeAddition } from './node-plan/node-addition';
 export { HaproxyBackendMember } from './render/haproxy-config';
 export { RenderedNode, StackArtifact, RendersArtifacts } from './platform/rendered-node';

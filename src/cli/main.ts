@@ -1,3 +1,4 @@
+import { POSTGRES_PACKAGE } from '../model/layout';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readStackListing, readStackOutput } from '../constructs/stack-output';
@@ -36,6 +37,10 @@ does, so every command sees the stacks of your app (--stack picks one when there
       directory, or with --archive-s3-port the local S3-compatible server over it): a stack that
       restores from an archive finds there what another cluster wrote. Returns when the cluster
       is healthy and writes DIR/endpoints.json.
+  pgha local runtime
+      Builds the node runtime root when this machine has none (Debian 13 from Debian's archive
+      with debootstrap, ~2 min and ~950 MB under /var/cache/pgha, once per machine; \`local up\`
+      builds it too), then prints its directory and the versions of the node programs in it.
   pgha local status [--dir /tmp/pgha-local]
       Each member's role, state, timeline and lag, and the processes.
   pgha local down [--dir /tmp/pgha-local]
@@ -194,12 +199,25 @@ async function localUpCommand(args: string[], io: Output, cwd: string): Promise<
   return 0;
 }
 
+/** The packages whose versions `pgha local runtime` prints. */
+const RUNTIME_PROGRAMS = [POSTGRES_PACKAGE, 'patroni', 'etcd-server', 'haproxy', 'pgbackrest', 'pgbouncer', 'prometheus-postgres-exporter', 'prometheus-node-exporter', 'prometheus'];
+
+async function localRuntimeCommand(io: Output): Promise<number> {
+  const { ensureNodeRoot, nodeRootVersions } = await import('../runner/node-root');
+  const root = ensureNodeRoot({ log: (line) => io.err(`${line}\n`) });
+  const versions = nodeRootVersions(root) ?? {};
+  io.out(`node runtime root: ${root}\n`);
+  for (const name of RUNTIME_PROGRAMS) io.out(`  ${name.padEnd(30)} ${versions[name] ?? '(not installed)'}\n`);
+  return 0;
+}
+
 async function local(args: string[], io: Output, cwd: string): Promise<number> {
   const [action] = args;
   const dir = resolve(cwd, option(args, '--dir', DEFAULT_LOCAL_DIR));
   if (action === 'up') return localUpCommand(args, io, cwd);
+  if (action === 'runtime') return localRuntimeCommand(io);
   if (!['down', 'status', 'run-job', 'promote'].includes(action ?? '')) {
-    io.err(`pgha local: expected up, status, down, run-job or promote\n`);
+    io.err(`pgha local: expected up, runtime, status, down, run-job or promote\n`);
     return 2;
   }
   const runner = await import('../runner/local-cluster');
@@ -238,7 +256,7 @@ async function local(args: string[], io: Output, cwd: string): Promise<number> {
     io.out(`${report.fenced ? `stopped the old primary ${report.fenced}; ` : ''}promoted ${report.promoted}; streaming from it now: ${report.repointed.join(', ') || 'no standby'}\n`);
     return 0;
   }
-  io.err(`pgha local: expected up, status, down, run-job or promote\n`);
+  io.err(`pgha local: expected up, runtime, status, down, run-job or promote\n`);
   return 2;
 }
 

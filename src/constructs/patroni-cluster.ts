@@ -216,6 +216,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
           backup: this.backup,
           peerPath: (nodeName, path) => platform.peerPath(nodeName, path),
           logicalSlots: this.logicalReplication.slots,
+          watchdogDevice: platform.watchdogDevice,
         }),
     });
     archive?.grant(this.nodes);

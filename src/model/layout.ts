@@ -1,8 +1,13 @@
+/** The PostgreSQL major version the nodes run: Debian 13's postgresql-17. */
+export const POSTGRES_MAJOR = 17;
+/** Debian's package of that version. */
+export const POSTGRES_PACKAGE = `postgresql-${POSTGRES_MAJOR}`;
+
 /** Where things live on a node. Every platform uses these paths (the local platform remaps them). */
 export const LAYOUT = {
   /** Mount point of the persistent data volume. */
   dataMount: '/var/lib/pgha',
-  postgresBinDir: '/usr/lib/postgresql/15/bin',
+  postgresBinDir: `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin`,
   patroniConfigDir: '/etc/patroni',
   patroniConfig: '/etc/patroni/patroni.yml',
   patroniSecretsEnv: '/etc/patroni/patroni.env',
@@ -38,5 +43,5 @@ export const LAYOUT = {
   createClusterDropIn: '/etc/postgresql-common/createcluster.d/pgha.conf',
 } as const;
 
-export const postgresDataDir = (clusterName: string) => `${LAYOUT.dataMount}/postgresql/15/${clusterName}`;
+export const postgresDataDir = (clusterName: string) => `${LAYOUT.dataMount}/postgresql/${POSTGRES_MAJOR}/${clusterName}`;
 export const etcdDataDir = (memberName: string) => `${LAYOUT.dataMount}/etcd/${memberName}`;

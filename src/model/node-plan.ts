@@ -39,6 +39,8 @@ export interface NodeService {
   readonly after?: readonly string[];
   /** How a stop is signalled: Patroni must stop its postgres too ("mixed"). */
   readonly killMode?: 'control-group' | 'mixed' | 'process';
+  /** The signal that asks it to stop. @default SIGTERM */
+  readonly stopSignal?: 'SIGTERM' | 'SIGINT';
   readonly stopTimeoutSeconds?: number;
   readonly reloadSignal?: 'HUP' | 'USR2';
   readonly limitNoFile?: number;
@@ -107,6 +109,13 @@ export interface NodeDataVolume {
   readonly sizeGiB: number;
 }
 
+/** A watchdog device the node's HA agent keeps alive: the platform makes it and gives it to `owner`. */
+export interface NodeWatchdog {
+  readonly device: string;
+  /** "user:group" that opens the device (Patroni's). */
+  readonly owner: string;
+}
+
 export interface NodePlan {
   /** Host name, unique in the stack: "main-pg-1". */
   readonly name: string;
@@ -114,7 +123,7 @@ export interface NodePlan {
   readonly group: string;
   readonly address: string;
   readonly zone?: string;
-  /** Debian 12 packages. */
+  /** Debian 13 packages (apt names; the node runtime root holds the same). */
   readonly packages: readonly string[];
   readonly directories: readonly NodeDirectory[];
   readonly files: readonly NodeFile[];
@@ -129,4 +138,6 @@ export interface NodePlan {
   /** Secret values written as files at boot. */
   readonly secretFiles?: readonly NodeSecretFile[];
   readonly dataVolume?: NodeDataVolume;
+  /** Present when the node's agent runs with a watchdog (`watchdog: required`). */
+  readonly watchdog?: NodeWatchdog;
 }

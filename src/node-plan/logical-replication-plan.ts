@@ -63,7 +63,7 @@ export function publicationsAddition(input: PublicationsInput): NodeAddition {
     `Creates or updates the publications ${input.publications.map((p) => p.name).join(', ')} and their subscribers' role (on the primary)`,
     publicationsScriptFile({ publications: input.publications, port: input.postgresPort, slots: input.slots, patroni: input.patroni?.dcs }),
     [{ name: input.secretName, environmentFile: PUBLICATIONS_ENV, owner: 'postgres:postgres', variables: { [LOGICAL_PASSWORD_VARIABLE]: LOGICAL_PASSWORD_KEY } }],
-    // patronictl 3.0.2 loads patroni.yml as Patroni does, which needs the REST API password set.
+    // patronictl 4.0.7 loads patroni.yml as Patroni does, which needs the REST API password set.
     input.patroni ? [input.patroni.environmentFile] : [],
   );
 }

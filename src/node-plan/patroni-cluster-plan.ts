@@ -3,7 +3,7 @@ import { PATRONI_SECRET_VARIABLES, renderPatroniConfig } from '../render/patroni
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
 import { ETCD_SERVICE, EtcdMemberPlan, planEtcdMember } from './etcd-member';
-import { LAYOUT, postgresDataDir } from '../model/layout';
+import { LAYOUT, POSTGRES_MAJOR, POSTGRES_PACKAGE, postgresDataDir } from '../model/layout';
 import { NodePlan, NodePort, NodeService } from '../model/node-plan';
 import { PgbackrestPlanInput, planPgbackrest } from './pgbackrest-plan';
 import { unitFile } from '../render/unit-files';
@@ -21,6 +21,8 @@ export interface PatroniClusterPlanInput extends PgbackrestPlanInput {
   readonly ports: readonly NodePort[];
   /** Slots of other clusters' subscriptions to this one's publications. */
   readonly logicalSlots?: readonly LogicalSlot[];
+  /** The platform's watchdog device: Patroni runs `watchdog: required` with it. */
+  readonly watchdogDevice?: string;
 }
 
 export const PATRONI_SERVICE = 'pgha-patroni';
@@ -78,16 +80,17 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
       archive: pgbackrest.patroniArchive,
       restore: pgbackrest.patroniRestore,
       logicalSlots: input.logicalSlots,
+      watchdogDevice: input.watchdogDevice,
     });
     return {
       name: placement.name,
       group: input.groupName,
       address: placement.address,
       zone: placement.zone,
-      packages: ['postgresql-15', 'patroni', 'python3-psycopg2', ...pgbackrest.packages, ...(etcd?.packages ?? [])],
+      packages: [POSTGRES_PACKAGE, 'patroni', 'python3-etcd', 'python3-psycopg2', ...pgbackrest.packages, ...(etcd?.packages ?? [])],
       directories: [
         { path: `${LAYOUT.dataMount}/postgresql`, mode: '0750', owner: 'postgres:postgres' },
-        { path: `${LAYOUT.dataMount}/postgresql/15`, mode: '0700', owner: 'postgres:postgres' },
+        { path: `${LAYOUT.dataMount}/postgresql/${POSTGRES_MAJOR}`, mode: '0700', owner: 'postgres:postgres' },
         { path: LAYOUT.patroniConfigDir, mode: '0750', owner: 'postgres:postgres' },
         { path: LAYOUT.postgresSocketDir, mode: '2775', owner: 'postgres:postgres' },
         ...(etcd ? [{ path: `${LAYOUT.dataMount}/etcd`, mode: '0750', owner: 'etcd:etcd' }, ...etcd.directories] : []),
@@ -115,6 +118,7 @@ export function planPatroniNodes(input: PatroniClusterPlanInput): NodePlan[] {
       ],
       secretFiles: pgbackrest.secretFiles,
       dataVolume: { mountPath: LAYOUT.dataMount, sizeGiB: input.dataVolumeSizeGiB },
+      ...(input.watchdogDevice ? { watchdog: { device: input.watchdogDevice, owner: `${patroni.user}:${patroni.group}` } } : {}),
     };
   });
 }

@@ -44,6 +44,9 @@ export function pgbouncerProxyAddition(plan: NodePlan, input: PgbouncerProxyInpu
     description: `PgBouncer ${instance.role} on ${plan.name}: pools ${pooling.databases.join(', ')} (${pooling.poolMode}) in front of HAProxy port ${instance.backendPort}`,
     user: 'postgres',
     group: 'postgres',
+    // PgBouncer 1.23+ takes SIGTERM as "stop once every client has left"; SIGINT stops it now
+    // (what Debian's own unit sends), so a stop or restart never waits on idle clients.
+    stopSignal: 'SIGINT',
     // Built with systemd support: it says when it listens.
     readiness: 'notify',
     command: [PGBOUNCER_START_SCRIPT, configPath(instance.role)],

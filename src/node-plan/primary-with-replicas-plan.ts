@@ -11,7 +11,7 @@ import { ROLE_AGENT_PATH, renderRoleAgent } from '../render/role-agent';
 import { PrimaryWithReplicasSpec, standbySlotName, synchronousStandbyNames } from '../spec/primary-with-replicas';
 import { logicalWorkerParameters, replicationSenderLimit } from '../spec/logical-replication';
 import { CREATE_CLUSTER_DROP_IN } from './create-cluster-drop-in';
-import { LAYOUT, postgresDataDir } from '../model/layout';
+import { LAYOUT, POSTGRES_MAJOR, POSTGRES_PACKAGE, postgresDataDir } from '../model/layout';
 import { NodePlan, NodePort, NodeService } from '../model/node-plan';
 import { ClusterArchive, planPgbackrest } from './pgbackrest-plan';
 import { unitFile } from '../render/unit-files';
@@ -132,10 +132,10 @@ export function planPrimaryWithReplicas(input: PrimaryWithReplicasPlanInput): No
       group: input.groupName,
       address: placement.address,
       zone: placement.zone,
-      packages: ['postgresql-15', 'python3-psycopg2', ...pgbackrest.packages],
+      packages: [POSTGRES_PACKAGE, 'python3-psycopg2', ...pgbackrest.packages],
       directories: [
         { path: `${LAYOUT.dataMount}/postgresql`, mode: '0750', owner: 'postgres:postgres' },
-        { path: `${LAYOUT.dataMount}/postgresql/15`, mode: '0700', owner: 'postgres:postgres' },
+        { path: `${LAYOUT.dataMount}/postgresql/${POSTGRES_MAJOR}`, mode: '0700', owner: 'postgres:postgres' },
         { path: LAYOUT.postgresSocketDir, mode: '2775', owner: 'postgres:postgres' },
         { path: CONFIG_DIR, mode: '0750', owner: 'root:postgres' },
         ...pgbackrest.directories,

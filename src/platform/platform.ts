@@ -128,6 +128,13 @@ export interface Platform {
    * @default - each cluster's own `failover`
    */
   readonly failoverOverride?: FailoverProfile;
+  /**
+   * The watchdog device each node gets (AWS: the kernel's softdog at /dev/watchdog), with which
+   * Patroni runs `watchdog: required`: a node whose Patroni stalls is reset before its leader key
+   * expires. Undefined where a node cannot have a watchdog of its own: containers share the host's
+   * kernel, and the local platform's nodes share this machine.
+   */
+  readonly watchdogDevice?: string;
   /** For pgha.json, written at synth. */
   describe(): PlatformDescription;
   placeNodes(groupName: string, count: number): NodePlacement[];

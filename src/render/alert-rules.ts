@@ -64,7 +64,11 @@ export const ALERT_NAMES = {
 /** The rule group's name in the file. */
 export const ALERT_GROUP = 'pgha';
 
-/** node_exporter's filesystem metrics (prometheus-node-exporter 1.5). */
+/**
+ * node_exporter's filesystem metrics (prometheus-node-exporter 1.9.0, the same names as 1.5). Since
+ * 1.7 they carry a device_error label too: empty (no label) while statfs() works; a filesystem it
+ * fails on exports node_filesystem_device_error 1 and no size or avail.
+ */
 export const NODE_FILESYSTEM_METRICS = { sizeBytes: 'node_filesystem_size_bytes', availBytes: 'node_filesystem_avail_bytes' } as const;
 
 /** The `job` label values the BackupJob's scripts write into their textfiles. */

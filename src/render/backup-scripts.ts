@@ -236,7 +236,7 @@ finish_job() {
 }
 
 # The first replica by member name among those Patroni reports running or streaming, or nothing.
-# Patroni 3.0.2 will not load patroni.yml without the REST API password (KeyError 'password'),
+# Patroni (4.0.7 as 3.0.2) will not load patroni.yml without the REST API password (KeyError 'password'),
 # though \`list\` reads only the DCS: a placeholder stands in unless the real one is set.
 first_replica() {
   PATRONI_RESTAPI_PASSWORD="${'${PATRONI_RESTAPI_PASSWORD:-unused-by-patronictl-list}'}" "${r.patronictl}" -c "${r.patroniConfig}" list -f json | "${PYTHON}" -c '
@@ -359,8 +359,8 @@ export function renderCheckScript(input: BackupScriptsInput): string {
 }
 
 /**
- * `pgha-verify`: pgbackrest verify on the leader. pgBackRest 2.45's verify exits 0 even when it
- * finds invalid files (it prints "status: error"), so the script reads its text output.
+ * `pgha-verify`: pgbackrest verify on the leader. pgBackRest's verify (2.55.1 as 2.45) exits 0 even
+ * when it finds invalid files (it prints "status: error"), so the script reads its text output.
  */
 export function renderVerifyScript(input: BackupScriptsInput): string {
   const r = resolve(input);
@@ -369,15 +369,15 @@ export function renderVerifyScript(input: BackupScriptsInput): string {
     BACKUP_SCRIPT_NAMES.verify,
     [
       'pgbackrest verify on the leader: every backup file and WAL segment against its checksum.',
-      'pgBackRest 2.45 exits 0 when verify finds errors; this script fails unless every stanza',
+      'pgBackRest 2.55.1 exits 0 when verify finds errors; this script fails unless every stanza',
       'status line says "status: ok" and the repository holds something to verify.',
-      'Without --verbose, 2.45 prints nothing at all for a sound repository.',
+      'Without --verbose, 2.55.1 prints nothing at all for a sound repository.',
     ],
     [
       'PGHA_JOB=verify',
       'should_run leader || exit 0',
       'start_job',
-      '# --verbose: a sound repository then says "status: ok" too (without it 2.45 prints nothing).',
+      '# --verbose: a sound repository then says "status: ok" too (without it 2.55.1 prints nothing).',
       `REPORT=$(${pgbackrest(r)} verify --output=text --verbose)`,
       "printf '%s\\n' \"$REPORT\" >&2",
       "if ! grep -q '^status: ' <<< \"$REPORT\"; then",

@@ -2,12 +2,14 @@ import { stringify } from 'yaml';
 import { SLOT_WAL_STATUS } from './monitoring-metrics';
 
 /**
- * postgres_exporter 0.11's custom queries file (`--extend.query-path`): what the built-in
- * collectors lack on PostgreSQL 15, under the metric names of PG_METRICS (monitoring-metrics.ts).
+ * postgres_exporter 0.17's custom queries file (`--extend.query-path`): what the built-in
+ * collectors lack on PostgreSQL 17, under the metric names of PG_METRICS (monitoring-metrics.ts).
+ * 0.17.1 marks the flag DEPRECATED (it logs a warning at start) but reads the file as 0.11 did.
  *
- * The 0.11 format: one top-level key per query (the metric namespace), with `query`, `master`
- * (run once per server, not once per auto-discovered database; without --auto-discover-databases
- * every DSN counts as the master), optional `cache_seconds`, and `metrics`, a list of one-key maps
+ * The format (unchanged since 0.11, read with go-yaml v2): one top-level key per query (the
+ * metric namespace), with `query`, `master` (run once per server, not once per auto-discovered
+ * database; without --auto-discover-databases every DSN counts as the master), optional
+ * `cache_seconds`, and `metrics`, a list of one-key maps
  * `column: { usage: LABEL | GAUGE | COUNTER, description }`. The exporter names each non-LABEL
  * column's metric `<namespace>_<column>`, labelled by the LABEL columns; a column missing from
  * `metrics` would still be exported (untyped), so every query lists all of its columns.
@@ -31,7 +33,7 @@ export interface ExporterQuery {
   readonly name: string;
   /** Instance-wide (true) or about the database the exporter connects to (false). */
   readonly master: boolean;
-  /** Reuse the last result for this long (0.11 `cache_seconds`); absent: run on every scrape. */
+  /** Reuse the last result for this long (`cache_seconds`); absent: run on every scrape. */
   readonly cacheSeconds?: number;
   readonly query: string;
   readonly columns: readonly ExporterColumn[];
@@ -82,8 +84,8 @@ export const EXPORTER_QUERIES: readonly ExporterQuery[] = [
   {
     name: 'pgha_database',
     master: true,
-    // Driven by pg_database: PG15's pg_stat_database row for shared objects (datid 0, NULL
-    // datname) never appears. template0 stays: its datfrozenxid counts for wraparound too.
+    // Driven by pg_database: pg_stat_database's row for shared objects (datid 0, NULL datname,
+    // still there in PG17) never appears. template0 stays: its datfrozenxid counts for wraparound too.
     // datconnlimit -2 marks a database whose DROP was interrupted (PG 15.4+): skipped.
     query: sql([
       'SELECT',
@@ -189,7 +191,7 @@ export const EXPORTER_QUERIES: readonly ExporterQuery[] = [
     // standby, Patroni's copies of the logical slots on replicas (advanced by Patroni as the
     // subscriber confirms; a stuck subscriber holds WAL back on every replica too). Never negative:
     // a copied slot can be ahead of a lagging replica's replay. 0 when restart_lsn is NULL: a slot
-    // made without reserving WAL, or a lost one (PG15 clears restart_lsn when it invalidates a slot).
+    // made without reserving WAL, or a lost one (PG17 clears restart_lsn when it invalidates a slot).
     // wal_status (PG13+) as SLOT_WAL_STATUS: reserved (within max_wal_size), extended (beyond it,
     // still kept), unreserved (beyond max_slot_wal_keep_size: removed at the next checkpoint), lost
     // (removed: the consumer can never resume from this slot). The last two happen only when
@@ -228,7 +230,7 @@ export const EXPORTER_QUERIES: readonly ExporterQuery[] = [
 ];
 
 /**
- * Built-in queries of postgres_exporter 0.11.1 replaced by a query of the same name (the exporter
+ * Built-in queries of postgres_exporter 0.17.1 replaced by a query of the same name (the exporter
  * lets a user query override a built-in one: its metric names, labels and types stay). Not part of
  * the PG_METRICS contract; kept for whoever reads the built-in names.
  */
@@ -236,11 +238,11 @@ export const BUILT_IN_OVERRIDES: readonly ExporterQuery[] = [
   {
     name: 'pg_replication_slots',
     master: true,
-    // The built-in query computes pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) on every node:
-    // on a standby that has slots (Patroni's copies of logical slots, a cascading standby's upstream)
-    // it fails with "recovery is in progress" on every scrape (prometheus-community/postgres_exporter
-    // #547, #962; fixed after 0.11), which sets pg_exporter_last_scrape_error. The same, measured on
-    // a standby against the replayed WAL as pgha_replication_slot does; unchanged on a primary
+    // 0.11's built-in computed pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) on every node and
+    // failed on a standby that has slots (prometheus-community/postgres_exporter #547, #962). Since
+    // 0.16.0 (#1048) the built-in measures a standby against the WAL it received
+    // (pg_last_wal_receive_lsn()) and no longer fails. This one measures a standby against the
+    // replayed WAL, as pgha_replication_slot does, so the two names agree; unchanged on a primary
     // (including NaN for a slot without restart_lsn, as the built-in exports it).
     query: sql([
       'SELECT',
@@ -265,7 +267,7 @@ export const EXPORTER_METRIC_NAMES: readonly string[] = EXPORTER_QUERIES.flatMap
   query.columns.filter((column) => column.usage !== 'LABEL').map((column) => `${query.name}_${column.name}`),
 );
 
-/** The custom queries file for postgres_exporter 0.11.1 (`--extend.query-path`). */
+/** The custom queries file for postgres_exporter 0.17.1 (`--extend.query-path`). */
 export function renderExporterQueries(): string {
   const document: Record<string, unknown> = {};
   for (const query of [...EXPORTER_QUERIES, ...BUILT_IN_OVERRIDES]) {
@@ -276,6 +278,6 @@ export function renderExporterQueries(): string {
       metrics: query.columns.map((column) => ({ [column.name]: { usage: column.usage, description: column.description } })),
     };
   }
-  const header = '# Generated by cdktf-postgres-ha: postgres_exporter 0.11 custom queries. Changes are overwritten on the next deploy.\n';
+  const header = '# Generated by cdktf-postgres-ha: postgres_exporter 0.17 custom queries. Changes are overwritten on the next deploy.\n';
   return header + stringify(document, { blockQuote: 'literal', lineWidth: 0 });
 }

@@ -3,7 +3,8 @@
  * to the node whose REST API says it is the primary, a read-only port over healthy replicas,
  * an optional port over synchronous standbys only, a stats page and a liveness endpoint.
  *
- * Pure: no cdktf, no I/O. Checked against the real haproxy 2.6 in test/tools/haproxy-check.test.ts.
+ * Pure: no cdktf, no I/O. Checked against the real haproxy 3.0 (the node runtime root's) in
+ * test/tools/haproxy-check.test.ts.
  */
 import { HaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 
@@ -171,7 +172,7 @@ function postgresListener(l: PostgresListener): string[] {
     `${INDENT}option tcplog`,
     ...l.balance.map((line) => INDENT + line),
     `${INDENT}# Ask each node's Patroni REST API (check port) rather than PostgreSQL. OPTIONS, not GET:`,
-    `${INDENT}# Patroni 3.0.2 answers it with the status code alone and logs no ConnectionResetError.`,
+    `${INDENT}# Patroni 4.0.7 answers it with the status code alone and logs no ConnectionResetError.`,
     `${INDENT}option httpchk`,
     `${INDENT}http-check send meth OPTIONS uri ${l.checkUri}`,
     `${INDENT}http-check expect status 200`,

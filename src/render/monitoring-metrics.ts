@@ -11,7 +11,7 @@ export const PG_METRICS = {
   lagSeconds: 'pgha_replication_lag_seconds',
   /** 1 while this replica's WAL receiver streams from its upstream. */
   walReceiverStreaming: 'pgha_wal_receiver_streaming',
-  /** Per database (label datname), the empty-datname row of PG15 excluded. */
+  /** Per database (label datname), pg_stat_database's row of shared objects (NULL datname) excluded. */
   blocksHit: 'pgha_database_blks_hit',
   blocksRead: 'pgha_database_blks_read',
   commits: 'pgha_database_xact_commit',
@@ -46,7 +46,7 @@ export const PG_METRICS = {
 } as const;
 
 /**
- * The values of PG_METRICS.slotWalStatus, one per wal_status of PostgreSQL 15 (worse as it grows);
+ * The values of PG_METRICS.slotWalStatus, one per wal_status of PostgreSQL 17 (worse as it grows);
  * none: the slot has reserved no WAL (restart_lsn NULL, e.g. made without immediately_reserve).
  */
 export const SLOT_WAL_STATUS = { none: -1, reserved: 0, extended: 1, unreserved: 2, lost: 3 } as const;

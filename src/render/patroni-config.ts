@@ -12,12 +12,13 @@ export const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator',
 /**
  * Env var -> key in the cluster secret's JSON; Patroni reads these at start, the YAML never holds a password.
  *
- * Checked against Patroni 3.0.2 (patroni/config.py `_build_environment_configuration`):
+ * Checked against Patroni 4.0.7 (patroni/config.py `_build_environment_configuration`):
  * `PATRONI_<SUPERUSER|REPLICATION|REWIND>_PASSWORD` fill `postgresql.authentication.<user>.password`,
  * `PATRONI_RESTAPI_PASSWORD` fills `restapi.authentication.password`; each is deep-merged into the
  * YAML, so the usernames stay in the file and only the passwords come from the environment. Without
- * `PATRONI_RESTAPI_PASSWORD` Patroni 3.0.2 stops at start (KeyError 'password'), so a node never runs
- * with an unprotected REST API by accident.
+ * `PATRONI_RESTAPI_PASSWORD` Patroni 4.0.7 stops at start (KeyError 'password') and
+ * `patroni --validate-config` says "restapi.authentication.password is not defined", so a node never
+ * runs with an unprotected REST API by accident.
  */
 export const PATRONI_SECRET_VARIABLES: Record<string, string> = {
   PATRONI_SUPERUSER_PASSWORD: 'superuser_password',
@@ -45,6 +46,22 @@ export interface PatroniConfigInput {
   readonly restore?: PatroniRestoreInput;
   /** Logical slots of other clusters' subscriptions to this one's publications: permanent slots in the DCS. */
   readonly logicalSlots?: readonly LogicalSlot[];
+  /**
+   * The watchdog device the platform gives the node: Patroni then runs `watchdog: required` and
+   * never leads without it. Without one (containers, the local platform), the watchdog is off.
+   */
+  readonly watchdogDevice?: string;
+}
+
+/**
+ * Seconds between the watchdog's deadline and the leader key's expiry: Patroni sets the device's
+ * timeout to ttl - safety_margin. Patroni's default of 5, less when the timings leave no room:
+ * a leader's loop (loop_wait, then up to retry_timeout on etcd) must always fit before the reset,
+ * so a slow but live leader is never reset. The base rule loop_wait + 2 * retry_timeout <= ttl
+ * with retry_timeout >= 3 keeps it at 3 or more.
+ */
+export function watchdogSafetyMargin(timing: { ttlSeconds: number; loopWaitSeconds: number; retryTimeoutSeconds: number }): number {
+  return Math.min(5, timing.ttlSeconds - timing.loopWaitSeconds - timing.retryTimeoutSeconds);
 }
 
 export interface PatroniArchiveInput {
@@ -141,7 +158,7 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
       ...(input.archive ? { post_bootstrap: input.archive.postBootstrapScript } : {}),
       initdb: [
         { encoding: 'UTF8' },
-        // Independent of the LANG of whatever starts Patroni; C.UTF-8 is built into Debian 12's glibc.
+        // Independent of the LANG of whatever starts Patroni; C.UTF-8 is built into Debian's glibc.
         { locale: 'C.UTF-8' },
         'data-checksums',
         { 'auth-host': 'scram-sha-256' },
@@ -186,16 +203,22 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
         : {}),
     },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, ...cascadeTags(spec, input.nodeName) },
-    // No watchdog: cloud VMs, containers and the loopback test platform have no /dev/watchdog, and
-    // loading softdog needs root and a kernel module. "automatic" would only log that it is missing
-    // and "required" would refuse to start. Split brain is prevented by the DCS leader lease (ttl)
-    // and, in the sync modes, by synchronous replication.
-    watchdog: { mode: 'off' },
+    watchdog: input.watchdogDevice
+      ? // A leader whose Patroni stalls (a paused VM, a stuck disk) stops keeping the watchdog
+        // alive and is reset before its leader key expires: it cannot go on accepting writes
+        // while another member takes over. Required: a node without a usable device never leads.
+        { mode: 'required', device: input.watchdogDevice, safety_margin: watchdogSafetyMargin(spec.failover) }
+      : // Where a node cannot have a watchdog of its own (a container shares the host's kernel; the
+        // local platform's nodes share this machine): the DCS leader lease, HAProxy's checks of
+        // Patroni, and in the sync modes synchronous replication keep a stalled leader's writes
+        // from being acknowledged (see the README's fault suite).
+        { mode: 'off' },
   };
 
   // YAML 1.1, because Patroni reads the file with PyYAML (a YAML 1.1 parser): strings such as "off",
-  // "on" and "yes" must be quoted or they come back as booleans (watchdog.mode off would be False and
-  // fail Patroni's validator). lineWidth 0 keeps long lines (log_line_prefix) on one line.
+  // "on" and "yes" must be quoted or they come back as booleans (Patroni 4 happens to take a False
+  // watchdog.mode as off, 3.0.2 refused it; an unquoted "on" is True and fails its validator).
+  // lineWidth 0 keeps long lines (log_line_prefix) on one line.
   const document = new Document(config, { version: '1.1' });
   document.commentBefore = HEADER;
   return document.toString({ lineWidth: 0 });
@@ -203,15 +226,18 @@ export function renderPatroniConfig(input: PatroniConfigInput): string {
 
 /**
  * A cascading member (spec.replicateFrom) streams from its upstream member instead of the leader.
- * Patroni 3.0.2 follows `replicatefrom` while the upstream's member key is in the DCS, running or
+ * Patroni 4.0.7 follows `replicatefrom` while the upstream's member key is in the DCS, running or
  * not (ha.py `_get_node_to_follow` calls `cluster.get_member`, which falls back to the leader only
  * when the name is not a member: dcs/__init__.py `get_member`). So when the upstream goes down its
  * cascading replicas stop streaming until its key expires (up to ttl after its last refresh), then
- * follow the leader, and return to the upstream once its Patroni runs again. The leader keeps no
- * slot for them while they cascade; the upstream does. No `nosync`: while a cascading member
- * follows the leader (its upstream down) it may become the synchronous standby, so the sync modes
- * keep a synchronous standby, and sync-strict keeps committing, through the upstream's outage;
- * while it cascades Patroni cannot pick it (postgresql/sync.py reads the leader's own standbys).
+ * follow the leader, and return to the upstream once its Patroni runs again. Since Patroni 4.0
+ * (member_slots_ttl, 30 min by default, on PostgreSQL 11+) every node keeps a slot for every other
+ * member, the leader one for a cascading member too (inactive while it cascades, advanced to the
+ * LSN the member reports: dcs/__init__.py `_get_members_slots`); 3.0.2's leader kept none for it.
+ * No `nosync`: while a cascading member follows the leader (its upstream down) it may become the
+ * synchronous standby, so the sync modes keep a synchronous standby, and sync-strict keeps
+ * committing, through the upstream's outage; while it cascades Patroni cannot pick it
+ * (postgresql/sync.py reads the leader's own standbys).
  */
 function cascadeTags(spec: PatroniClusterSpec, nodeName: string): { nosync: false; replicatefrom?: string } {
   const upstream = spec.replicateFrom[nodeName];

@@ -2,7 +2,7 @@ import { PoolMode } from '../spec/pooling';
 import { LAYOUT } from '../model/layout';
 
 /**
- * PgBouncer (Debian 12: 1.18) on the proxy nodes: one instance in front of HAProxy's read-write
+ * PgBouncer (Debian 13: 1.24.1) on the proxy nodes: one instance in front of HAProxy's read-write
  * port and one in front of its read-only port, each pooling only the databases the stack names.
  *
  * Clients log in with their own PostgreSQL role and password (SCRAM): PgBouncer looks the role's

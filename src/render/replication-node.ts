@@ -1,10 +1,10 @@
-import { LAYOUT } from '../model/layout';
+import { LAYOUT, POSTGRES_MAJOR } from '../model/layout';
 import { NodeFile } from '../model/node-plan';
 import { ANYWHERE, isIpv4Cidr } from '../spec/common';
 import { ParameterValue } from '../spec/postgresql-parameters';
 
 /**
- * Plain PostgreSQL 15 streaming replication, without Patroni (PrimaryWithReplicas): one primary
+ * Plain PostgreSQL 17 streaming replication, without Patroni (PrimaryWithReplicas): one primary
  * and N hot standbys, each with its own physical slot on the primary, promoted by hand
  * (`SELECT pg_promote()`). Every node runs one service whose command is the start script below:
  * on first boot it initialises the data directory (the primary: initdb; a standby:
@@ -189,7 +189,7 @@ restore_command = ${confString(archive.restoreCommand)}
     .sort()
     .map((name) => `${name} = ${confValue(parameters[name])}`);
   return `# ${HEADER}
-# PostgreSQL 15, streaming replication without Patroni: the same file on the primary and the
+# PostgreSQL ${POSTGRES_MAJOR}, streaming replication without Patroni: the same file on the primary and the
 # standbys (but for the address). A standby's primary_conninfo and primary_slot_name are in its
 # postgresql.auto.conf, written by pg_basebackup -R.
 listen_addresses = ${confString(input.address)}

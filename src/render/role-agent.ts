@@ -1,11 +1,11 @@
 /**
  * Renders pgha-role-agent: a small HTTP service for nodes that run plain PostgreSQL streaming
  * replication WITHOUT Patroni (one primary, hot standbys, manual promotion). It answers the
- * health-check endpoints of Patroni 3.0.2's REST API with the same status codes, so the
+ * health-check endpoints of Patroni 4.0.7's REST API with the same status codes, so the
  * haproxy.cfg of src/render/haproxy-config.ts (OPTIONS /primary, OPTIONS /replica?lag=N) routes
  * such nodes unchanged.
  *
- * Pure: no cdktf, no I/O. Run for real against PostgreSQL 15 (and HAProxy) in
+ * Pure: no cdktf, no I/O. Run for real against PostgreSQL 17 (and HAProxy 3.0) in
  * test/tools/role-agent.test.ts.
  */
 
@@ -31,7 +31,7 @@ const SCRIPT = String.raw`#!/usr/bin/python3
 #
 # Answers HAProxy's health checks for a PostgreSQL node that runs WITHOUT Patroni (plain
 # streaming replication, manual promotion), with the endpoints and status codes of Patroni
-# 3.0.2's REST API, so the haproxy.cfg written for Patroni clusters works unchanged.
+# 4.0.7's REST API, so the haproxy.cfg written for Patroni clusters works unchanged.
 #
 #   /primary /master /read-write /leader /  200 when PostgreSQL answers and is not in recovery
 #   /replica     200 when PostgreSQL is in recovery, its WAL receiver is streaming and, with
@@ -55,7 +55,7 @@ const SCRIPT = String.raw`#!/usr/bin/python3
 # /replica: nothing on the node says how far behind it is. After a short disconnect it is back
 # as soon as the receiver streams again.
 #
-# N is parsed as Patroni 3.0.2 parses it (patroni/utils.py parse_int(value, 'B')): an integer
+# N is parsed as Patroni 4.0.7 parses it (patroni/utils.py parse_int(value, 'B')): an integer
 # (decimal, 0x hex, 0-leading octal) or a decimal number with an optional unit B, kB, MB, GB,
 # TB (1024-based, case-sensitive). A value Patroni cannot parse (e.g. "16mb") means no limit,
 # as in Patroni; so does a missing or empty lag. A negative N fails every replica.
@@ -121,7 +121,7 @@ def log(message):
     sys.stderr.flush()
 
 
-# ---- ?lag=N, parsed exactly as Patroni 3.0.2 parses it (patroni/utils.py) -------------------
+# ---- ?lag=N, parsed exactly as Patroni 4.0.7 parses it (patroni/utils.py) -------------------
 
 OCT_RE = re.compile(r'^[-+]?0[0-7]*')
 DEC_RE = re.compile(r'^[-+]?(0|[1-9][0-9]*)')

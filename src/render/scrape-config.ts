@@ -67,7 +67,7 @@ export function nodeGroupName(cluster: string, role: ScrapeNodeRole): string {
   return `${cluster}-${NODE_GROUP_SUFFIXES[role]}`;
 }
 
-/** Prometheus' EC2 discovery labels (2.42): tag keys with every character outside [A-Za-z0-9_] as "_". */
+/** Prometheus' EC2 discovery labels (2.53.3, as in 2.42): tag keys with every character outside [A-Za-z0-9_] as "_". */
 const EC2_META = {
   state: '__meta_ec2_instance_state',
   instanceId: '__meta_ec2_instance_id',

@@ -31,6 +31,7 @@ export function renderSystemdUnit(service: NodeService): string {
     `ExecStart=${service.command.map(quoteArgument).join(' ')}`,
     ...(service.reloadSignal ? [`ExecReload=/bin/kill -${service.reloadSignal} $MAINPID`] : []),
     `KillMode=${service.killMode ?? 'control-group'}`,
+    ...(service.stopSignal && service.stopSignal !== 'SIGTERM' ? [`KillSignal=${service.stopSignal}`] : []),
     `TimeoutStopSec=${service.stopTimeoutSeconds ?? 30}`,
     'Restart=always',
     'RestartSec=5s',

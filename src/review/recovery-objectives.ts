@@ -2,6 +2,7 @@ import { IConstruct } from 'constructs';
 import { PatroniClusterDescription, StackDescription, describeStack } from '../constructs/stack-description';
 import { BackupJobSpec } from '../spec/backup-job';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
+import { watchdogSafetyMargin } from '../render/patroni-config';
 
 /** What the objectives of one cluster are computed from. */
 export interface RecoveryObjectivesInput {
@@ -14,6 +15,8 @@ export interface RecoveryObjectivesInput {
   readonly backup?: BackupJobSpec;
   /** A measured restore time (the restore drill's pgha_restore_drill_duration_seconds, or `npm run bench:backup`). */
   readonly measuredRestoreSeconds?: number;
+  /** Whether Patroni runs with a watchdog (`watchdog: required`; the AWS platform's softdog). */
+  readonly watchdog?: boolean;
 }
 
 /** One row of the RPO/RTO table. */
@@ -34,6 +37,27 @@ const RESTORED_CLUSTER_OVERHEAD_SECONDS = 30;
 
 const duration = (seconds: number) => (seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 360) / 10} h`);
 const bytes = (n: number) => (n >= 1048576 ? `${n / 1048576} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} bytes`);
+
+/**
+ * The leader's Patroni stalls while its PostgreSQL runs on: another member takes over once the
+ * lease runs out. With a watchdog the stalled node is reset before that; without one it stays
+ * writable until its Patroni resumes and demotes it, and only synchronous replication keeps the
+ * commits it takes meanwhile from being acknowledged (npm run chaos measures both windows).
+ */
+function stalledLeader(input: RecoveryObjectivesInput, failoverRpo: string, failoverBound: number): RecoveryObjective {
+  const { cluster, watchdog } = input;
+  const synchronous = cluster.replicationMode !== 'async';
+  return {
+    scenario: "the leader's Patroni stalls (a paused VM, CPU starvation, a stuck disk)",
+    rpo: synchronous || watchdog ? failoverRpo : `${failoverRpo}, and every commit the stalled leader acknowledges until its Patroni resumes`,
+    rto: `at most ${duration(failoverBound)}`,
+    basis: watchdog
+      ? `the watchdog resets the stalled node ${cluster.failover.ttlSeconds - watchdogSafetyMargin(cluster.failover)} s (ttl - safety_margin) after its last loop, before its lease runs out: never two writable members`
+      : `no watchdog on this platform: the stalled leader stays writable until its Patroni resumes and demotes it; ${
+          synchronous ? 'its commits wait for a synchronous standby that now follows the new leader, so none is acknowledged' : 'in async mode its commits are acknowledged and then lost'
+        }`,
+  };
+}
 
 /**
  * The recovery point and time objectives that follow from a cluster's settings, per failure:
@@ -61,6 +85,7 @@ export function recoveryObjectives(input: RecoveryObjectivesInput): RecoveryObje
     },
   ];
   if (cluster.nodeCount > 1) {
+    rows.push(stalledLeader(input, failoverRpo, failoverBound));
     rows.push({
       scenario: 'a replica lost',
       rpo: '0',
@@ -125,7 +150,14 @@ export function recoveryReportOf(description: StackDescription, measuredRestoreS
     .map((cluster) =>
       renderRecoveryReport(
         `${cluster.clusterName} (${cluster.path})`,
-        recoveryObjectives({ cluster: cluster.spec, archived: cluster.archived, offsiteCopy: cluster.offsiteCopy, backup: cluster.backup, measuredRestoreSeconds }),
+        recoveryObjectives({
+          cluster: cluster.spec,
+          archived: cluster.archived,
+          offsiteCopy: cluster.offsiteCopy,
+          backup: cluster.backup,
+          measuredRestoreSeconds,
+          watchdog: description.nodes.some((node) => node.plan.watchdog && cluster.members.some((member) => member.name === node.plan.name)),
+        }),
       ),
     )
     .join('\n');

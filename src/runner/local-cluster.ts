@@ -17,6 +17,7 @@ import { SecretValues, generateSecrets, layOutNode, logPath, ownerIds, serviceEn
 import { JobResult, StartRequest, TrackedProcess, detachedPid, isAlive, killProcess, logTail, runJob, startProcess, stopProcess } from './processes';
 import { LOCAL_S3_BUCKET, LocalArchiveStore, archiveSecretsPath } from '../platform/local/archive-store';
 import { s3ServerAnswers, startLocalS3Server } from './s3-server';
+import { NodeRuntime, ensureNodeRoot } from './node-root';
 
 /**
  * Builds a topology on the local platform: clusters (PatroniCluster or PrimaryWithReplicas) and
@@ -131,9 +132,20 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   if (longestSocket > MAX_SOCKET_PATH) {
     throw new LocalUpError('prepare directory', `${dir} is too long: PostgreSQL's socket path under it would be ${longestSocket} characters, over the ${MAX_SOCKET_PATH} a unix socket allows; use a shorter directory such as /tmp/pgha-local`);
   }
+  if (process.getuid?.() !== 0) {
+    throw new LocalUpError('prepare directory', 'the nodes run from the node runtime root (Debian 13) through unshare and chroot, which need root; run `pgha local up` as root (sudo)');
+  }
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   checkReachable(dir);
+  // The node programs run from the root, with the cluster's directory and its archive store bound in at their own paths.
+  let runtimeRoot: string;
+  try {
+    runtimeRoot = ensureNodeRoot({ log: progress });
+  } catch (error) {
+    throw new LocalUpError('node runtime', (error as Error).message);
+  }
+  const runtime: NodeRuntime = { root: runtimeRoot, binds: [...new Set([dir, ...(platform.archives.length > 0 ? [archiveStore.dir] : [])])] };
   // A directory that ran a cluster before keeps its data: start it again with the same passwords.
   const secretsFile = join(dir, 'secrets.json');
   const secrets: SecretValues = { ...generateSecrets(platform.secrets), ...(existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {}) };
@@ -159,7 +171,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
   }
   writeJson(secretsFile, secrets, 0o600);
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
-  const nodes = rendered.map((node) => layOutNode(node, join(dir, 'nodes', node.plan.name), secrets));
+  const nodes = rendered.map((node) => layOutNode(node, join(dir, 'nodes', node.plan.name), secrets, runtimeRoot));
 
   const superuser: Credentials = { user: PATRONI_USERS.superuser, password: secrets[cluster.secret].superuser_password };
   const statsOf = (each: FrontendsDescription) => {
@@ -181,6 +193,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
         env: serviceEnvironment(node, { ...job, description: job.description }, job.user === 'postgres' ? '/var/lib/postgresql' : node.root),
         log: logPath(dir, node.name, job.name),
         cwd: node.root,
+        runtime,
       })),
     ),
   };
@@ -202,6 +215,8 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
           log: logPath(dir, node.name, service.name),
           cwd: node.root,
           detachedPidFile: service.name === PATRONI_SERVICE ? node.localPath(`${postgresDataDir(clusterOfNode.get(node.name) ?? cluster.clusterName)}/postmaster.pid`) : undefined,
+          runtime,
+          stopSignal: service.stopSignal,
         }),
       );
       writeState(dir, state);
@@ -252,7 +267,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalEndpoints> 
 
   try {
     if (platform.archives.length > 0) {
-      await prepareArchiveStore(archiveStore, platform.archives.map((a) => a.path), state);
+      await prepareArchiveStore(archiveStore, platform.archives.map((a) => a.path), state, runtimeRoot);
       writeState(dir, state);
       progress(`archive: ${platform.archives.map((a) => a.description).join(', ')}`);
     }
@@ -417,9 +432,9 @@ function localTopology(dir: string, description: StackDescription) {
  * Makes the archives' storage ready: each repository directory owned by postgres, or the local
  * S3 server running (started here, and stopped with the cluster, unless one already answers).
  */
-async function prepareArchiveStore(store: LocalArchiveStore, repositoryPaths: readonly string[], state: LocalState): Promise<void> {
+async function prepareArchiveStore(store: LocalArchiveStore, repositoryPaths: readonly string[], state: LocalState, runtimeRoot: string): Promise<void> {
   if (store.type === 'posix') {
-    const postgres = ownerIds('postgres:postgres');
+    const postgres = ownerIds('postgres:postgres', runtimeRoot);
     for (const path of repositoryPaths) {
       mkdirSync(path, { recursive: true, mode: 0o755 });
       if (postgres) chownSync(path, postgres.uid, postgres.gid);
@@ -501,6 +516,13 @@ function trackedService(dir: string, node: string, service: string): { state: Lo
   const index = state.processes.findIndex((p) => p.node === node && p.service === service);
   if (index < 0) throw new Error(`no service ${service} on node ${node} in ${dir}`);
   return { state, index };
+}
+
+/** The running PIDs of a node's service: the program's own, and the child it detached (Patroni's postgres). */
+export function localServicePids(dir: string, node: string, service: string): { main?: number; detached?: number } {
+  const { state, index } = trackedService(dir, node, service);
+  const tracked = state.processes[index];
+  return { main: isAlive(tracked.pid) ? tracked.pid : undefined, detached: detachedPid(tracked.detachedPidFile) };
 }
 
 /** Kills a node's service at once (SIGKILL), with what it detached: Patroni's postgres. For failure drills. */

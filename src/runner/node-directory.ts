@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { NodeFile, NodePlan, NodeService } from '../model/node-plan';
 import { RenderedNode } from '../platform/rendered-node';
 import { LocalSecret } from '../platform/local/local-platform';
+import { rootOwnerIds } from './node-root';
 import { pathMapper } from './path-map';
 
 /** Secret name -> JSON key -> value. */
@@ -21,26 +22,18 @@ export function generateSecrets(secrets: readonly LocalSecret[]): SecretValues {
   return values;
 }
 
-function idsFrom(file: string, name: string): number | undefined {
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  return line ? Number(line.split(':')[2]) : undefined;
+/**
+ * uid and gid of "user:group" in the node runtime root, when there is one and this process may
+ * give files away (it is root).
+ */
+export function ownerIds(owner: string, runtimeRoot: string | undefined): { uid: number; gid: number } | undefined {
+  if (runtimeRoot === undefined || process.getuid?.() !== 0) return undefined;
+  return rootOwnerIds(runtimeRoot, owner);
 }
 
-/** uid and gid of "user:group", when this process may give files away (it is root). */
-export function ownerIds(owner: string): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const [user, group] = owner.split(':');
-  const uid = idsFrom('/etc/passwd', user);
-  const gid = idsFrom('/etc/group', group ?? user);
-  if (uid === undefined || gid === undefined) {
-    throw new Error(`user or group of "${owner}" does not exist on this machine: install the node's packages (bash scripts/ensure-debian-packages.sh)`);
-  }
-  return { uid, gid };
-}
-
-function place(path: string, mode: string, owner: string): void {
+function place(path: string, mode: string, owner: string, runtimeRoot: string | undefined): void {
   chmodSync(path, parseInt(mode, 8));
-  const ids = ownerIds(owner);
+  const ids = ownerIds(owner, runtimeRoot);
   if (ids) chownSync(path, ids.uid, ids.gid);
 }
 
@@ -58,9 +51,11 @@ export interface LocalNode {
 
 /**
  * Writes a node under `root`: its directories and files at their node paths with their modes and
- * owners, node paths inside them remapped under `root`, and its secrets as 0600 environment files.
+ * owners (the users of the node runtime root at `runtimeRoot`, which runs its programs; without
+ * one, files keep this process's owner), node paths inside them remapped under `root`, and its
+ * secrets as 0600 environment files.
  */
-export function layOutNode(rendered: RenderedNode, root: string, secrets: SecretValues): LocalNode {
+export function layOutNode(rendered: RenderedNode, root: string, secrets: SecretValues, runtimeRoot?: string): LocalNode {
   const { plan } = rendered;
   const localPath = pathMapper(plan, root);
   mkdirSync(root, { recursive: true, mode: 0o755 });
@@ -68,13 +63,13 @@ export function layOutNode(rendered: RenderedNode, root: string, secrets: Secret
   for (const dir of plan.directories) {
     const path = localPath(dir.path);
     mkdirSync(path, { recursive: true, mode: 0o755 });
-    place(path, dir.mode, dir.owner);
+    place(path, dir.mode, dir.owner, runtimeRoot);
   }
   const files = rendered.files.map((file) => ({ ...file, path: localPath(file.path), content: localPath(file.content) }));
   for (const file of files) {
     mkdirSync(dirname(file.path), { recursive: true, mode: 0o755 });
     writeFileSync(file.path, file.content);
-    place(file.path, file.mode, file.owner);
+    place(file.path, file.mode, file.owner, runtimeRoot);
   }
   for (const secret of plan.secrets) {
     const values = secrets[secret.name];
@@ -83,7 +78,7 @@ export function layOutNode(rendered: RenderedNode, root: string, secrets: Secret
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     const lines = Object.entries(secret.variables).map(([variable, key]) => `${variable}=${values[key]}\n`);
     writeFileSync(path, lines.join(''), { mode: 0o600 });
-    place(path, '0600', secret.owner);
+    place(path, '0600', secret.owner, runtimeRoot);
   }
   for (const file of plan.secretFiles ?? []) {
     const value = secrets[file.secret]?.[file.key];
@@ -91,7 +86,7 @@ export function layOutNode(rendered: RenderedNode, root: string, secrets: Secret
     const path = localPath(file.path);
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     writeFileSync(path, value, { mode: 0o600 });
-    place(path, '0600', file.owner);
+    place(path, '0600', file.owner, runtimeRoot);
   }
   return { name: plan.name, address: plan.address, root, plan, files, localPath };
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { NodeRuntime, inRootCommand } from './node-root';
 
 /** A process started for a node's service, as recorded in the local cluster's state file. */
 export interface TrackedProcess {
@@ -24,20 +25,39 @@ export interface StartRequest {
   readonly log: string;
   readonly cwd: string;
   readonly detachedPidFile?: string;
+  /** A node's program runs from the node runtime root; without one, on this machine (the local S3 server). */
+  readonly runtime?: NodeRuntime;
+  /** The signal that asks it to stop, as its unit's KillSignal. @default SIGTERM */
+  readonly stopSignal?: 'SIGTERM' | 'SIGINT';
 }
 
 const isRoot = () => process.getuid?.() === 0;
 
+/** `argv` under another user and group: setpriv switches and execs, so the PID stays the program's. */
+export function asUserCommand(user: string, group: string, argv: readonly string[]): string[] {
+  return ['/usr/bin/setpriv', `--reuid=${user}`, `--regid=${group}`, '--init-groups', '--', ...argv];
+}
+
+/**
+ * The command line of a request: under the service's own user (setpriv switches user and execs,
+ * so the PID we keep is the program's), from the node runtime root when it has one, where the
+ * user is the root's own. Not as root, a host program runs as this process's user.
+ */
+function commandLine(request: StartRequest): string[] {
+  const asUser = asUserCommand(request.user, request.group, request.argv);
+  if (request.runtime) {
+    if (!isRoot()) throw new Error(`${request.node}/${request.service}: node programs run from the node runtime root through unshare and chroot, which need root; run as root (sudo)`);
+    return inRootCommand(request.runtime, asUser);
+  }
+  return isRoot() ? asUser : [...request.argv];
+}
+
 /**
  * Starts a service in its own process group, detached from this process (so `pgha local up` can
- * return and leave the cluster running), with output appended to its log. As root it runs under
- * the service's own user: setpriv switches user and execs, so the PID we keep is the program's.
- * As another user, services run as that user (PostgreSQL only refuses root).
+ * return and leave the cluster running), with output appended to its log.
  */
 export function startProcess(request: StartRequest): TrackedProcess {
-  const [command, ...args] = isRoot()
-    ? ['/usr/bin/setpriv', `--reuid=${request.user}`, `--regid=${request.group}`, '--init-groups', ...request.argv]
-    : request.argv;
+  const [command, ...args] = commandLine(request);
   const out = openSync(request.log, 'a');
   try {
     const child = spawn(command, args, {
@@ -103,13 +123,14 @@ async function waitForExit(pids: number[], timeoutMs: number): Promise<boolean> 
 }
 
 /**
- * Stops a tracked process: SIGTERM (Patroni then shuts its postgres down cleanly), and after
- * `graceMs` SIGKILL to its whole process group and to the child it detached. Returns how it went.
+ * Stops a tracked process: its stop signal, SIGTERM unless its unit says otherwise (Patroni then
+ * shuts its postgres down cleanly), and after `graceMs` SIGKILL to its whole process group and to
+ * the child it detached. Returns how it went.
  */
 export async function stopProcess(tracked: TrackedProcess, graceMs: number): Promise<'stopped' | 'killed' | 'not running'> {
   const detached = detachedPid(tracked.detachedPidFile);
   if (!isAlive(tracked.pid) && detached === undefined) return 'not running';
-  signal(tracked.pid, 'SIGTERM', false);
+  signal(tracked.pid, tracked.request.stopSignal ?? 'SIGTERM', false);
   const pids = [tracked.pid, ...(detached ? [detached] : [])];
   if (await waitForExit(pids, graceMs)) return 'stopped';
   signal(tracked.pid, 'SIGKILL', true);
@@ -146,9 +167,7 @@ export interface JobResult {
  * own process group, killed (group and all) when it outlasts `timeoutMs`.
  */
 export function runJob(request: StartRequest, timeoutMs: number, extraEnv: Readonly<Record<string, string>> = {}): Promise<JobResult> {
-  const [command, ...args] = isRoot()
-    ? ['/usr/bin/setpriv', `--reuid=${request.user}`, `--regid=${request.group}`, '--init-groups', ...request.argv]
-    : request.argv;
+  const [command, ...args] = commandLine(request);
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: request.cwd, env: { ...request.env, ...extraEnv }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

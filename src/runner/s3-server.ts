@@ -15,14 +15,15 @@
  * - Its stdout/stderr (one line per request, errors) go to `<dir>/s3rver.log`; it prints
  *   "S3rver listening on ADDRESS:PORT" once it listens.
  *
- * TLS and addresses (measured with pgBackRest 2.45):
+ * TLS and addresses (measured with pgBackRest 2.45, and again with 2.55.1):
  * - pgBackRest verifies the certificate against `repo1-storage-ca-file` and the name of the host
  *   it connects to (`repo1-storage-host` when set, else the endpoint). It matches that name only
  *   against the CN and the DNS entries of the subjectAltName, as strings: an IP entry is ignored,
  *   which is why an IP endpoint fails with a CA file ("unable to find hostname '127.0.0.1'").
- * - pgBackRest 2.45 connects to the first address the name resolves to and tries no other. Where
- *   /etc/hosts lists `::1 localhost` first (Debian's default), `localhost` means ::1, and a server
- *   on 127.0.0.1 only is refused. So pgBackRest connects to `storage-host=127.0.0.1`, and the
+ * - pgBackRest 2.45 connected to the first address the name resolves to and tried no other: where
+ *   /etc/hosts lists `::1 localhost` first (Debian's default), `localhost` meant ::1, and a server
+ *   on 127.0.0.1 only was refused (2.55.1 tries the next address). So pgBackRest connects to
+ *   `storage-host=127.0.0.1`, the one address the server listens on, and the
  *   certificate names DNS:localhost, DNS:127.0.0.1 (for pgBackRest's string match) and
  *   IP:127.0.0.1 (for standard clients); `s3-endpoint=localhost` is then only the Host header.
  * - A TLS or connection failure is retried until `io-timeout` (60 s by default) before

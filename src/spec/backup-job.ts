@@ -6,7 +6,7 @@ import { CrossFieldRule, expectation, validateSpec } from './validate';
 /**
  * systemd OnCalendar expressions (systemd.time(7), "Calendar Events"), checked here so that a
  * typo fails at synth time instead of leaving a timer that never fires. The grammar is the one
- * systemd 252 (Debian 12) parses, minus rarely useful corners (`@epoch`, bare time lists):
+ * systemd parses (252 and 257, Debian 12 and 13), minus rarely useful corners (`@epoch`, bare time lists):
  *
  *   shorthand                     minutely hourly daily weekly monthly yearly annually quarterly semiannually
  *   [WEEKDAYS] [DATE] [TIME] [TZ] e.g. "Sun *-*-* 01:00:00", "Mon..Fri 02:30", "*-*-01 04:00 UTC"

@@ -204,7 +204,7 @@ export const patroniClusterRules: readonly CrossFieldRule<Spec>[] = [
   {
     uses: ['replicateFrom', 'clusterName', 'nodeCount', 'replicationMode', 'synchronousNodeCount'],
     check: (s) => {
-      // Patroni 3.0.2 picks synchronous standbys among the leader's own walsenders only
+      // Patroni (4.0.7, as 3.0.2) picks synchronous standbys among the leader's own walsenders only
       // (postgresql/sync.py `current_state`): a cascading member counts only while its upstream is
       // down, so the steady state needs enough standbys without it.
       const cascading = cascadingMembers(s);

@@ -35,10 +35,12 @@ import { LAYOUT } from '../../src/model/layout';
 import { LOCAL_S3_BUCKET, LocalArchiveStore } from '../../src/platform/local/archive-store';
 import { localDown, localRunJob, localUp } from '../../src/runner/local-cluster';
 import { ownerIds, readEnvironmentFile } from '../../src/runner/node-directory';
+import { ensureNodeRoot } from '../../src/runner/node-root';
 import { detachedPid, isAlive, JobResult } from '../../src/runner/processes';
 import { startLocalS3Server, stopLocalS3Server } from '../../src/runner/s3-server';
 import { HaTopologyProps, haTopology } from '../../stacks/ha-topology';
 import { eventually, leaderName, memberAddress, query, sleep, TestCluster } from '../support/local-cluster';
+import { commandAs } from '../support/processes';
 import { handleInterruption } from './interruption';
 
 const MB = 1024 * 1024;
@@ -236,8 +238,10 @@ async function startCluster(label: string, block: number, store: LocalArchiveSto
 }
 
 /** Runs a command to its end (bounded), as postgres when asked; its stdout, or an error with its output. */
-function run(argv: readonly string[], options: { asPostgres?: boolean; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
-  const full = options.asPostgres ? ['/usr/bin/setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...argv] : [...argv];
+function run(argv: readonly string[], options: { asPostgres?: boolean; env?: Record<string, string>; timeoutMs?: number; node?: boolean } = {}): Promise<string> {
+  // node: a node program, run from the node runtime root (as the cluster's own programs are).
+  const [file, args] = commandAs(options.asPostgres ? { user: 'postgres' } : undefined, argv[0], argv.slice(1), options.node);
+  const full = [file, ...args];
   const timeoutMs = options.timeoutMs ?? COMMAND_TIMEOUT_MS;
   const work = new Promise<string>((resolve, reject) => {
     const child = spawn(full[0], full.slice(1), { env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -303,6 +307,7 @@ async function latestBackup(cluster: TestCluster, node: string, stanza = 'main')
   const env = readEnvironmentFile(join(root, LAYOUT.pgbackrestSecretsEnv));
   const out = await run(['/usr/bin/pgbackrest', `--config=${join(root, LAYOUT.pgbackrestConfig)}`, `--stanza=${stanza}`, '--output=json', 'info'], {
     asPostgres: true,
+    node: true,
     env,
     timeoutMs: 120_000,
   });
@@ -403,13 +408,13 @@ async function baseBackup(cluster: TestCluster, node: string, extra: readonly st
   const dir = tempDir('pgha-bench-basebackup-');
   try {
     chmodSync(dir, 0o700);
-    const postgres = ownerIds('postgres:postgres');
+    const postgres = ownerIds('postgres:postgres', ensureNodeRoot());
     if (postgres) chownSync(dir, postgres.uid, postgres.gid);
     const target = join(dir, 'base');
     const t0 = Date.now();
     await run(
       [join(BIN, 'pg_basebackup'), '-h', at.host, '-p', String(at.port), '-U', 'replicator', '-w', '-D', target, '-Ft', '-X', 'fetch', '-c', 'fast', ...extra],
-      { asPostgres: true, env: { PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' } },
+      { asPostgres: true, node: true, env: { PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' } },
     );
     const ms = Date.now() - t0;
     return { ms, bytes: await bytesUnder(target) };

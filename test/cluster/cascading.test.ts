@@ -125,11 +125,14 @@ describe('cascading replicas', () => {
     // every replication connection arrives from 127.0.0.1, so the application name tells them apart)
     expect(await walSenders(c, UPSTREAM)).toEqual([{ application_name: CASCADING, state: 'streaming', sync_state: 'async' }]);
     expect((await walSenders(c, PRIMARY)).map((s) => s.application_name)).toEqual([UPSTREAM]);
-    // Its WAL receiver names main-pg-2 and the slot main-pg-2 keeps for it; the leader keeps no slot for it.
+    // Its WAL receiver names main-pg-2 and the slot main-pg-2 keeps for it. Patroni 4 keeps a slot
+    // for every other member on every member (so that after a failover, or when a member follows
+    // another, its WAL is there): only the slots of the members streaming from a node are active;
+    // the leader's slot for main-pg-3 waits, inactive.
     expect(await walReceiver(c, CASCADING)).toEqual({ status: 'streaming', sender_host: hostOf(c, UPSTREAM), slot_name: slotOf(CASCADING) });
-    // (After a switchover the demoted member drops the slots it kept as leader a loop or two later.)
+    // (After a switchover the slots settle a loop or two later.)
     const slots = async () => ({ [UPSTREAM]: await slotsOn(c, UPSTREAM), [PRIMARY]: await slotsOn(c, PRIMARY) });
-    const expectedSlots = { [UPSTREAM]: [slotOf(CASCADING)], [PRIMARY]: [slotOf(UPSTREAM)] };
+    const expectedSlots = { [UPSTREAM]: [`${slotOf(PRIMARY)} (inactive)`, slotOf(CASCADING)], [PRIMARY]: [slotOf(UPSTREAM), `${slotOf(CASCADING)} (inactive)`] };
     await eventually('the slots to settle', 30_000, async () => JSON.stringify(await slots()) === JSON.stringify(expectedSlots)).catch(() => undefined);
     expect(await slots()).toEqual(expectedSlots);
     // Patroni publishes the tags: replicatefrom on main-pg-3 only.

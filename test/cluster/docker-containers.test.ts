@@ -2,14 +2,20 @@
  * The Docker platform's containers, run for real without a Docker engine (test/support/docker-simulation.ts):
  * the local-docker stack on a loopback subnet (127.72.0.0/24), without its archive (MinIO is an image
  * this machine cannot pull), each service and job container started with exactly its synthesized
- * command, environment, uploads and volumes. What it proves: container-start gives the planned
- * owners and drops to the plan's user, the node's containers share PostgreSQL's socket and data
- * through the volumes, the secrets passed as environment variables work, the cluster forms, HAProxy
- * routes, the health checks pass, the after-start job runs from its schedule container, and
- * `docker stop` stops every container within its stop timeout.
+ * command, environment, uploads and volumes, from the node runtime root (Debian 13: the image's
+ * release, holding every package the image installs: PostgreSQL 17, Patroni 4, etcd 3.5, HAProxy
+ * 3.0, the exporters, systemd's calendar parser), with that root's users. What it proves:
+ * container-start gives the planned owners and drops to the plan's user, the node's containers
+ * share PostgreSQL's socket and data through the volumes, the secrets passed as environment
+ * variables work, the cluster forms, HAProxy routes, the health checks pass, the after-start job
+ * runs from its schedule container, and `docker stop` stops every container within its stop timeout.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from '../../src/cdktf';
+import { LAYOUT, POSTGRES_MAJOR, POSTGRES_PACKAGE, postgresDataDir } from '../../src/model/layout';
+import { DEBIAN_BASE_IMAGE, dockerImagePackages, dockerRuntimePackages } from '../../src/platform/docker/dockerfile';
+import { nodeRootVersions } from '../../src/runner/node-root';
 import { PATRONI_USERS } from '../../src/render/patroni-config';
 import { clusterHealth, http, inRecovery } from '../../src/runner/cluster-checks';
 import { LocalDockerStack } from '../../stacks/local-docker';
@@ -17,7 +23,7 @@ import { synthesize } from '../support/aws-stack';
 import { DockerSimulation, simulateDockerStack, statInNamespace } from '../support/docker-simulation';
 import { eventually } from '../support/local-cluster';
 import { isAlive } from '../../src/runner/processes';
-import { makeTempDir, removeTempDir, requireBinaries, userIds } from '../support/processes';
+import { makeTempDir, ownerIdsInRoot, removeTempDir, requireBinaries, requireNodeBinaries, testNodeRoot, userIds } from '../support/processes';
 import { collectRenderedNodes } from '../../src/platform/rendered-node';
 
 const SUBNET = '127.72.0.0/24';
@@ -25,7 +31,18 @@ const PG = ['main-pg-1', 'main-pg-2', 'main-pg-3'];
 const address = (host: number) => `127.72.0.${host}`;
 
 describe('Docker platform containers, run without Docker', () => {
-  requireBinaries(['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/bin/setpriv', '/usr/bin/patroni', '/usr/bin/etcd', '/usr/sbin/haproxy', '/usr/bin/systemd-analyze']);
+  requireBinaries(['/usr/bin/unshare', '/usr/bin/nsenter']);
+  requireNodeBinaries([
+    '/usr/bin/setpriv',
+    '/usr/bin/patroni',
+    '/usr/bin/etcd',
+    '/usr/bin/etcdctl',
+    '/usr/sbin/haproxy',
+    '/usr/bin/prometheus-postgres-exporter',
+    '/usr/bin/prometheus-node-exporter',
+    '/usr/bin/python3',
+    '/usr/bin/systemd-analyze',
+  ]);
   const dir = makeTempDir('pgha-docker-sim');
   const app = new App({ outdir: dir });
   const stack = new LocalDockerStack(app, 'docker-sim', { archive: false, platform: { subnet: SUBNET, name: 'sim' } });
@@ -38,6 +55,16 @@ describe('Docker platform containers, run without Docker', () => {
     if (sim) await sim.stop();
     removeTempDir(dir);
   }, 120_000);
+
+  test('THEN the node runtime root the containers run from is the image: Debian 13 as its base, and every package its Dockerfile installs', () => {
+    const plans = nodes.map((n) => n.plan);
+    const installed = [...dockerImagePackages(plans), ...dockerRuntimePackages(plans).map((extra) => extra.name)].sort();
+    expect(installed).toEqual(expect.arrayContaining(['etcd-server', 'haproxy', 'patroni', POSTGRES_PACKAGE, 'python3-etcd', 'systemd']));
+    const inRoot = Object.keys(nodeRootVersions(testNodeRoot()) ?? {});
+    expect({ missingFromTheRoot: installed.filter((name) => !inRoot.includes(name)) }).toEqual({ missingFromTheRoot: [] });
+    const release = readFileSync(join(testNodeRoot(), 'etc', 'debian_version'), 'utf8').trim();
+    expect({ base: DEBIAN_BASE_IMAGE.replace(/^debian:(\d+)\..*$/, '$1'), root: release.split('.')[0] }).toEqual({ base: '13', root: '13' });
+  });
 
   test('THEN the stack on a loopback subnet has the reference nodes, no archive, and the monitoring job', () => {
     expect(nodes.map((n) => [n.plan.name, n.plan.address])).toEqual([...PG, 'main-proxy-1', 'main-proxy-2'].map((name, i) => [name, address(10 + i)]));
@@ -69,12 +96,14 @@ describe('Docker platform containers, run without Docker', () => {
       for (const runnable of [...plan.services, ...(plan.jobs ?? [])]) {
         const container = sim!.container(`sim-${plan.name}-${runnable.name}`);
         const status = readFileSync(`/proc/${container.process.pid}/status`, 'utf8');
+        // It runs from the node runtime root (chrooted there), as a container runs from its image.
+        expect({ container: container.name, root: readlinkSync(`/proc/${container.process.pid}/root`) }).toEqual({ container: container.name, root: testNodeRoot() });
         const ids = userIds(runnable.user);
         const field = (name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status)![1].split(/\s+/);
         expect({ container: container.name, uid: field('Uid'), gid: field('Gid')[0] }).toEqual({
           container: container.name,
           uid: [ids.uid, ids.uid, ids.uid, ids.uid].map(String),
-          gid: groupId(runnable.group),
+          gid: String(ownerIdsInRoot(`${runnable.user}:${runnable.group}`).gid),
         });
         for (const cap of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect({ container: container.name, cap, value: field(cap)[0] }).toEqual({ container: container.name, cap, value: '0000000000000000' });
         // The argv after container-start (a job's runs under bash, the runner's interpreter).
@@ -130,7 +159,10 @@ describe('Docker platform containers, run without Docker', () => {
   }, 160_000);
 
   test('WHEN docker stop THEN every container stops on SIGTERM within its stop timeout, and Patroni stops its PostgreSQL', async () => {
-    const postmasters = PG.map((name) => Number(readFileSync(`${dir}/volumes/sim-${name}-data/postgresql/15/main/postmaster.pid`, 'utf8').split('\n')[0]));
+    // The data volume is mounted at the data mount: PostgreSQL 17's data directory is under it.
+    const dataDir = postgresDataDir('main').slice(LAYOUT.dataMount.length);
+    const postmasters = PG.map((name) => Number(readFileSync(`${dir}/volumes/sim-${name}-data${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]));
+    for (const name of PG) expect({ name, version: readFileSync(`${dir}/volumes/sim-${name}-data${dataDir}/PG_VERSION`, 'utf8') }).toEqual({ name, version: `${POSTGRES_MAJOR}\n` });
     for (const pid of postmasters) expect(isAlive(pid)).toBe(true);
     const stopped = await sim!.stop();
     expect(stopped.filter((s) => s.killed)).toEqual([]);
@@ -138,9 +170,3 @@ describe('Docker platform containers, run without Docker', () => {
   }, 120_000);
 });
 
-function groupId(group: string): string {
-  return readFileSync('/etc/group', 'utf8')
-    .split('\n')
-    .find((line) => line.startsWith(`${group}:`))!
-    .split(':')[2];
-}

@@ -374,13 +374,16 @@ export async function primariesNow(cluster: TestCluster): Promise<string[]> {
   return seen.filter((name): name is string => name !== undefined);
 }
 
-/** Samples every member's pg_is_in_recovery() about 4 times a second, to catch two primaries at once. */
+/** Samples every member's pg_is_in_recovery() every `intervalMs` (plus the round trip), to catch two primaries at once. */
 export class PrimarySampler {
   private running = false;
   private loop?: Promise<void>;
   readonly samples: { at: number; primaries: string[] }[] = [];
 
-  constructor(private readonly cluster: TestCluster) {}
+  constructor(
+    private readonly cluster: TestCluster,
+    private readonly intervalMs = 250,
+  ) {}
 
   start(): this {
     this.running = true;
@@ -388,7 +391,7 @@ export class PrimarySampler {
       while (this.running) {
         const primaries = await primariesNow(this.cluster);
         this.samples.push({ at: Date.now(), primaries });
-        await sleep(250);
+        await sleep(this.intervalMs);
       }
     })();
     return this;

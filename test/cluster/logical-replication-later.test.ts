@@ -35,6 +35,7 @@ describe('logical replication declared on a running publisher, on 127.87.x.y', (
       args: ['-c', join(dir, 'nodes/main-pg-1/etc/patroni/patroni.yml'), ...args],
       runAs: { user: 'postgres' },
       inheritEnv: false,
+      node: true,
       env: { PATRONI_RESTAPI_PASSWORD: secrets()['main/patroni'].restapi_password },
       timeoutMs: 60_000,
     });

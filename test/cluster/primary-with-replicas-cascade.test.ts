@@ -33,6 +33,7 @@ function pgbackrest(dir: string, node: string, ...args: string[]) {
     env: readEnvironmentFile(join(root, 'etc/pgbackrest/pgbackrest.env')),
     inheritEnv: false,
     runAs: { user: 'postgres' },
+    node: true,
     timeoutMs: 90_000,
   });
 }

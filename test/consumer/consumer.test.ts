@@ -55,7 +55,7 @@ describe('the packed library in a fresh cdktf project', () => {
     // Packed from a copy of the sources: prepack builds lib/ from clean, as before a publish, and
     // must not pull lib/ from under the tests running beside this one.
     const source = join(work, 'source');
-    for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'API.md', 'src', 'bin']) cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
+    for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'API.md', 'src', 'bin', 'assets']) cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
     [packed] = JSON.parse(must(sh('npm', ['pack', '--json', '--pack-destination', work], source), 'npm pack')) as Packed[];
     project = join(work, 'orders-app');
@@ -72,8 +72,10 @@ describe('the packed library in a fresh cdktf project', () => {
 
   test('the tarball holds the compiled library, its declarations and maps, the CLI and the docs: no test, source or CI file', () => {
     const paths = packed.files.map((f) => f.path);
-    expect(paths).toEqual(expect.arrayContaining(['package.json', 'README.md', 'API.md', 'bin/pgha.js', 'lib/index.js', 'lib/index.d.ts', 'lib/index.js.map', 'lib/cli/main.js']));
-    const unexpected = paths.filter((p) => !/^lib\/.+\.(js|d\.ts|js\.map)$/.test(p) && !['package.json', 'README.md', 'API.md', 'bin/pgha.js'].includes(p));
+    // The node runtime root's package list and scripts: `pgha local` builds and enters the root with them.
+    const runtime = ['assets/runtime/build-node-root.sh', 'assets/runtime/in-root.sh', 'assets/runtime/node-root.packages'];
+    expect(paths).toEqual(expect.arrayContaining(['package.json', 'README.md', 'API.md', 'bin/pgha.js', 'lib/index.js', 'lib/index.d.ts', 'lib/index.js.map', 'lib/cli/main.js', ...runtime]));
+    const unexpected = paths.filter((p) => !/^lib\/.+\.(js|d\.ts|js\.map)$/.test(p) && !['package.json', 'README.md', 'API.md', 'bin/pgha.js', ...runtime].includes(p));
     expect(unexpected).toEqual([]);
     expect(paths.filter((p) => /(^|\/)(test|tests|__tests__)\/|\.test\.|(^|\/)\.ci\/|(^|\/)scripts\/|(^|\/)stacks\//.test(p))).toEqual([]);
     // Every compiled module ships with its declarations.

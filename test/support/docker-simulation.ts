@@ -2,25 +2,28 @@
  * Runs the service and job containers of a synthesized Docker stack on this machine, which has no
  * Docker engine, as close to Docker as a test can get without one:
  * - each container is a process in a mount namespace of its own (`unshare --mount`, private
- *   propagation), where /etc, /usr/local, /var and /run are overlays of this machine's (which has
- *   the same Debian packages as the image) with a writable layer per container, as an image's
- *   filesystem is;
+ *   propagation) that runs from the node runtime root (Debian 13 with the node packages: the
+ *   image's release and packages; assets/runtime/in-root.sh, then chroot), where the root's /etc,
+ *   /usr/local, /var and /run are overlays with a writable layer per container, as an image's
+ *   filesystem is (the root itself is never written); this machine's temp directory is bound in
+ *   at its own path, as for every node program the tests run;
  * - its uploads are written there as Docker writes them (root-owned, with their permissions), and
  *   its volumes are host directories bind-mounted at their container paths, shared by the
  *   containers that mount the same volume;
  * - it starts as root with exactly its synthesized command and environment (random_password
  *   references replaced by generated values), Docker's PATH and HOSTNAME;
- * - its health check runs inside its namespace (nsenter), and it stops with SIGTERM, then SIGKILL
- *   after its stop timeout, as `docker stop` does.
+ * - its health check runs inside its namespace and root (nsenter --mount --root), and it stops
+ *   with SIGTERM, then SIGKILL after its stop timeout, as `docker stop` does.
  * The network is not simulated: the stack's subnet must be a loopback one (127.x), where every
  * address is this machine's. Anchors (which only hold a network namespace) are not run.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { inRootCommand } from '../../src/runner/node-root';
 import { SynthesizedStack } from './aws-stack';
-import { CommandResult, RunningProcess, runCommand, startProcess, stopProcess } from './processes';
+import { CommandResult, RunningProcess, runCommand, startProcess, stopProcess, testNodeRoot } from './processes';
 
 type Resource = Record<string, unknown>;
 
@@ -80,6 +83,13 @@ export function simulateDockerStack(synth: SynthesizedStack, dir: string): Docke
       return value;
     });
 
+  // The image's filesystem: the node runtime root. in-root.sh (after unshare's `--`) mounts /proc,
+  // /dev and /sys into it, binds the temp directory, and chroots into it to run the command.
+  const nodeRoot = testNodeRoot();
+  const unshareAndInRoot = inRootCommand({ root: nodeRoot, binds: [tmpdir()] }, []);
+  const inRoot = unshareAndInRoot.slice(unshareAndInRoot.indexOf('--') + 1);
+  const under = (path: string) => OVERLAID.some((top) => path === top || path.startsWith(`${top}/`));
+
   const containers: SimulatedContainer[] = [];
   const byName = new Map<string, SimulatedContainer>();
   for (const container of Object.values(resources.docker_container ?? {})) {
@@ -101,15 +111,18 @@ export function simulateDockerStack(synth: SynthesizedStack, dir: string): Docke
       const work = join(root, 'work', path);
       mkdirSync(upper, { recursive: true });
       mkdirSync(work, { recursive: true });
-      mounts.push(`mount -t overlay overlay -o lowerdir=${path},upperdir=${upper},workdir=${work} ${path}`);
+      mounts.push(`mount -t overlay overlay -o lowerdir=${nodeRoot}${path},upperdir=${upper},workdir=${work} ${nodeRoot}${path}`);
     }
     for (const volume of (container.volumes as Resource[] | undefined) ?? []) {
       const source = join(dir, 'volumes', resolve(String(volume.volume_name)));
+      const target = String(volume.container_path);
+      // Its mount point is made in the container's layer, never in the shared root.
+      if (!under(target)) throw new Error(`docker simulation: ${name}: volume at ${target} is outside ${OVERLAID.join(', ')}`);
       mkdirSync(source, { recursive: true, mode: 0o755 });
-      mounts.push(`mkdir -p ${volume.container_path} && mount --bind ${source} ${volume.container_path}`);
+      mounts.push(`mkdir -p ${nodeRoot}${target} && mount --bind ${source} ${nodeRoot}${target}`);
     }
-    // Into each layer, never onto this machine's own root.
-    const copies = OVERLAID.filter((path) => existsSync(join(staged, path))).map((path) => `cp -a ${join(staged, path)}/. ${path}`);
+    // Into each layer, never into the node runtime root itself.
+    const copies = OVERLAID.filter((path) => existsSync(join(staged, path))).map((path) => `cp -a ${join(staged, path)}/. ${nodeRoot}${path}`);
     const setup = [...mounts, ...copies, 'exec "$@"'].join(' && ');
     const command = (container.command as string[]).map(resolve);
     const env: Record<string, string> = { PATH: IMAGE_PATH, HOSTNAME: name };
@@ -117,7 +130,12 @@ export function simulateDockerStack(synth: SynthesizedStack, dir: string): Docke
       const resolved = resolve(entry);
       env[resolved.slice(0, resolved.indexOf('='))] = resolved.slice(resolved.indexOf('=') + 1);
     }
-    const process = startProcess(name, '/usr/bin/unshare', { args: ['--mount', '--', '/bin/bash', '-c', setup, 'container-setup', ...command], env, inheritEnv: false });
+    // Every step execs (bash, in-root.sh, chroot, container-start, setpriv): the PID is the container's process.
+    const process = startProcess(name, '/usr/bin/unshare', {
+      args: ['--mount', '--propagation', 'private', '--', '/bin/bash', '-c', setup, 'container-setup', ...inRoot, ...command],
+      env,
+      inheritEnv: false,
+    });
     const test = (container.healthcheck as { test?: string[] } | undefined)?.test;
     const simulated: SimulatedContainer = {
       name,
@@ -143,7 +161,13 @@ export function simulateDockerStack(synth: SynthesizedStack, dir: string): Docke
     healthcheck: (name) => {
       const target = container(name);
       if (!target.healthcheck) throw new Error(`docker simulation: container ${name} has no health check`);
-      return runCommand('/usr/bin/nsenter', { args: ['--target', String(target.process.pid), '--mount', '--', ...target.healthcheck], env: target.env, inheritEnv: false, timeoutMs: 10_000 });
+      // Its mount namespace and its root (the node runtime root with the container's layers), as `docker exec` runs it.
+      return runCommand('/usr/bin/nsenter', {
+        args: ['--target', String(target.process.pid), '--mount', '--root', '--wd', '--', ...target.healthcheck],
+        env: target.env,
+        inheritEnv: false,
+        timeoutMs: 10_000,
+      });
     },
     stop: async () =>
       Promise.all(
@@ -158,8 +182,18 @@ export function simulateDockerStack(synth: SynthesizedStack, dir: string): Docke
   };
 }
 
-/** Owner (user:group) and octal mode of a path as a process sees it in its mount namespace. */
+/**
+ * Owner (user:group) and octal mode of a path as a process sees it in its mount namespace and root:
+ * the names are the container's own (its /etc/passwd and /etc/group, the node runtime root's),
+ * not this machine's, whose users have other ids.
+ */
 export function statInNamespace(pid: number, path: string): { owner: string; mode: string } {
-  const [owner, mode] = execFileSync('/usr/bin/stat', ['-c', '%U:%G %a', `/proc/${pid}/root${path}`], { encoding: 'utf8' }).trim().split(' ');
-  return { owner, mode: mode.padStart(4, '0') };
+  const root = `/proc/${pid}/root`;
+  const stat = statSync(`${root}${path}`);
+  const nameOf = (file: string, id: number) =>
+    readFileSync(`${root}/etc/${file}`, 'utf8')
+      .split('\n')
+      .map((line) => line.split(':'))
+      .find((fields) => fields.length > 2 && Number(fields[2]) === id)?.[0] ?? String(id);
+  return { owner: `${nameOf('passwd', stat.uid)}:${nameOf('group', stat.gid)}`, mode: (stat.mode & 0o7777).toString(8).padStart(4, '0') };
 }

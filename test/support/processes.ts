@@ -9,6 +9,8 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { ensureNodeRoot, inRootCommand, rootOwnerIds, rootUser } from '../../src/runner/node-root';
+import { asUserCommand } from '../../src/runner/processes';
 
 /** Run a process as another OS user. setpriv execs (no fork), so the PID we hold is the program's. */
 export interface RunAs {
@@ -29,6 +31,12 @@ export interface StartOptions {
   readonly inheritEnv?: boolean;
   readonly runAs?: RunAs;
   readonly cwd?: string;
+  /**
+   * A node program: run it from the node runtime root (Debian 13, the binaries the nodes get),
+   * with this machine's temp directory bound in at its own path, and `runAs` the root's user.
+   * Without it, the command runs on this machine (shellcheck, systemd-analyze, cloud-init).
+   */
+  readonly node?: boolean;
 }
 
 export interface RunningProcess {
@@ -53,11 +61,28 @@ export interface CommandResult {
 const LOG_LIMIT_BYTES = 256 * 1024;
 const ENSURE_PACKAGES = 'bash scripts/ensure-debian-packages.sh';
 
+let nodeRoot: string | undefined;
+
+/** The node runtime root, built on first use (once per machine; `npm test` builds it first). */
+export function testNodeRoot(): string {
+  nodeRoot ??= ensureNodeRoot();
+  return nodeRoot;
+}
+
 /** Fails (never skips) when a binary is missing, saying how to install it. */
 export function requireBinaries(binaries: readonly string[]): void {
   const missing = binaries.filter((binary) => !isExecutable(binary));
   if (missing.length > 0) {
     throw new Error(`Missing ${missing.join(', ')}: run \`${ENSURE_PACKAGES}\` to install the Debian packages the tests use.`);
+  }
+}
+
+/** Fails (never skips) when the node runtime root lacks a program, saying how to get it. */
+export function requireNodeBinaries(binaries: readonly string[]): void {
+  const root = testNodeRoot();
+  const missing = binaries.filter((binary) => !isExecutable(path.join(root, binary)));
+  if (missing.length > 0) {
+    throw new Error(`The node runtime root ${root} has no ${missing.join(', ')}: add its package to assets/runtime/node-root.packages (a new root is built).`);
   }
 }
 
@@ -73,16 +98,19 @@ function isExecutable(binary: string): boolean {
   });
 }
 
-/** The command line that runs `command` as another user, keeping the PID (setpriv execs). */
-export function commandAs(runAs: RunAs | undefined, command: string, args: readonly string[]): [string, string[]] {
-  if (!runAs) return [command, [...args]];
-  const group = runAs.group ?? runAs.user;
-  return ['setpriv', [`--reuid=${runAs.user}`, `--regid=${group}`, '--init-groups', '--', command, ...args]];
+/**
+ * The command line that runs `command` as another user, keeping the PID (setpriv execs), from the
+ * node runtime root when `node` (every step there execs too).
+ */
+export function commandAs(runAs: RunAs | undefined, command: string, args: readonly string[], node = false): [string, string[]] {
+  const argv = runAs ? asUserCommand(runAs.user, runAs.group ?? runAs.user, [command, ...args]) : [command, ...args];
+  const [file, ...rest] = node ? inRootCommand({ root: testNodeRoot(), binds: [os.tmpdir()] }, argv) : argv;
+  return [file, rest];
 }
 
 /** Starts a long-running process and keeps its output in memory for error messages. */
 export function startProcess(name: string, command: string, options: StartOptions = {}): RunningProcess {
-  const [file, argv] = commandAs(options.runAs, command, options.args ?? []);
+  const [file, argv] = commandAs(options.runAs, command, options.args ?? [], options.node);
   const child = spawn(file, argv, {
     cwd: options.cwd,
     env: environment(options),
@@ -121,7 +149,7 @@ export function runCommand(
   command: string,
   options: StartOptions & { readonly timeoutMs?: number } = {},
 ): Promise<CommandResult> {
-  const [file, argv] = commandAs(options.runAs, command, options.args ?? []);
+  const [file, argv] = commandAs(options.runAs, command, options.args ?? [], options.node);
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
@@ -277,21 +305,26 @@ export class StepTimings {
   }
 }
 
+/** A user's uid and primary gid in the node runtime root: the users the node programs run as. */
 export function userIds(user: string): { uid: number; gid: number } {
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-  return { uid, gid };
+  const found = rootUser(testNodeRoot(), user);
+  if (!found) throw new Error(`no user ${user} in the node runtime root ${testNodeRoot()}`);
+  return { uid: found.uid, gid: found.gid };
 }
+
+/** uid and gid of "user:group" in the node runtime root. */
+export const ownerIdsInRoot = (owner: string) => rootOwnerIds(testNodeRoot(), owner);
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function environment(options: StartOptions): NodeJS.ProcessEnv {
   const base = options.inheritEnv === false ? { PATH: SYSTEM_PATH, LANG: 'C.UTF-8' } : process.env;
-  return { ...base, ...(options.runAs ? homeOf(options.runAs.user) : {}), ...options.env };
+  return { ...base, ...(options.runAs ? homeOf(options.runAs.user, options.node) : {}), ...options.env };
 }
 
-function homeOf(user: string): Record<string, string> {
-  const home = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim().split(':')[5];
+/** HOME, USER and LOGNAME of a user: the root's, for a node program. */
+function homeOf(user: string, node = false): Record<string, string> {
+  const home = node ? rootUser(testNodeRoot(), user)?.home : execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim().split(':')[5];
   return home ? { HOME: home, USER: user, LOGNAME: user } : { USER: user, LOGNAME: user };
 }
 

@@ -1,14 +1,15 @@
 /**
- * A standalone PostgreSQL 15 for the tools tests (no Patroni): initdb, start, psql over the unix
+ * A standalone PostgreSQL (the node runtime root's) for the tools tests (no Patroni): initdb, start, psql over the unix
  * socket as the postgres OS user, a streaming standby made with pg_basebackup -R, and a fast
  * shutdown by PID. Each test names its node's address, port and directories, and adds its own
  * settings and pg_hba line.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LAYOUT } from '../../src/model/layout';
 import { CommandResult, RunningProcess, runCommand, startProcess, stopProcess, waitUntil } from './processes';
 
-export const POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
+export const POSTGRES_BIN_DIR = LAYOUT.postgresBinDir;
 const AS_POSTGRES = { user: 'postgres' } as const;
 
 export interface StandalonePostgres {
@@ -25,6 +26,7 @@ export function psql(node: StandalonePostgres, sql: string, database = 'postgres
   return runCommand(`${POSTGRES_BIN_DIR}/psql`, {
     args: ['-h', node.socketDir, '-p', String(node.port), '-U', 'postgres', '-d', database, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
     runAs: AS_POSTGRES,
+    node: true,
     inheritEnv: false,
   });
 }
@@ -52,6 +54,7 @@ export async function initPostgres(node: StandalonePostgres, options: InitOption
   const initdb = await runCommand(`${POSTGRES_BIN_DIR}/initdb`, {
     args: ['-D', node.dataDir, '-U', 'postgres', '--auth-local=peer', `--auth-host=${options.authHost}`, '-N'],
     runAs: AS_POSTGRES,
+    node: true,
     inheritEnv: false,
     timeoutMs: 60_000,
   });
@@ -70,7 +73,7 @@ function appendSettings(node: StandalonePostgres, title: string, settings: reado
 }
 
 export function startPostgres(node: StandalonePostgres, processName = `postgres-${node.name}`): RunningProcess {
-  return startProcess(processName, `${POSTGRES_BIN_DIR}/postgres`, { args: ['-D', node.dataDir], runAs: AS_POSTGRES, inheritEnv: false });
+  return startProcess(processName, `${POSTGRES_BIN_DIR}/postgres`, { args: ['-D', node.dataDir], runAs: AS_POSTGRES, inheritEnv: false, node: true });
 }
 
 export function waitAccepting(node: StandalonePostgres, proc: RunningProcess): Promise<void> {
@@ -82,6 +85,7 @@ export async function copyStandby(primary: StandalonePostgres, standby: Standalo
   const backup = await runCommand(`${POSTGRES_BIN_DIR}/pg_basebackup`, {
     args: ['-h', primary.socketDir, '-p', String(primary.port), '-U', 'postgres', '-D', standby.dataDir, '-R', '-X', 'stream', '-c', 'fast'],
     runAs: AS_POSTGRES,
+    node: true,
     inheritEnv: false,
     timeoutMs: 60_000,
   });

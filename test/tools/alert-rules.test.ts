@@ -1,5 +1,6 @@
 /**
- * The alert rules against the real Prometheus 2.42 `promtool` (Debian package):
+ * The alert rules against the real Prometheus 2.53.3 `promtool` (Debian 13's package, run from the
+ * node runtime root):
  * - `promtool check rules` accepts the rendered file (defaults and overrides) and refuses a broken copy;
  * - `promtool test rules` with a test file generated here from the same threshold numbers the rules
  *   were rendered from: for every alert, series just inside its warning and critical thresholds
@@ -17,12 +18,12 @@ import { PG_METRICS, SCRAPE_JOBS, SLOT_WAL_STATUS } from '../../src/render/monit
 import { LAYOUT } from '../../src/model/layout';
 import { BackupJobSpecInput, validateBackupJobSpec } from '../../src/spec/backup-job';
 import { MonitoringSpec, MonitoringSpecInput, validateMonitoringSpec } from '../../src/spec/monitoring';
-import { CommandResult, makeTempDir, removeTempDir, requireBinaries, runCommand } from '../support/processes';
+import { CommandResult, makeTempDir, removeTempDir, requireNodeBinaries, runCommand } from '../support/processes';
 
 const PROMTOOL = '/usr/bin/promtool';
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 
-// ---- Go template functions of Prometheus 2.42 (template/template.go), for the expected annotations
+// ---- Go template functions of Prometheus 2.53.3 (template/template.go, the same as in 2.42), for the expected annotations
 
 /** Go's fmt %.4g. Test values avoid exact decimal ties, where Go and JavaScript round differently. */
 function goG4(value: number): string {
@@ -60,7 +61,7 @@ function humanize(value: number): string {
   return `${goG4(v)}${prefix}`;
 }
 
-/** Prometheus 2.42's humanize1024: powers of 1024 with ki, Mi, Gi, ... */
+/** Prometheus 2.53.3's humanize1024: powers of 1024 with ki, Mi, Gi, ... */
 function humanize1024(value: number): string {
   if (Math.abs(value) <= 1 || !Number.isFinite(value)) return goG4(value);
   let v = value;
@@ -600,12 +601,13 @@ function failureText(what: string, result: CommandResult): string {
 }
 
 async function promtool(args: string[]): Promise<CommandResult> {
-  return runCommand(PROMTOOL, { args, timeoutMs: 30_000 });
+  return runCommand(PROMTOOL, { args, node: true, timeoutMs: 30_000 });
 }
 
 let dir: string;
 beforeAll(() => {
-  requireBinaries([PROMTOOL, SYSTEMD_ANALYZE]);
+  requireNodeBinaries([PROMTOOL]);
+  requireNodeBinaries([SYSTEMD_ANALYZE]);
   dir = makeTempDir('pgha-alert-rules');
 });
 afterAll(() => removeTempDir(dir));
@@ -617,6 +619,12 @@ function write(name: string, content: string): string {
 }
 
 describe('promtool check rules', () => {
+  test('is the node runtime\'s promtool 2.53.3', async () => {
+    const result = await promtool(['--version']);
+    expect(result.code).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toMatch(/^promtool, version 2\.53\.3\b/);
+  });
+
   test.each(scenarios().map((s) => [s.name, s] as const))('accepts the rendered rules (%s)', async (_name, scenario) => {
     const path = write(`${scenario.name}.rules.yml`, renderAlertRules(scenario.input));
     const result = await promtool(['check', 'rules', path]);
@@ -797,12 +805,13 @@ describe('the backup schedule gaps agree with systemd-analyze calendar', () => {
   /** systemd's next `iterations` firings from 2024-01-01 UTC, in seconds. */
   async function firings(expression: string, iterations: number): Promise<number[]> {
     const result = await runCommand(SYSTEMD_ANALYZE, {
+      node: true,
       args: ['calendar', `--iterations=${iterations}`, '--base-time=2023-12-31 23:59:59 UTC', expression],
       env: { TZ: 'UTC' },
       timeoutMs: 10_000,
     });
     if (result.code !== 0) throw new Error(failureText(`systemd-analyze calendar ${expression}`, result));
-    const times = [...result.stdout.matchAll(/(?:Next elapse|Iter\. #\d+): \w+ (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC/g)].map((m) => Date.parse(`${m[1]}T${m[2]}Z`) / 1000);
+    const times = [...result.stdout.matchAll(/(?:Next elapse|Iteration #\d+): \w+ (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC/g)].map((m) => Date.parse(`${m[1]}T${m[2]}Z`) / 1000);
     expect(times).toHaveLength(iterations);
     return times;
   }

@@ -15,7 +15,8 @@ import { LAYOUT } from '../../src/model/layout';
 import { BOOT_FUNCTIONS } from '../../src/platform/aws/boot-script';
 import { RenderedNode } from '../../src/platform/rendered-node';
 import { AwsHaStack } from '../../stacks/aws-ha';
-import { requireBinaries, runCommand } from '../support/processes';
+import { requireBinaries,
+  requireNodeBinaries, runCommand } from '../support/processes';
 import { collectRenderedNodes } from '../../src/platform/rendered-node';
 
 const SHELLCHECK = '/usr/bin/shellcheck';
@@ -45,7 +46,9 @@ let nodes: RenderedNode[];
 /** The reference stack's nodes and those of its restoreFrom variant. */
 let checked: CheckedNode[];
 beforeAll(() => {
-  requireBinaries([SHELLCHECK, CLOUD_INIT, SYSTEMD_ANALYZE, '/usr/bin/patroni', '/usr/bin/etcd', '/usr/sbin/haproxy']);
+  requireBinaries([SHELLCHECK, CLOUD_INIT]);
+  // Units are verified by the nodes' own systemd, where the programs they start are.
+  requireNodeBinaries([SYSTEMD_ANALYZE, '/usr/bin/patroni', '/usr/bin/etcd', '/usr/sbin/haproxy']);
   work = mkdtempSync(join(tmpdir(), 'pgha-node-files-'));
   const app = new App({ outdir: work });
   const stack = new AwsHaStack(app, 'aws-ha', { cluster: { etcdPlacement: 'colocated' } });
@@ -225,7 +228,7 @@ describe('systemd units', () => {
         if (path.endsWith('.service') && JOBS.includes(baseName(path).replace(/\.service$/, ''))) {
           expect(readFileSync(path, 'utf8')).toMatch(new RegExp(`^ExecStart=${escapeRegExp(scriptDir)}/pgha-[a-z-]+( |$)`, 'm'));
         }
-        const result = await runCommand(SYSTEMD_ANALYZE, { args: ['verify', path] });
+        const result = await runCommand(SYSTEMD_ANALYZE, { node: true, args: ['verify', path] });
         expect({ label, unit: path, code: result.code, err: result.stderr }).toEqual({ label, unit: path, code: 0, err: '' });
         verified++;
       }
@@ -241,14 +244,14 @@ describe('systemd units', () => {
     const dir = mkdtempSync(join(work, 'missing-script-'));
     const path = join(dir, 'pgha-backup-full.service');
     writeFileSync(path, unit.content.split(SCRIPT_DIR).join(`${dir}/absent/`));
-    const result = await runCommand(SYSTEMD_ANALYZE, { args: ['verify', path] });
+    const result = await runCommand(SYSTEMD_ANALYZE, { node: true, args: ['verify', path] });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/absent\/pgha-backup is not executable: No such file or directory/);
   });
 
   test('negative control: systemd-analyze verify refuses a relative ExecStart', async () => {
     const path = writeTemp('bad.service', '[Unit]\nDescription=x\n[Service]\nExecStart=relative/patroni\n');
-    const result = await runCommand(SYSTEMD_ANALYZE, { args: ['verify', path] });
+    const result = await runCommand(SYSTEMD_ANALYZE, { node: true, args: ['verify', path] });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/Neither a valid executable name nor an absolute path/);
   });

@@ -1,9 +1,11 @@
 /**
  * The backup jobs, checked by the real tools and run for real:
  * - shellcheck on every rendered script, systemd-analyze on every schedule and unit;
- * - end to end against a standalone PostgreSQL 15 (no Patroni) archiving into an encrypted
- *   pgBackRest 2.45 posix repository, all in a temp dir, on a unix socket only: backups, check,
+ * - end to end against a standalone PostgreSQL 17 (no Patroni) archiving into an encrypted
+ *   pgBackRest 2.55.1 posix repository, all in a temp dir, on a unix socket only: backups, check,
  *   verify (and a corrupted repository), restore drills (and a failing one), logical dumps.
+ * The node programs (PostgreSQL, pgBackRest, etcd, patronictl) and the rendered scripts run from
+ * the node runtime root (Debian 13); shellcheck and systemd-analyze are this machine's.
  * Every process started here is stopped by its PID in afterAll.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { BackupScriptsInput, planBackupJobs, renderBackupScripts } from '../../src/render/backup-scripts';
 import { renderPatroniConfig } from '../../src/render/patroni-config';
+import { LAYOUT } from '../../src/model/layout';
 import { BackupJobSpecInput, calendarProblem, validateBackupJobSpec } from '../../src/spec/backup-job';
 import { validatePatroniClusterSpec } from '../../src/spec/patroni-cluster';
 import {
@@ -22,6 +25,7 @@ import {
   removeTempDir,
   removeTempDirAndProcesses,
   requireBinaries,
+  requireNodeBinaries,
   runCommand,
   sleep,
   startProcess,
@@ -31,7 +35,7 @@ import {
   waitUntil,
 } from '../support/processes';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+const BIN = LAYOUT.postgresBinDir;
 const SHELLCHECK = '/usr/bin/shellcheck';
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 const PGBACKREST = '/usr/bin/pgbackrest';
@@ -116,19 +120,19 @@ const dirOf = (path: string) => path.slice(0, path.lastIndexOf('/'));
 describe('systemd-analyze', () => {
   let dir: string;
   beforeAll(() => {
-    requireBinaries([SYSTEMD_ANALYZE]);
+    requireNodeBinaries([SYSTEMD_ANALYZE]);
     dir = makeTempDir('pgha-backup-systemd');
   });
   afterAll(() => removeTempDir(dir));
 
-  const calendarAccepts = async (expression: string) => (await runCommand(SYSTEMD_ANALYZE, { args: ['calendar', expression] })).code === 0;
+  const calendarAccepts = async (expression: string) => (await runCommand(SYSTEMD_ANALYZE, { node: true, args: ['calendar', expression] })).code === 0;
 
   test('accepts every default schedule', async () => {
     const spec = validateBackupJobSpec({ logicalDump: {} });
     const defaults = [spec.fullSchedule, spec.differentialSchedule, spec.checkSchedule, spec.verifySchedule, spec.restoreDrillSchedule, spec.logicalDump!.schedule];
     expect(defaults).toEqual(['Sun *-*-* 01:00:00', 'Mon..Sat *-*-* 01:00:00', 'hourly', 'Sat *-*-* 05:00:00', 'Wed *-*-* 03:00:00', '*-*-* 02:30:00']);
     for (const expression of defaults) {
-      const result = await runCommand(SYSTEMD_ANALYZE, { args: ['calendar', String(expression)] });
+      const result = await runCommand(SYSTEMD_ANALYZE, { node: true, args: ['calendar', String(expression)] });
       expect({ expression, code: result.code, err: result.stderr }).toEqual({ expression, code: 0, err: '' });
       expect(result.stdout).toContain('Next elapse:');
     }
@@ -169,7 +173,7 @@ describe('systemd-analyze', () => {
     for (const unit of units) writeFileSync(join(unitDir, unit.path.split('/').pop()!), unit.content);
     for (const job of plan.jobs) {
       const paths = [join(unitDir, `${job.name}.service`), join(unitDir, `${job.name}.timer`)];
-      const result = await runCommand(SYSTEMD_ANALYZE, { args: ['verify', ...paths] });
+      const result = await runCommand(SYSTEMD_ANALYZE, { node: true, args: ['verify', ...paths] });
       expect({ job: job.name, code: result.code, err: result.stderr }).toEqual({ job: job.name, code: 0, err: '' });
     }
   });
@@ -177,7 +181,7 @@ describe('systemd-analyze', () => {
   test('negative control: verify refuses a timer with a bad OnCalendar', async () => {
     const path = join(dir, 'bad.timer');
     writeFileSync(path, '[Timer]\nOnCalendar=Funday 01:00\n[Install]\nWantedBy=timers.target\n');
-    const result = await runCommand(SYSTEMD_ANALYZE, { args: ['verify', path] });
+    const result = await runCommand(SYSTEMD_ANALYZE, { node: true, args: ['verify', path] });
     expect(result.stderr).toMatch(/Failed to parse calendar specification|Timer unit lacks value setting/);
   });
 });
@@ -210,7 +214,7 @@ function readStatus(statusDir: string, job: string): Metrics {
 }
 
 
-describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 repository', () => {
+describe('end to end on a standalone PostgreSQL 17 with a pgBackRest 2.55.1 repository', () => {
   let root: string;
   let postgres: RunningProcess | undefined;
   let scripts: string;
@@ -220,6 +224,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
     const result = await runCommand(join(options.dir ?? scripts, name), {
       args: options.args,
       runAs: POSTGRES,
+      node: true,
       inheritEnv: false,
       env: { PGBACKREST_REPO1_CIPHER_PASS: CIPHER_PASS, PGHA_FORCE: '1', ...options.env },
       timeoutMs: 240_000,
@@ -228,12 +233,12 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
     return result;
   };
   const psql = (sql: string, database = 'postgres') =>
-    runCommand(`${BIN}/psql`, { args: ['-h', `${root}/socket`, '-p', String(PORT), '-U', 'postgres', '-d', database, '-XAtqc', sql], runAs: POSTGRES, inheritEnv: false });
+    runCommand(`${BIN}/psql`, { args: ['-h', `${root}/socket`, '-p', String(PORT), '-U', 'postgres', '-d', database, '-XAtqc', sql], runAs: POSTGRES, node: true, inheritEnv: false });
   const statusDir = () => `${root}/status`;
   const expectSucceeded = (result: { code: number | null; stderr: string }) => expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
 
   beforeAll(async () => {
-    requireBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/pg_ctl`, `${BIN}/psql`, `${BIN}/pg_dump`, `${BIN}/pg_restore`, PGBACKREST, '/usr/bin/python3']);
+    requireNodeBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/pg_ctl`, `${BIN}/psql`, `${BIN}/pg_dump`, `${BIN}/pg_restore`, PGBACKREST, '/usr/bin/python3']);
     root = makeTempDir('pgha-backup-e2e');
     chmodSync(root, 0o755);
     for (const sub of ['socket', 'repo', 'log', 'lock', 'spool', 'status', 'dumps']) mkdirSync(join(root, sub), { mode: 0o750 });
@@ -269,6 +274,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
     const initdb = await runCommand(`${BIN}/initdb`, {
       args: ['-D', `${root}/data`, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-N'],
       runAs: POSTGRES,
+      node: true,
       inheritEnv: false,
       timeoutMs: 60_000,
     });
@@ -293,6 +299,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
     postgres = startProcess('postgres', `${BIN}/postgres`, {
       args: ['-D', `${root}/data`],
       runAs: POSTGRES,
+      node: true,
       inheritEnv: false,
       env: { PGBACKREST_REPO1_CIPHER_PASS: CIPHER_PASS },
     });
@@ -341,6 +348,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
     const info = await runCommand(PGBACKREST, {
       args: [`--config=${root}/pgbackrest.conf`, `--stanza=${STANZA}`, 'info', '--output=json'],
       runAs: POSTGRES,
+      node: true,
       inheritEnv: false,
       env: { PGBACKREST_REPO1_CIPHER_PASS: CIPHER_PASS },
     });
@@ -419,6 +427,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
   test('a drill stopped by SIGTERM (as systemd does on its timeout) stops its postgres, cleans up and records the failure', async () => {
     const drill = startProcess('pgha-restore-drill', join(scripts, 'pgha-restore-drill'), {
       runAs: POSTGRES,
+      node: true,
       inheritEnv: false,
       env: { PGBACKREST_REPO1_CIPHER_PASS: CIPHER_PASS, PGHA_FORCE: '1' },
     });
@@ -440,7 +449,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
     expect(processesUnder(`${root}/drill`)).toEqual([]);
   }, 120_000);
 
-  describe('replica role selection: the real patronictl 3.0.2 against a real etcd holding member keys', () => {
+  describe('replica role selection: the real patronictl 4.0.7 against a real etcd 3.5 holding member keys', () => {
     // Patroni's own patroni.yml for this node (scope = the stanza), pointing at a test etcd on loopback.
     let etcd: RunningProcess | undefined;
     let etcdClient: string;
@@ -450,8 +459,11 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
         jobStatusDir: `${root}/status-roles`,
         ...(patronictl ? { patronictl } : {}),
       });
-    /** Writes what a Patroni 3.0.2 cluster keeps in etcd: the leader key and one key per member. */
-    const members = async (list: { name: string; role: 'master' | 'replica'; state: string }[]) => {
+    /**
+     * Writes what a Patroni 4.0.7 cluster keeps in etcd: the leader key and one key per member
+     * (Patroni 4 says role "primary" where 3 said "master"; a streaming replica adds replication_state).
+     */
+    const members = async (list: { name: string; role: 'primary' | 'replica'; state: string; replicationState?: string }[]) => {
       const put = async (key: string, value: string) => {
         const answer = await fetch(`http://${etcdClient}/v3/kv/put`, {
           method: 'POST',
@@ -465,20 +477,22 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
       });
       for (const [index, member] of list.entries()) {
         const host = `127.0.0.${11 + index}`;
-        if (member.role === 'master') await put(`/service/${STANZA}/leader`, member.name);
+        if (member.role === 'primary') await put(`/service/${STANZA}/leader`, member.name);
+        const replication = member.replicationState ? { replication_state: member.replicationState } : {};
         await put(
           `/service/${STANZA}/members/${member.name}`,
-          JSON.stringify({ conn_url: `postgres://${host}:5432/postgres`, api_url: `http://${host}:8008/patroni`, state: member.state, role: member.role, version: '3.0.2', timeline: 1 }),
+          JSON.stringify({ conn_url: `postgres://${host}:5432/postgres`, api_url: `http://${host}:8008/patroni`, state: member.state, ...replication, role: member.role, version: '4.0.7', timeline: 1 }),
         );
       }
     };
     const runRoles = (name: string, dir = `${root}/scripts-roles`) => run(name, { dir, env: { PGHA_FORCE: '0' } });
 
     beforeAll(async () => {
-      requireBinaries(['/usr/bin/etcd', '/usr/bin/patronictl']);
+      requireNodeBinaries(['/usr/bin/etcd', '/usr/bin/patronictl']);
       const [clientPort, peerPort] = await freePorts(2);
       etcdClient = `127.0.0.1:${clientPort}`;
       etcd = startProcess('etcd', '/usr/bin/etcd', {
+        node: true,
         inheritEnv: false,
         args: [
           '--name', 'roles', '--data-dir', `${root}/etcd`,
@@ -511,8 +525,8 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
 
     test('the leader leaves the drill to the first running replica: exit 0, no status written', async () => {
       await members([
-        { name: NODE, role: 'master', state: 'running' },
-        { name: 'node-3', role: 'replica', state: 'running' },
+        { name: NODE, role: 'primary', state: 'running' },
+        { name: 'node-3', role: 'replica', state: 'running', replicationState: 'streaming' },
         { name: 'node-2', role: 'replica', state: 'stopped' },
         { name: 'node-4', role: 'replica', state: 'running' },
       ]);
@@ -536,7 +550,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
 
     test('with no running replica the leader runs the drill', async () => {
       await members([
-        { name: NODE, role: 'master', state: 'running' },
+        { name: NODE, role: 'primary', state: 'running' },
         { name: 'node-2', role: 'replica', state: 'starting' },
       ]);
       const result = await runRoles('pgha-restore-drill');
@@ -579,7 +593,7 @@ describe('end to end on a standalone PostgreSQL 15 with a pgBackRest 2.45 reposi
       expect(files.filter((f) => f.endsWith('.partial'))).toEqual([]);
       expect(files.filter((f) => f.startsWith('nosuchdb-') && !f.includes('2020'))).toEqual([]);
       // The kept dump is a real custom-format archive with the table in it.
-      const toc = await runCommand(`${BIN}/pg_restore`, { args: ['-l', `${root}/dumps/${fresh.find((f) => f.startsWith('app-'))}`] });
+      const toc = await runCommand(`${BIN}/pg_restore`, { args: ['-l', `${root}/dumps/${fresh.find((f) => f.startsWith('app-'))}`], node: true });
       expect(toc.code).toBe(0);
       expect(toc.stdout).toMatch(/TABLE public t postgres/);
       expect(statSync(`${root}/dumps/${fresh[0]}`).mode & 0o777).toBe(0o600);

@@ -1,7 +1,9 @@
 /**
- * The Docker containers' entrypoint, run for real as root (no container, no mocks): it is written
- * with a layout into a temp dir and run with PGHA_CONTAINER_LAYOUT pointing there, against the
- * users Debian's postgresql-15 package creates (postgres) and nobody:nogroup. Checked: the owners
+ * The Docker containers' entrypoint, run for real as root (no container, no mocks) from the node
+ * runtime root (Debian 13, the image's release: its bash, coreutils install, util-linux setpriv and
+ * its users), as a container of the image runs it: it is written with a layout into a temp dir
+ * (bound into the root at its own path) and run with PGHA_CONTAINER_LAYOUT pointing there, against
+ * the users Debian 13's postgresql-17 package creates (postgres) and nobody:nogroup. Checked: the owners
  * and modes it leaves, who the command runs as (user, groups, HOME, capabilities), argv and exit
  * status passed through, idempotence and concurrent runs, its refusals, and shellcheck.
  */
@@ -15,7 +17,8 @@ import {
   renderContainerLayout,
   renderContainerStart,
 } from '../../src/platform/docker/container-start';
-import { CommandResult, makeTempDir, removeTempDir, requireBinaries, runCommand, userIds } from '../support/processes';
+import { POSTGRES_MAJOR } from '../../src/model/layout';
+import { CommandResult, makeTempDir, removeTempDir, requireBinaries, requireNodeBinaries, runCommand, userIds } from '../support/processes';
 
 const SHELLCHECK = '/usr/bin/shellcheck';
 const TIMEOUT_MS = 15_000;
@@ -29,12 +32,13 @@ let postgres: { uid: number; gid: number };
 let nogroupGid: number;
 
 beforeAll(async () => {
-  requireBinaries([SHELLCHECK, '/usr/bin/setpriv', '/usr/bin/install', '/usr/bin/getent']);
+  requireBinaries([SHELLCHECK]);
+  requireNodeBinaries(['/bin/bash', '/usr/bin/setpriv', '/usr/bin/install', '/usr/bin/getent', '/usr/bin/id']);
   expect({ uid: process.getuid?.() }).toEqual({ uid: 0 }); // the entrypoint starts as root; so must these tests
-  const id = await runCommand('id', { args: ['postgres'], timeoutMs: TIMEOUT_MS });
-  if (id.code !== 0) throw new Error(`No postgres user here (${id.stderr.trim()}): run \`bash scripts/ensure-debian-packages.sh\` (postgresql-15 creates it).`);
+  const id = await runCommand('id', { args: ['postgres'], timeoutMs: TIMEOUT_MS, node: true });
+  if (id.code !== 0) throw new Error(`No postgres user in the node runtime root (${id.stderr.trim()}): its postgresql-${POSTGRES_MAJOR} package creates it.`);
   postgres = userIds('postgres');
-  nogroupGid = Number((await runCommand('getent', { args: ['group', 'nogroup'], timeoutMs: TIMEOUT_MS })).stdout.split(':')[2]);
+  nogroupGid = Number((await runCommand('getent', { args: ['group', 'nogroup'], timeoutMs: TIMEOUT_MS, node: true })).stdout.split(':')[2]);
   root = makeTempDir('pgha-container-start');
   script = join(root, 'container-start');
   writeFileSync(script, renderContainerStart(), { mode: 0o755 });
@@ -73,8 +77,9 @@ function scene(name: string) {
   return { dir, paths, entries, layout };
 }
 
+/** The entrypoint as a container of the image runs it: as root, from the node runtime root. */
 function start(layout: string, args: readonly string[]): Promise<CommandResult> {
-  return runCommand(script, { args, env: { PGHA_CONTAINER_LAYOUT: layout }, cwd: '/', timeoutMs: TIMEOUT_MS });
+  return runCommand(script, { args, env: { PGHA_CONTAINER_LAYOUT: layout }, cwd: '/', timeoutMs: TIMEOUT_MS, node: true });
 }
 
 /** Mode (permission bits) and owner of a path, for comparing whole states at once. */
@@ -156,8 +161,10 @@ describe('the entrypoint script', () => {
       { mode: '0755', uid: 0, gid: 0 },
     ]);
 
-    const groups = (await runCommand('id', { args: ['-Gn', 'postgres'], timeoutMs: TIMEOUT_MS })).stdout.trim();
-    const home = (await runCommand('getent', { args: ['passwd', 'postgres'], timeoutMs: TIMEOUT_MS })).stdout.trim().split(':')[5];
+    // The root's own account: its groups and home, not this machine's.
+    const groups = (await runCommand('id', { args: ['-Gn', 'postgres'], timeoutMs: TIMEOUT_MS, node: true })).stdout.trim();
+    const home = (await runCommand('getent', { args: ['passwd', 'postgres'], timeoutMs: TIMEOUT_MS, node: true })).stdout.trim().split(':')[5];
+    expect(groups.split(' ')).toContain('postgres');
     const [user, group, allGroups, shownHome, ...caps] = result.stdout.trim().split('\n');
     expect({ user, group, allGroups, shownHome }).toEqual({ user: 'postgres', group: 'postgres', allGroups: groups, shownHome: home });
     const capabilities = Object.fromEntries(caps.map((line) => line.split(/:\s+/)));
@@ -171,6 +178,7 @@ describe('the entrypoint script', () => {
       env: { PGHA_CONTAINER_LAYOUT: layout, HOME: '/root', USER: 'root', LOGNAME: 'root' },
       cwd: '/',
       timeoutMs: TIMEOUT_MS,
+      node: true,
     });
     expect({ code: result.code, out: result.stdout, err: result.stderr }).toEqual({ code: 0, out: '/nonexistent nobody nobody nobody:nogroup\n', err: '' });
   });
@@ -196,11 +204,11 @@ describe('the entrypoint script', () => {
     const planned = [paths.dataDir, paths.configDir, paths.secret, paths.shared, paths.other];
     const first = await start(layout, ['postgres', 'postgres', '--', '/bin/true']);
     const after = planned.map(state);
-    writeFileSync(join(paths.dataDir, 'PG_VERSION'), '15\n'); // the service's data, made meanwhile
+    writeFileSync(join(paths.dataDir, 'PG_VERSION'), `${POSTGRES_MAJOR}\n`); // the service's data, made meanwhile
     const second = await start(layout, ['postgres', 'postgres', '--', '/bin/true']);
     expect([first.code, second.code, first.stderr + second.stderr]).toEqual([0, 0, '']);
     expect(planned.map(state)).toEqual(after);
-    expect(readFileSync(join(paths.dataDir, 'PG_VERSION'), 'utf8')).toBe('15\n');
+    expect(readFileSync(join(paths.dataDir, 'PG_VERSION'), 'utf8')).toBe(`${POSTGRES_MAJOR}\n`);
   });
 
   test('containers of one node starting at once all succeed and agree', async () => {
@@ -282,11 +290,13 @@ describe('the entrypoint script', () => {
   test('refuses to run when not root, saying why, and changes nothing', async () => {
     const { paths, layout } = scene('not-root');
     chmodSync(root, 0o755); // so that nobody can reach the script and the layout
-    const result = await runCommand('/usr/bin/setpriv', {
-      args: ['--reuid=nobody', '--regid=nogroup', '--init-groups', '--', script, 'nobody', 'nogroup', '--', '/bin/true'],
+    const result = await runCommand(script, {
+      args: ['nobody', 'nogroup', '--', '/bin/true'],
+      runAs: { user: 'nobody', group: 'nogroup' },
       env: { PGHA_CONTAINER_LAYOUT: layout },
       cwd: '/',
       timeoutMs: TIMEOUT_MS,
+      node: true,
     });
     chmodSync(root, 0o700);
     expect({ code: result.code, err: result.stderr }).toEqual({ code: 125, err: expect.stringContaining('must start as root (running as uid 65534)') });

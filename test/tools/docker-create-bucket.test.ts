@@ -1,18 +1,22 @@
 /**
  * The MinIO bucket container's script, run by the same `sh -c` Docker runs it with, against a
- * stand-in `mc` on PATH (the real client is in an image this machine cannot pull): it retries
+ * stand-in `mc` on PATH (the real client is in an image this machine cannot pull). The shell is the
+ * node runtime root's (Debian 13's /bin/sh, dash: a strict POSIX sh), run from the root as the
+ * Docker simulation runs container commands; the temp dir with the stand-in is bound in at its own
+ * path. It retries
  * until MinIO answers, then makes the bucket once with --ignore-existing, with the credentials
  * from the environment; it gives up after 60 tries with a message; shellcheck (as sh) passes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBucketScript } from '../../src/platform/docker/docker-archive';
-import { makeTempDir, removeTempDir, requireBinaries, runCommand } from '../support/processes';
+import { makeTempDir, removeTempDir, requireBinaries, requireNodeBinaries, runCommand } from '../support/processes';
 
 const ENDPOINT = 'https://172.28.0.254:9000';
 
 describe('the bucket container script', () => {
-  requireBinaries(['/usr/bin/shellcheck', '/bin/sh']);
+  requireBinaries(['/usr/bin/shellcheck']);
+  requireNodeBinaries(['/bin/sh', '/usr/bin/cat', '/usr/bin/sleep']);
   let dir: string;
   beforeEach(() => {
     dir = makeTempDir('pgha-create-bucket');
@@ -41,6 +45,7 @@ describe('the bucket container script', () => {
       env: { PATH: `${dir}:/usr/bin:/bin`, MINIO_ROOT_USER: 'ACCESS1', MINIO_ROOT_PASSWORD: 'secret 2' },
       inheritEnv: false,
       timeoutMs: 90_000,
+      node: true,
     });
 
   test('WHEN MinIO answers on the third try THEN the bucket is made once, with the credentials from the environment', async () => {

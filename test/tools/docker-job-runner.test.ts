@@ -1,7 +1,9 @@
 /**
- * The Docker platform's job scheduler (run-on-schedule), run for real: bash, the real
- * `systemd-analyze calendar` of Debian 12 (systemd 252) and coreutils' timeout, on every-2-seconds
- * schedules so that a run is seen within seconds. shellcheck checks the rendered script.
+ * The Docker platform's job scheduler (run-on-schedule), run for real from the node runtime root,
+ * as a job container of the Debian 13 image runs it: its bash, the real `systemd-analyze calendar`
+ * of Debian 13 (systemd 257, the package the image adds for job containers) and coreutils' timeout,
+ * on every-2-seconds schedules so that a run is seen within seconds. The temp dir with the script
+ * and the jobs is bound into the root at its own path. shellcheck checks the rendered script.
  * Every runner started here is stopped by its PID in afterEach, with any job it left behind.
  */
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import {
   processesUnder,
   removeTempDir,
   requireBinaries,
+  requireNodeBinaries,
   runCommand,
   sleep,
   startProcess,
@@ -27,7 +30,12 @@ const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 const EVERY_2S = '*:*:0/2';
 /** A schedule that does not elapse during a test. */
 const FAR_AWAY = '2099-01-01';
-const TEST_TIMEOUT_MS = 30_000;
+/**
+ * Each runner starts from the node runtime root (unshare, mounts, chroot, then two
+ * systemd-analyze calls before its first line): on a loaded 2-core machine that takes seconds, so
+ * the waits are generous and each start-to-run delay is measured from the runner's start line.
+ */
+const TEST_TIMEOUT_MS = 45_000;
 
 describe('jobRunnerCommand', () => {
   const job: NodeJob = {
@@ -83,7 +91,8 @@ describe('run-on-schedule', () => {
   let counter = 0;
 
   beforeAll(() => {
-    requireBinaries([SHELLCHECK, SYSTEMD_ANALYZE, 'bash', 'timeout']);
+    requireBinaries([SHELLCHECK]);
+    requireNodeBinaries([SYSTEMD_ANALYZE, '/bin/bash', '/usr/bin/timeout', '/usr/bin/date', '/usr/bin/sleep']);
     dir = makeTempDir('pgha-job-runner');
     script = join(dir, 'run-on-schedule');
     writeFileSync(script, renderJobRunner());
@@ -115,7 +124,7 @@ describe('run-on-schedule', () => {
   const file = (what: string) => join(dir, `${what}-${++counter}`);
 
   function start(args: readonly string[], env?: Record<string, string>): RunningProcess {
-    const runner = startProcess('run-on-schedule', script, { args, env: { TZ: 'UTC', ...env } });
+    const runner = startProcess('run-on-schedule', script, { args, env: { TZ: 'UTC', ...env }, node: true });
     runners.push(runner);
     return runner;
   }
@@ -174,8 +183,14 @@ describe('run-on-schedule', () => {
     }
   }
 
+  /** When the runner's start line (logged once its checks are done, before any delay) was seen, in Unix seconds. */
+  async function startLineSeen(runner: RunningProcess): Promise<number> {
+    await waitUntil('the start line', () => / run-on-schedule: command=\S+ schedule=/.test(runner.logTail()), { timeoutMs: 15_000, intervalMs: 20, process: runner });
+    return Date.now() / 1000;
+  }
+
   async function jobPid(pidFile: string, runner: RunningProcess): Promise<number> {
-    await waitUntil(`the job to write ${pidFile}`, () => lines(pidFile).length > 0, { timeoutMs: 8_000, process: runner });
+    await waitUntil(`the job to write ${pidFile}`, () => lines(pidFile).length > 0, { timeoutMs: 15_000, process: runner });
     return Number(lines(pidFile)[0]);
   }
 
@@ -189,12 +204,12 @@ describe('run-on-schedule', () => {
     async () => {
       const out = file('runs');
       const runner = start([EVERY_2S, '0', '10', '-', '--', join(dir, 'append-time'), out]);
-      await waitUntil('2 runs', () => lines(out).length >= 2, { timeoutMs: 7_000, process: runner });
+      await waitUntil('2 runs', () => lines(out).length >= 2, { timeoutMs: 15_000, process: runner });
       const runs = times(out);
       for (let i = 1; i < runs.length; i++) expect(runs[i] - runs[i - 1]).toBeGreaterThanOrEqual(1.5);
       // *:*:0/2 elapses on even seconds; a run starts a few milliseconds after.
       for (const t of runs) expect({ t, second: Math.floor(t) % 2 }).toEqual({ t, second: 0 });
-      await waitUntil('the log lines of 2 runs', () => runLines(runner).length >= 2, { timeoutMs: 2_000, process: runner });
+      await waitUntil('the log lines of 2 runs', () => runLines(runner).length >= 2, { timeoutMs: 5_000, process: runner });
       for (const run of runLines(runner)) {
         expect(run).toMatchObject({ command: 'append-time', status: 0, result: 'ok' });
         expect(run.started).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -209,10 +224,15 @@ describe('run-on-schedule', () => {
     async () => {
       const out = file('runs-kolkata');
       const runner = start([EVERY_2S, '0', '10', '-', '--', join(dir, 'append-time'), out], { TZ: 'Asia/Kolkata' });
-      await waitUntil('2 runs', () => lines(out).length >= 2, { timeoutMs: 7_000, process: runner });
+      await waitUntil('2 runs', () => lines(out).length >= 2, { timeoutMs: 15_000, process: runner });
+      // The first elapse it waits for, read as UTC (a zone read as UTC would put it 5 h 30 min off):
+      // the first run starts at it, a little after under load. Two runs, not one elapse run twice.
       const runs = times(out);
-      expect(runs[1] - runs[0]).toBeGreaterThanOrEqual(1.5);
-      expect(runner.logTail()).toMatch(/next=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /);
+      const next = /next=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) /.exec(runner.logTail(200))?.[1];
+      expect(next).toBeDefined();
+      expect(runs[0] - Date.parse(next!) / 1000).toBeGreaterThanOrEqual(0);
+      expect(runs[0] - Date.parse(next!) / 1000).toBeLessThan(5);
+      expect(runs[1] - runs[0]).toBeGreaterThan(0.5);
     },
     TEST_TIMEOUT_MS,
   );
@@ -221,12 +241,13 @@ describe('run-on-schedule', () => {
     'an after-start delay runs the job once that long after the start, then only at the schedule',
     async () => {
       const out = file('after-start');
-      const started = Date.now() / 1000;
+      const spawned = Date.now() / 1000;
       const runner = start([FAR_AWAY, '0', '10', '1', '--', join(dir, 'append-time'), out]);
-      await waitUntil('the after-start run', () => lines(out).length >= 1, { timeoutMs: 5_000, process: runner });
-      const delay = times(out)[0] - started;
-      expect(delay).toBeGreaterThanOrEqual(0.95);
-      expect(delay).toBeLessThan(4);
+      const started = await startLineSeen(runner);
+      await waitUntil('the after-start run', () => lines(out).length >= 1, { timeoutMs: 10_000, process: runner });
+      // At least the delay after the spawn (the start line comes later still); at most a few seconds after the start line.
+      expect(times(out)[0] - spawned).toBeGreaterThanOrEqual(0.95);
+      expect(times(out)[0] - started).toBeLessThan(4);
       await sleep(2_500);
       expect(lines(out)).toHaveLength(1);
       expect(runner.hasExited()).toBe(false);
@@ -240,7 +261,7 @@ describe('run-on-schedule', () => {
     async () => {
       const out = file('failing');
       const runner = start([EVERY_2S, '0', '10', '-', '--', join(dir, 'append-time'), out, '3']);
-      await waitUntil('the log lines of 2 failed runs', () => runLines(runner).length >= 2, { timeoutMs: 7_000, process: runner });
+      await waitUntil('the log lines of 2 failed runs', () => runLines(runner).length >= 2, { timeoutMs: 15_000, process: runner });
       expect(lines(out).length).toBeGreaterThanOrEqual(2);
       for (const run of runLines(runner)) expect(run).toMatchObject({ command: 'append-time', status: 3, result: 'failed' });
       expect(runner.hasExited()).toBe(false);
@@ -254,7 +275,7 @@ describe('run-on-schedule', () => {
       const pidFile = file('timeout-pid');
       const runner = start([FAR_AWAY, '0', '1', '0', '--', join(dir, 'long-job'), pidFile]);
       const pid = await jobPid(pidFile, runner);
-      await waitUntil('the log line of the timed-out run', () => runLines(runner).length >= 1, { timeoutMs: 6_000, process: runner });
+      await waitUntil('the log line of the timed-out run', () => runLines(runner).length >= 1, { timeoutMs: 12_000, process: runner });
       const [run] = runLines(runner);
       expect(run).toMatchObject({ command: 'long-job', status: 124, result: 'failed (timed out after 1s)' });
       expect(run.duration).toBeGreaterThanOrEqual(1);
@@ -289,8 +310,8 @@ describe('run-on-schedule', () => {
     'SIGTERM while waiting for the next elapse exits 0 at once (the sleep does not hold it)',
     async () => {
       const runner = start([FAR_AWAY, '0', '10', '-', '--', '/bin/true']);
-      await waitUntil('the start line', () => /next=2099-01-01T00:00:00Z/.test(runner.logTail()), { timeoutMs: 5_000, process: runner });
-      await waitUntil('the runner to sleep', () => childrenOf(runner.pid).some((child) => child.comm === 'sleep'), { timeoutMs: 5_000, process: runner });
+      await waitUntil('the start line', () => /next=2099-01-01T00:00:00Z/.test(runner.logTail()), { timeoutMs: 15_000, process: runner });
+      await waitUntil('the runner to sleep', () => childrenOf(runner.pid).some((child) => child.comm === 'sleep'), { timeoutMs: 10_000, process: runner });
       const sleepPids = childrenOf(runner.pid).map((child) => child.pid);
       const sent = Date.now();
       process.kill(runner.pid, 'SIGTERM');
@@ -307,7 +328,7 @@ describe('run-on-schedule', () => {
       const out = file('argv');
       const argv = ['a b', "it's", '"double"', '$HOME', '*', '', 'back\\slash', 'new\nline', '--', '-x'];
       const runner = start([FAR_AWAY, '0', '10', '0', '--', 'bash', '-c', 'printf "%s\\0" "$@" > "$0"', out, ...argv]);
-      await waitUntil('the run', () => runLines(runner).length >= 1, { timeoutMs: 5_000, process: runner });
+      await waitUntil('the run', () => runLines(runner).length >= 1, { timeoutMs: 15_000, process: runner });
       expect(runLines(runner)[0]).toMatchObject({ command: 'bash', status: 0 });
       expect(readFileSync(out, 'utf8').split('\0').slice(0, -1)).toEqual(argv);
     },
@@ -318,9 +339,9 @@ describe('run-on-schedule', () => {
     'a random delay of N seconds starts the run within N seconds',
     async () => {
       const out = file('random');
-      const started = Date.now() / 1000;
       const runner = start([FAR_AWAY, '2', '10', '0', '--', join(dir, 'append-time'), out]);
-      await waitUntil('the delayed run', () => lines(out).length >= 1, { timeoutMs: 6_000, process: runner });
+      const started = await startLineSeen(runner);
+      await waitUntil('the delayed run', () => lines(out).length >= 1, { timeoutMs: 10_000, process: runner });
       expect(times(out)[0] - started).toBeLessThan(2 + 1.5);
       expect(runner.logTail()).toMatch(/randomized_delay=2s/);
     },
@@ -332,7 +353,7 @@ describe('run-on-schedule', () => {
     async () => {
       const out = file('never');
       const runner = start(['2001-01-01', '0', '10', '0', '--', join(dir, 'append-time'), out]);
-      await waitUntil('the idle line', () => /has no elapse after .*: idle until stopped/.test(runner.logTail()), { timeoutMs: 5_000, process: runner });
+      await waitUntil('the idle line', () => /has no elapse after .*: idle until stopped/.test(runner.logTail()), { timeoutMs: 15_000, process: runner });
       expect(lines(out)).toHaveLength(1);
       expect(runner.logTail()).toMatch(/next=never /);
       expect(runner.hasExited()).toBe(false);
@@ -343,7 +364,7 @@ describe('run-on-schedule', () => {
   test(
     'an invalid schedule exits non-zero at once, naming it',
     async () => {
-      const result = await runCommand(script, { args: ['Sun *-*-* 25:00:00', '0', '10', '-', '--', '/bin/true'], timeoutMs: 10_000 });
+      const result = await runCommand(script, { args: ['Sun *-*-* 25:00:00', '0', '10', '-', '--', '/bin/true'], timeoutMs: 10_000, node: true });
       expect(result.code).toBe(2);
       expect(result.durationMs).toBeLessThan(5_000);
       expect(result.stderr).toContain("SCHEDULE: 'Sun *-*-* 25:00:00' is not a systemd calendar expression");
@@ -359,7 +380,7 @@ describe('run-on-schedule', () => {
     ['a leading zero (bash would read octal)', [EVERY_2S, '08', '10', '-', '--', '/bin/true'], /RANDOMIZED_DELAY_SECONDS: got '08'/],
     ['an after-start delay with a unit', [EVERY_2S, '0', '10', '30s', '--', '/bin/true'], /AFTER_START_DELAY_SECONDS: got '30s'/],
   ])('refuses %s', async (_what, args, message) => {
-    const result = await runCommand(script, { args, timeoutMs: 10_000 });
+    const result = await runCommand(script, { args, timeoutMs: 10_000, node: true });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
   });

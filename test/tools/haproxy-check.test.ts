@@ -1,9 +1,8 @@
 /**
- * The rendered haproxy.cfg against the real haproxy (Debian 12's 2.6): `haproxy -c` accepts
- * every shape we render, refuses a broken one, and a running haproxy routes the read-write,
- * read-only and sync ports by what a stand-in Patroni REST API answers.
+ * The rendered haproxy.cfg against the real haproxy of the node runtime root (Debian 13's 3.0.11):
+ * `haproxy -c` accepts every shape we render, refuses a broken one, and a running haproxy routes
+ * the read-write, read-only and sync ports by what a stand-in Patroni REST API answers.
  */
-import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -11,31 +10,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { HaproxyBackendMember, HaproxyConfigInput, renderHaproxyConfig } from '../../src/render/haproxy-config';
 import { HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../../src/spec/haproxy-frontends';
+import { RunningProcess, requireNodeBinaries, runCommand, startProcess, stopProcess } from '../support/processes';
 
 const PASSWORD_VARIABLE = 'HAPROXY_STATS_PASSWORD';
 /** Spaces, quotes, "#", "$NAME" and a backslash: haproxy must take the expanded value verbatim. */
 const PASSWORD = 'pa ss"w#rd$HOME\\x';
 
-function locateHaproxy(): string | undefined {
-  const candidates = ['/usr/sbin/haproxy', ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'haproxy'))];
-  return candidates.find((file) => {
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-const HAPROXY = locateHaproxy();
-
-function haproxy(): string {
-  if (HAPROXY === undefined) {
-    throw new Error('haproxy not found at /usr/sbin/haproxy nor on PATH: run `bash scripts/ensure-debian-packages.sh`');
-  }
-  return HAPROXY;
-}
+/** The node's haproxy, run from the node runtime root (node: true). */
+const HAPROXY = '/usr/sbin/haproxy';
 
 let workDir: string;
 beforeAll(() => {
@@ -71,20 +53,22 @@ function writeConfig(text: string): string {
   return file;
 }
 
-/** `haproxy -dW -c -f FILE`: -dW turns every warning into a failure. Only PATH and `env` in the environment. */
-function check(text: string, env: Record<string, string> = { [PASSWORD_VARIABLE]: PASSWORD }) {
-  const result = spawnSync(haproxy(), ['-dW', '-c', '-f', writeConfig(text)], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+/**
+ * `haproxy -dW -c -f FILE`: -dW turns every warning into a failure. Only a system PATH and `env` in
+ * the environment. Since HAProxy 2.9 `-c` prints nothing for a valid file (2.6 printed
+ * "Configuration file is valid"; 3.0 does only with -V), so any output is a notice worth reading.
+ */
+async function check(text: string, env: Record<string, string> = { [PASSWORD_VARIABLE]: PASSWORD }) {
+  const result = await runCommand(HAPROXY, { args: ['-dW', '-c', '-f', writeConfig(text)], inheritEnv: false, env, node: true, timeoutMs: 15_000 });
+  return { status: result.code, output: `${result.stdout}${result.stderr}` };
 }
 
 describe('haproxy -c', () => {
-  test('haproxy is installed', () => {
+  test('haproxy 3.0 is in the node runtime root', async () => {
     // THEN (fails with the fix when it is not)
-    expect(fs.existsSync(haproxy())).toBe(true);
+    requireNodeBinaries([HAPROXY]);
+    const version = await runCommand(HAPROXY, { args: ['-v'], inheritEnv: false, node: true });
+    expect(version.stdout).toMatch(/^HAProxy version 3\.0\.\d+/);
   });
 
   test.each<[string, HaproxyFrontendsSpecInput, number]>([
@@ -97,30 +81,28 @@ describe('haproxy -c', () => {
       { readWritePort: 6432, readOnlyPort: 6433, syncReplicaPort: 6434, statsPort: 9000, healthPort: 9001, maxReplicaLagBytes: 0, maxConnections: 100_000 },
       5,
     ],
-  ])('accepts the config for %s, without warnings', (_name, spec, count) => {
+  ])('accepts the config for %s, without warnings', async (_name, spec, count) => {
     // GIVEN
     const config = render(spec, count);
     // WHEN
-    const result = check(config);
-    // THEN
-    expect(result.output).toContain('Configuration file is valid');
-    expect(result.output).not.toMatch(/\[(WARNING|ALERT)\]/);
-    expect(result.status).toBe(0);
+    const result = await check(config);
+    // THEN valid, and silent: no notice, warning or alert
+    expect(result).toEqual({ status: 0, output: '' });
   });
 
-  test('fails when the config has an unknown keyword (the harness can fail)', () => {
+  test('fails when the config has an unknown keyword (the harness can fail)', async () => {
     // GIVEN
     const broken = render({}, 3) + '    frobnicate-sessions on\n';
     // WHEN
-    const result = check(broken);
+    const result = await check(broken);
     // THEN
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(/frobnicate-sessions/);
   });
 
-  test('fails when the stats password variable is unset', () => {
+  test('fails when the stats password variable is unset', async () => {
     // WHEN
-    const result = check(render({}, 3), {});
+    const result = await check(render({}, 3), {});
     // THEN
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(new RegExp(`${PASSWORD_VARIABLE} is not set`));
@@ -160,7 +142,7 @@ function closeServer(server: net.Server | http.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Patroni 3.0.2's answers for the paths we check, by role (the replica is the sync standby). */
+/** Patroni 4.0.7's answers for the paths we check, by role (the replica is the sync standby). */
 function statusFor(role: Role, url: string): number {
   const pathname = url.split('?')[0];
   if (pathname === '/primary') return role === 'primary' ? 200 : 503;
@@ -275,8 +257,7 @@ function parseStatsCsv(csv: string): Map<string, string> {
 describe('a running haproxy with the rendered config', () => {
   let nodeA: FakeNode;
   let nodeB: FakeNode;
-  let proxy: ChildProcess | undefined;
-  let proxyOutput = '';
+  let proxy: RunningProcess | undefined;
   let ports: { rw: number; ro: number; sync: number; stats: number; health: number };
   let lastStats = new Map<string, string>();
 
@@ -295,7 +276,7 @@ describe('a running haproxy with the rendered config', () => {
       await sleep(200);
     }
     throw new Error(
-      `stats never showed ${JSON.stringify(expected)}; last: ${JSON.stringify([...lastStats])}\nhaproxy output:\n${proxyOutput}`,
+      `stats never showed ${JSON.stringify(expected)}; last: ${JSON.stringify([...lastStats])}\nhaproxy output:\n${proxy?.logTail(50)}`,
     );
   }
 
@@ -327,12 +308,8 @@ describe('a running haproxy with the rendered config', () => {
     const file = writeConfig(renderHaproxyConfig(input));
 
     // WHEN haproxy runs it in the foreground, as the systemd unit does
-    proxy = spawn(haproxy(), ['-Ws', '-f', file], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', [PASSWORD_VARIABLE]: PASSWORD },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    proxy.stdout?.on('data', (c) => (proxyOutput += c));
-    proxy.stderr?.on('data', (c) => (proxyOutput += c));
+    requireNodeBinaries([HAPROXY]);
+    proxy = startProcess('haproxy', HAPROXY, { args: ['-Ws', '-f', file], inheritEnv: false, env: { [PASSWORD_VARIABLE]: PASSWORD }, node: true });
 
     // For ~1 s after start every server counts as up: wait for real check results.
     await waitForStats(
@@ -349,12 +326,7 @@ describe('a running haproxy with the rendered config', () => {
   }, 30_000);
 
   afterAll(async () => {
-    if (proxy?.pid !== undefined && proxy.exitCode === null) {
-      const exited = new Promise((r) => proxy!.once('exit', r));
-      process.kill(proxy.pid, 'SIGTERM');
-      await Promise.race([exited, sleep(5_000)]);
-      if (proxy.exitCode === null && proxy.signalCode === null) process.kill(proxy.pid, 'SIGKILL');
-    }
+    if (proxy) await stopProcess(proxy, 5_000);
     await Promise.all([nodeA, nodeB].filter((n) => n !== undefined).map(stopFakeNode));
   }, 30_000);
 

@@ -1,16 +1,18 @@
 /**
  * The two logical-replication job scripts, run for real as postgres against one standalone
- * PostgreSQL 15 on 127.84.0.2 that plays both sides: database "shop" publishes, database "copy"
+ * PostgreSQL 17 on 127.84.0.2 that plays both sides: database "shop" publishes, database "copy"
  * subscribes (the test creates the slot, as Patroni does on a publisher). The publisher's password
  * has a quote, a backslash and spaces, so the conninfo quoting is proven, not assumed; the first
  * publisher host does not answer, so libpq's multi-host fallback is used. And shellcheck.
+ * PostgreSQL, the scripts and the DCS merge's python3 run from the node runtime root (Debian 13);
+ * shellcheck is this machine's.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { DCS_MERGE_PY, LOGICAL_PASSWORD_VARIABLE, SubscriptionTarget, publisherPasswordVariable, renderPublicationsScript, renderSubscriptionsScript } from '../../src/render/logical-replication';
 import { PublicationSpec } from '../../src/spec/logical-replication';
-import { CommandResult, RunningProcess, chownTo, makeTempDir, removeTempDir, requireBinaries, runCommand, waitUntil } from '../support/processes';
+import { CommandResult, RunningProcess, chownTo, makeTempDir, removeTempDir, requireBinaries, requireNodeBinaries, runCommand, waitUntil } from '../support/processes';
 import * as standalone from '../support/standalone-postgres';
 import { StandalonePostgres } from '../support/standalone-postgres';
 
@@ -37,19 +39,20 @@ const target = (hosts: string[]): SubscriptionTarget => ({
   copyExistingData: true,
 });
 
-describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', () => {
+describe('the logical replication jobs against a real PostgreSQL 17 (127.84.0.2)', () => {
   let root: string;
   let postgres: RunningProcess | undefined;
   const pg = (): StandalonePostgres => ({ name: 'server', address: ADDRESS, port: PORT, dataDir: `${root}/data`, socketDir: `${root}/socket` });
   const query = (sql: string, database = 'postgres') => standalone.query(pg(), sql, database);
   const script = (name: string) => join(root, name);
-  const run = (name: string, env: Record<string, string>): Promise<CommandResult> => runCommand(script(name), { runAs: { user: 'postgres' }, inheritEnv: false, env, timeoutMs: 60_000 });
+  const run = (name: string, env: Record<string, string>): Promise<CommandResult> => runCommand(script(name), { runAs: { user: 'postgres' }, node: true, inheritEnv: false, env, timeoutMs: 60_000 });
   const publish = (password = PASSWORD) => run('publications', { [LOGICAL_PASSWORD_VARIABLE]: password });
   const subscribe = (name = 'subscriptions', password = PASSWORD) => run(name, { [publisherPasswordVariable('shop')]: password });
   const count = async (sql: string, database: string) => Number(await query(sql, database));
 
   beforeAll(async () => {
-    requireBinaries([SHELLCHECK, `${standalone.POSTGRES_BIN_DIR}/postgres`]);
+    requireBinaries([SHELLCHECK]);
+    requireNodeBinaries([`${standalone.POSTGRES_BIN_DIR}/postgres`, `${standalone.POSTGRES_BIN_DIR}/psql`, '/usr/bin/python3']);
     root = makeTempDir('pgha-logical-tools');
     const local = { socketDir: `${root}/socket`, port: PORT, binDir: standalone.POSTGRES_BIN_DIR };
     writeFileSync(script('publications'), renderPublicationsScript({ ...local, publications: [PUBLICATION] }), { mode: 0o755 });
@@ -90,6 +93,7 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     const login = await runCommand(`${standalone.POSTGRES_BIN_DIR}/psql`, {
       args: ['-XAtq', '-h', ADDRESS, '-p', String(PORT), '-U', 'pgha_logical', '-d', 'shop', '-c', 'SELECT count(*) FROM orders'],
       env: { PGPASSWORD: PASSWORD },
+      node: true,
       inheritEnv: false,
     });
     expect({ code: login.code, out: login.stdout.trim() }).toEqual({ code: 0, out: '20' });
@@ -161,7 +165,7 @@ describe('the logical replication jobs against a real PostgreSQL (127.84.0.2)', 
     const merge = async (current: string, published = 'app/p other/q') => {
       const path = join(root, 'current.yml');
       writeFileSync(path, current);
-      const result = await runCommand('/bin/sh', { args: ['-c', `python3 -c "$MERGE" < ${path}`], env: { MERGE: DCS_MERGE_PY, PGHA_WANTED: JSON.stringify(wanted), PGHA_PUBLISHED: published }, inheritEnv: false });
+      const result = await runCommand('/bin/sh', { args: ['-c', `python3 -c "$MERGE" < ${path}`], env: { MERGE: DCS_MERGE_PY, PGHA_WANTED: JSON.stringify(wanted), PGHA_PUBLISHED: published }, node: true, inheritEnv: false });
       expect(result.stderr).toBe('');
       return result.stdout;
     };

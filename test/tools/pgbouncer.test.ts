@@ -1,12 +1,14 @@
 /**
- * PgBouncer 1.18 with the rendered pgbouncer.ini, start script and auth script, run for real: a
- * standalone PostgreSQL 15 primary (port 5691) and PgBouncer (ports 6691 and 6692) on 127.76.0.2,
+ * PgBouncer 1.24.1 with the rendered pgbouncer.ini, start script and auth script, run for real: a
+ * standalone PostgreSQL 17 primary (port 5691) and PgBouncer (ports 6691 and 6692) on 127.76.0.2,
  * in a temp dir. In production PgBouncer sits in front of HAProxy on the proxy's own address; the
  * renderer uses `address` both to listen and to reach the backend, so here PostgreSQL shares the
  * address and PgBouncer points at it directly.
  *
  * The fixed auth_file path (/run/postgresql/...) is rewritten into the temp dir in the rendered
- * texts, so nothing is written outside it. Every process started here is stopped by its PID.
+ * texts, so nothing is written outside it. PostgreSQL, PgBouncer and the rendered scripts run from
+ * the node runtime root (Debian 13), as the root's postgres user; shellcheck is this machine's.
+ * Every process started here is stopped by its PID.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -31,10 +33,12 @@ import {
   removeTempDir,
   removeTempDirAndProcesses,
   requireBinaries,
+  requireNodeBinaries,
   runCommand,
   sleep,
   startProcess,
   stopProcess,
+  userIds,
   waitForPort,
   waitUntil,
 } from '../support/processes';
@@ -176,7 +180,7 @@ function startupAnswer(port: number, parameters: Record<string, string>): Promis
   });
 }
 
-describe('PgBouncer 1.18 with the rendered config and scripts, in front of a PostgreSQL 15 primary', () => {
+describe('PgBouncer 1.24.1 with the rendered config and scripts, in front of a PostgreSQL 17 primary', () => {
   let root: string;
   let postgres: RunningProcess | undefined;
   const bouncers: RunningProcess[] = [];
@@ -195,6 +199,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
   const runAuthScript = (password: string | undefined) =>
     runCommand(authScript(), {
       runAs: POSTGRES,
+      node: true,
       inheritEnv: false,
       env: password === undefined ? {} : { [PGBOUNCER_PASSWORD_VARIABLE]: password },
       timeoutMs: 30_000,
@@ -254,6 +259,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     const proc = startProcess(`pgbouncer-${role}`, startScript(), {
       args: [configFile(role)],
       runAs: POSTGRES,
+      node: true,
       inheritEnv: false,
       env: { [PGBOUNCER_PASSWORD_VARIABLE]: AUTH_PASSWORD },
     });
@@ -262,7 +268,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
   }
 
   beforeAll(async () => {
-    requireBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/psql`, PGBOUNCER]);
+    requireNodeBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/psql`, PGBOUNCER]);
     for (const port of [PG_PORT, RW_PORT, RO_PORT]) {
       if (await canConnect(ADDRESS, port)) throw new Error(`${ADDRESS}:${port} is taken: something else runs there`);
     }
@@ -397,7 +403,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
         ['no config', { [PGBOUNCER_PASSWORD_VARIABLE]: AUTH_PASSWORD }, [`${root}/missing.ini`], /^pgha-pgbouncer-start: usage: pgha-pgbouncer-start CONFIG/],
       ];
       for (const [what, env, args, message] of cases) {
-        const result = await runCommand(startScript(), { args, runAs: POSTGRES, inheritEnv: false, env, timeoutMs: 10_000 });
+        const result = await runCommand(startScript(), { args, runAs: POSTGRES, node: true, inheritEnv: false, env, timeoutMs: 10_000 });
         expect({ what, code: result.code, stdout: result.stdout }).toEqual({ what, code: 2, stdout: '' });
         expect(result.stderr.trim()).toMatch(message);
       }
@@ -417,7 +423,8 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
         const environ = readFileSync(`/proc/${proc.pid}/environ`, 'utf8');
         expect(environ).not.toContain(PGBOUNCER_PASSWORD_VARIABLE);
         expect(environ).not.toContain(AUTH_PASSWORD);
-        expect(readFileSync(`/proc/${proc.pid}/status`, 'utf8')).toMatch(/^Uid:\s+101\s/m);
+        // The node runtime root's postgres user (its uid there, not the host postgres's).
+        expect(readFileSync(`/proc/${proc.pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${userIds('postgres').uid}\\s`, 'm'));
       }
       expect(await canConnect('127.0.0.1', RW_PORT)).toBe(false);
       // No unix socket, no warnings or errors about the config.
@@ -429,7 +436,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     test('the auth file is 0600, owned by postgres, with exactly the auth role line; no password in any rendered file', () => {
       const stat = statSync(authFile());
       expect((stat.mode & 0o777).toString(8)).toBe('600');
-      expect(stat.uid).toBe(101);
+      expect(stat.uid).toBe(userIds('postgres').uid);
       expect(readFileSync(authFile(), 'utf8')).toBe(`"${PGBOUNCER_AUTH_ROLE}" "${AUTH_PASSWORD}"\n`);
       // Two instances wrote it, each through a temp file renamed over it: nothing else is left.
       expect(readdirSync(`${root}/run`)).toEqual(['pgha-pgbouncer.users']);
@@ -451,7 +458,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
     }, 60_000);
 
     test('refused: a wrong password; the superuser with its right password, replication and expired roles; a database not pooled', async () => {
-      // PgBouncer 1.18's own messages: a failed SCRAM exchange, or an empty lookup ("no such user", said before any exchange).
+      // PgBouncer's own messages (1.18 and 1.24.1 alike): a failed SCRAM exchange, or an empty lookup ("no such user", said before any exchange).
       const refusals = {
         wrongPassword: await refusal({ ...app(), password: `${APP_PASSWORD}x` }),
         superuser: await refusal({ port: RW_PORT, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'app' }),
@@ -477,18 +484,27 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
       expect(rw.hasExited()).toBe(false);
     }, 90_000);
 
-    test('a pooled database that does not exist yet: logins wait for query_wait_timeout; once created and the auth script rerun, it is served', async () => {
-      // The lookup itself cannot connect (FATAL database "reports" does not exist): PgBouncer retries the
-      // server login every server_login_retry (15 s) and the client gets query_wait_timeout (30 s), not an immediate error.
-      const missing = await timings.timed('login to a pooled but missing database refused', () => refusal({ ...app(RO_PORT), database: 'reports', connectTimeoutMs: 90_000 }));
-      expect(missing).toBe('query_wait_timeout');
+    test("a pooled database that does not exist yet: logins are refused at once with the server's error; once created and the auth script rerun, it is served", async () => {
+      // The lookup itself cannot connect (FATAL database "reports" does not exist). PgBouncer 1.18 kept the client
+      // waiting until query_wait_timeout (30 s); since 1.22 (pgbouncer#998, fail fast with an auth_user too) it
+      // refuses the waiting client at once with the server's own error and SQLSTATE.
+      const missing = await timings.timed('login to a pooled but missing database refused', async () => {
+        try {
+          await (await connect({ ...app(RO_PORT), database: 'reports', connectTimeoutMs: 90_000 })).end();
+        } catch (error) {
+          return { message: (error as Error).message, code: (error as { code?: string }).code };
+        }
+        throw new Error('the login to the missing database reports succeeded: it must be refused');
+      });
+      expect(missing).toEqual({ message: 'database "reports" does not exist', code: '3D000' });
       expect(ro.logTail(200)).toContain('server login failed: FATAL database "reports" does not exist');
 
       await query('CREATE DATABASE reports');
       const rerun = await runAuthScript(AUTH_PASSWORD);
       expect(rerun.code).toBe(0);
       expect(rerun.stderr).toContain('pgha-pgbouncer-auth: lookup in place in database reports');
-      // Until the next server login retry PgBouncer still refuses at once ("server login has been failing"); then it serves.
+      // Until the next server login retry (server_login_retry, 15 s) PgBouncer refuses at once with the cached
+      // error ("server login has been failing, cached error: ...", the cached part new since 1.18); then it serves.
       let rows: Record<string, unknown>[] = [];
       const errors = new Set<string>();
       await timings.timed('login to the database once created', () =>
@@ -507,7 +523,7 @@ describe('PgBouncer 1.18 with the rendered config and scripts, in front of a Pos
         ),
       );
       expect(rows).toEqual([{ db: 'reports', user: APP_USER }]);
-      expect([...errors].filter((e) => e !== 'server login has been failing, try again later (server_login_retry)')).toEqual([]);
+      expect([...errors].filter((e) => e !== 'server login has been failing, cached error: database "reports" does not exist (server_login_retry)')).toEqual([]);
     }, 150_000);
 
     test('startup parameters: extra_float_digits and options are ignored (options silently), others are refused', async () => {

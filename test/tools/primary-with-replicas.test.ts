@@ -1,6 +1,6 @@
 /**
- * PrimaryWithReplicas' node files, run for real: plain PostgreSQL 15 streaming replication without
- * Patroni. One primary (127.71.0.1:5891) and two hot standbys (127.71.0.2:5892, 127.71.0.3:5893),
+ * PrimaryWithReplicas' node files, run for real from the node runtime root (Debian 13): plain
+ * PostgreSQL 17 streaming replication without Patroni. One primary (127.71.0.1:5891) and two hot standbys (127.71.0.2:5892, 127.71.0.3:5893),
  * each started through its rendered start script as postgres, in a temp dir. A standby starts
  * before the primary (the pg_basebackup retry loop), both stream through their own slots, and the
  * synchronous and asynchronous modes, a restart and a promotion by hand behave as documented. The
@@ -20,6 +20,7 @@ import {
   renderReplicationPostgresqlConf,
   standbyPassfile,
 } from '../../src/render/replication-node';
+import { LAYOUT, POSTGRES_MAJOR } from '../../src/model/layout';
 import {
   RunningProcess,
   StepTimings,
@@ -29,6 +30,7 @@ import {
   removeTempDir,
   removeTempDirAndProcesses,
   requireBinaries,
+  requireNodeBinaries,
   runCommand,
   sleep,
   startProcess,
@@ -36,7 +38,7 @@ import {
   waitUntil,
 } from '../support/processes';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+const BIN = LAYOUT.postgresBinDir;
 const SHELLCHECK = '/usr/bin/shellcheck';
 const POSTGRES = { user: 'postgres' } as const;
 // As the deployment generates them: letters and digits only.
@@ -139,7 +141,7 @@ describe('the rendered start scripts pass shellcheck', () => {
 
   test.each(NODES.slice(0, 2).map((node) => [node.role, node] as const))('%s: nothing at style severity', async (_role, node) => {
     const path = join(dir, `start-${node.role}`);
-    writeFileSync(path, renderPostgresStartScript(scriptInput('/var/lib/pgha', node, { socketDir: '/run/postgresql', binDir: '/usr/lib/postgresql/15/bin' })));
+    writeFileSync(path, renderPostgresStartScript(scriptInput('/var/lib/pgha', node, { socketDir: '/run/postgresql', binDir: LAYOUT.postgresBinDir })));
     const result = await runCommand(SHELLCHECK, { args: ['--severity=style', '--shell=bash', path] });
     expect({ out: result.stdout, code: result.code }).toEqual({ out: '', code: 0 });
   });
@@ -153,10 +155,10 @@ describe('bad inputs are refused, naming the field', () => {
     standbyCount: 2,
     synchronousStandbyNames: SYNC_NAMES,
   };
-  const primary: PostgresStartScriptInput = { role: 'primary', dataDir: '/var/lib/pgha/postgresql/15/main', configFile: '/etc/pgha/postgresql.conf', port: 5432, standbySlots: ['main_pg_2'] };
+  const primary: PostgresStartScriptInput = { role: 'primary', dataDir: `/var/lib/pgha/postgresql/${POSTGRES_MAJOR}/main`, configFile: '/etc/pgha/postgresql.conf', port: 5432, standbySlots: ['main_pg_2'] };
   const standby: PostgresStartScriptInput = {
     role: 'standby',
-    dataDir: '/var/lib/pgha/postgresql/15/main',
+    dataDir: `/var/lib/pgha/postgresql/${POSTGRES_MAJOR}/main`,
     configFile: '/etc/pgha/postgresql.conf',
     port: 5432,
     primaryHost: '10.0.1.11',
@@ -221,11 +223,11 @@ describe('the start scripts refuse what they cannot do safely, and a failed firs
     writeFileSync(p.script, renderPostgresStartScript(scriptInput(root, node, overrides)), { mode: 0o755 });
   };
   const run = (node: Node, env: Record<string, string>, asRoot = false) =>
-    runCommand(paths(root, node).script, { runAs: asRoot ? undefined : POSTGRES, inheritEnv: false, env, timeoutMs: 60_000 });
+    runCommand(paths(root, node).script, { runAs: asRoot ? undefined : POSTGRES, inheritEnv: false, env, node: true, timeoutMs: 60_000 });
   const leftovers = (node: Node) => readdirSync(paths(root, node).home).filter((entry) => entry !== 'socket');
 
   beforeAll(() => {
-    requireBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/pg_basebackup`]);
+    requireNodeBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/pg_basebackup`, `${BIN}/pg_receivewal`]);
     root = makeTempDir('pgha-replication-refusals');
     chmodSync(root, 0o755);
     for (const node of NODES) {
@@ -286,7 +288,7 @@ describe('the start scripts refuse what they cannot do safely, and a failed firs
 
 // ---- the cluster -------------------------------------------------------------------------------
 
-describe('a primary and two hot standbys started by their rendered scripts (PostgreSQL 15, no Patroni)', () => {
+describe('a primary and two hot standbys started by their rendered scripts (PostgreSQL 17, no Patroni)', () => {
   let root: string;
   let sampler: CommandLineSampler;
   const running: Partial<Record<string, RunningProcess>> = {};
@@ -298,6 +300,7 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
       runAs: POSTGRES,
       inheritEnv: false,
       env,
+      node: true,
       timeoutMs,
     });
   const query = async (node: Node, sql: string) => {
@@ -308,7 +311,7 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
   const answers = async (node: Node) => (await psql(node, 'SELECT 1', {}, 5_000)).stdout.trim() === '1';
 
   function start(node: Node): RunningProcess {
-    const proc = startProcess(node.name, paths(root, node).script, { runAs: POSTGRES, inheritEnv: false, env: ENV });
+    const proc = startProcess(node.name, paths(root, node).script, { runAs: POSTGRES, inheritEnv: false, env: ENV, node: true });
     running[node.name] = proc;
     return proc;
   }
@@ -335,7 +338,7 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
     writeFileSync(paths(root, node).config, confFor(root, node, synchronousStandbyNames), { mode: 0o644 });
 
   beforeAll(async () => {
-    requireBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/psql`, `${BIN}/pg_basebackup`]);
+    requireNodeBinaries([`${BIN}/postgres`, `${BIN}/initdb`, `${BIN}/psql`, `${BIN}/pg_basebackup`, `${BIN}/pg_receivewal`]);
     for (const node of NODES) {
       if (await canConnect(node.address, node.port)) throw new Error(`${node.address}:${node.port} is taken: something else runs there`);
     }
@@ -373,6 +376,8 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
     const primary = start(PRIMARY);
     await timings.timed('primary first boot (initdb, role, slots, start)', () => waitAnswers(PRIMARY, 90_000));
     expect(primary.logTail(500)).toContain('creating the replication role replicator and 2 slot(s): main_pg_2, main_pg_3');
+    // The node runtime root's PostgreSQL.
+    expect(await query(PRIMARY, 'SHOW server_version_num')).toMatch(new RegExp(`^${POSTGRES_MAJOR}\\d{4}$`));
     start(STANDBY_3);
     await timings.timed('both standbys streaming', () =>
       waitStreaming(['main_pg_2|streaming|async', 'main_pg_3|streaming|async'], 120_000),
@@ -411,6 +416,7 @@ describe('a primary and two hot standbys started by their rendered scripts (Post
     const login = await runCommand(`${BIN}/psql`, {
       args: ['-h', PRIMARY.address, '-p', String(PRIMARY.port), '-U', 'postgres', '-d', 'postgres', '-XAtc', 'SELECT current_user'],
       inheritEnv: false,
+      node: true,
       env: { PGPASSWORD: SUPERUSER_PASSWORD, PGCONNECT_TIMEOUT: '5' },
     });
     expect({ code: login.code, out: login.stdout.trim(), err: login.stderr }).toEqual({ code: 0, out: 'postgres', err: '' });

@@ -1,5 +1,6 @@
 /**
- * The rendered Prometheus configuration against Debian's Prometheus 2.42:
+ * The rendered Prometheus configuration against Debian 13's Prometheus 2.53.3 (prometheus and
+ * promtool run from the node runtime root):
  * - `promtool check config` accepts a prometheus.yml with static targets (and a rule file) and one
  *   with EC2 service discovery (parsing it needs no AWS access when the region is given), and
  *   refuses broken copies;
@@ -19,7 +20,7 @@ import { renderGrafanaDashboard } from '../../src/render/grafana-dashboard';
 import { http as httpRequest } from '../../src/runner/cluster-checks';
 import { JOB_STATUS_METRICS, PG_METRICS, SCRAPE_JOBS, TARGET_LABELS } from '../../src/render/monitoring-metrics';
 import { PrometheusConfigInput, ScrapeCluster, renderPrometheusConfig } from '../../src/render/scrape-config';
-import { RunningProcess, makeTempDir, removeTempDir, requireBinaries, runCommand, startProcess, stopProcess, waitUntil } from '../support/processes';
+import { RunningProcess, makeTempDir, removeTempDir, requireNodeBinaries, runCommand, startProcess, stopProcess, waitUntil } from '../support/processes';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -46,7 +47,7 @@ let workDir: string;
 let fileCount = 0;
 
 beforeAll(() => {
-  requireBinaries([PROMETHEUS, PROMTOOL]);
+  requireNodeBinaries([PROMETHEUS, PROMTOOL]);
   workDir = makeTempDir('pgha-prometheus');
 });
 afterAll(() => removeTempDir(workDir));
@@ -62,7 +63,7 @@ function writeConfig(config: string, rules = RULES): string {
 }
 
 async function checkConfig(file: string) {
-  const result = await runCommand(PROMTOOL, { args: ['check', 'config', file], inheritEnv: false, env: toolEnv(workDir), timeoutMs: 20_000 });
+  const result = await runCommand(PROMTOOL, { args: ['check', 'config', file], inheritEnv: false, node: true, env: toolEnv(workDir), timeoutMs: 20_000 });
   return { code: result.code, output: `${result.stdout}${result.stderr}`, durationMs: result.durationMs };
 }
 
@@ -144,7 +145,7 @@ const STATIC_NODES: FakeNode[] = [
   { cluster: 'alpha', name: 'alpha-proxy-1', address: '127.78.0.4', postgres: false, replica: false },
 ];
 
-/** What EC2 discovery would report for cluster "beta" (and a stranger), with the labels Prometheus 2.42 sets. */
+/** What EC2 discovery would report for cluster "beta" (and a stranger), with the labels Prometheus 2.53.3 sets (as 2.42 did). */
 const EC2_INSTANCES = [
   { id: 'i-0beta1', group: 'beta-pg', name: 'beta-pg-1', ip: '127.78.0.5', state: 'running' },
   { id: 'i-0beta2', group: 'beta-proxy', name: 'beta-proxy-1', ip: '127.78.0.6', state: 'running' },
@@ -358,7 +359,7 @@ describe('a running Prometheus with the rendered config', () => {
   }
 
   beforeAll(async () => {
-    requireBinaries([PROMETHEUS]);
+    requireNodeBinaries([PROMETHEUS]);
     await startExporters();
     const probe = net.createServer();
     port = await listen(probe, PROMETHEUS_ADDRESS, 0);
@@ -379,6 +380,7 @@ describe('a running Prometheus with the rendered config', () => {
         '--log.level=info',
       ],
       inheritEnv: false,
+      node: true,
       env: toolEnv(dir),
     });
     await waitUntil(
@@ -406,6 +408,10 @@ describe('a running Prometheus with the rendered config', () => {
     if (prometheus) await stopProcess(prometheus, 10_000);
     await Promise.all(servers.map(closeServer));
   }, 30_000);
+
+  test('is the node runtime\'s Prometheus 2.53.3', async () => {
+    expect((await api('/api/v1/status/buildinfo')).data.version).toMatch(/^2\.53\.3\b/);
+  });
 
   test('scrapes the static and the discovered targets, up, with cluster, node and pgha_role', async () => {
     // WHEN

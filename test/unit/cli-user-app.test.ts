@@ -79,8 +79,8 @@ describe('pgha in a user\'s project', () => {
     const result = await run(['plan-report', '--stack', 'orders', '--restore-seconds', '300'], project);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^## Recovery objectives of stack orders\n\n### orders \(orders\/Cluster\)\n/);
-    // The fast profile: ttl 10 + loop_wait 2 + 3 s for HAProxy.
-    expect(result.out).toMatch(/\| primary node or its zone lost \| 0 .* \| at most 15 s \|/);
+    // The fast profile: ttl 20 + loop_wait 2 + 3 s for HAProxy.
+    expect(result.out).toMatch(/\| primary node or its zone lost \| 0 .* \| at most 25 s \|/);
     // No BackupJob in this description: nothing to restore from yet, whatever the measured time.
     expect(result.out).toMatch(/\| whole cluster lost \| up to 60 s .* \| none until a backup exists \| .*measured restore 5 min/);
   });

@@ -23,7 +23,7 @@ describe('pgha', () => {
   test('validate prints a valid spec with its defaults', async () => {
     const result = await run(['validate', 'patroni-cluster', specFile({ clusterName: 'orders', failover: 'fast' })]);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.out)).toMatchObject({ clusterName: 'orders', nodeCount: 3, failover: { ttlSeconds: 10 } });
+    expect(JSON.parse(result.out)).toMatchObject({ clusterName: 'orders', nodeCount: 3, failover: { ttlSeconds: 20 } });
   });
 
   test('validate fails with every problem of an invalid spec, each naming its field', async () => {

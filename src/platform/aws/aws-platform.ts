@@ -13,6 +13,7 @@ import { AwsNodeCertificates } from './node-certificates';
 import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
 import { AwsNodeGroup } from './node-group';
 import { AwsSubnet } from './subnet';
+import { SOFTDOG_DEVICE } from './boot-script';
 import { NodePlacement } from '../../model/placement';
 
 export interface AwsPlatformProps {
@@ -21,7 +22,7 @@ export interface AwsPlatformProps {
   readonly subnets: readonly AwsSubnet[];
   /**
    * AMI for every node.
-   * @default - the newest official Debian 12 (bookworm) amd64 AMI, looked up at plan time
+   * @default - the newest official Debian 13 (trixie) amd64 AMI, looked up at plan time
    */
   readonly amiId?: string;
   /**
@@ -54,6 +55,8 @@ export class AwsPlatform extends Construct implements Platform {
   readonly defaultInstanceType: string;
   readonly kmsKeyArn?: string;
   readonly scrapeDiscovery: ScrapeDiscovery;
+  /** The kernel's softdog, which the boot script loads: EC2 has no hardware watchdog. */
+  readonly watchdogDevice = SOFTDOG_DEVICE;
   private readonly secretNamePrefix: string;
   private readonly firstHostNumber: number;
   private readonly nextHost = new Map<string, number>();
@@ -91,7 +94,7 @@ export class AwsPlatform extends Construct implements Platform {
           mostRecent: true,
           owners: [DEBIAN_AMI_OWNER],
           filter: [
-            { name: 'name', values: ['debian-12-amd64-*'] },
+            { name: 'name', values: ['debian-13-amd64-*'] },
             { name: 'architecture', values: ['x86_64'] },
             { name: 'virtualization-type', values: ['hvm'] },
           ],

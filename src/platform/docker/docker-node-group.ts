@@ -143,6 +143,8 @@ export class DockerNodeGroup extends RecordedNodeGroup {
           env: this.environmentOf(plan, service),
           upload: uploads,
           stopTimeout: service.stopTimeoutSeconds,
+          // As the unit's KillSignal: PgBouncer stops at once on SIGINT (SIGTERM waits for its clients).
+          ...(service.stopSignal && service.stopSignal !== 'SIGTERM' ? { stopSignal: service.stopSignal } : {}),
           healthcheck: this.healthcheckOf(plan, service),
         });
       }

@@ -41,7 +41,7 @@ const DOCKER_NAME = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
  * service and per scheduled job of its plan, sharing the anchor's network namespace and the node's
  * volumes (its data volume, and its runtime directories such as PostgreSQL's socket directory): the
  * containers of a node reach each other as the services of a VM do. One image serves every node:
- * Debian 12 with the plans' packages (see dockerfile.ts). Each container gets the node's files as
+ * Debian 13 with the plans' packages (see dockerfile.ts). Each container gets the node's files as
  * uploads, and starts with container-start, which gives the files and directories their planned
  * owners and runs exactly the plan's command as the plan's user. Secrets are random_password
  * resources passed as environment variables (certificates as uploaded files), never baked in.
@@ -124,7 +124,7 @@ export class DockerPlatform extends Construct implements Platform {
     return this.imageResource;
   }
 
-  /** The image's Dockerfile: Debian 12 and every package of every node group's plans. */
+  /** The image's Dockerfile: Debian 13 and every package of every node group's plans. */
   dockerfile(): string {
     return renderDockerfile({ plans: this.groups.flatMap((group) => group.renderedNodes().map((node) => node.plan)) });
   }

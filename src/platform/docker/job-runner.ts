@@ -108,7 +108,7 @@ random_pause() {
 }
 
 # The next elapse of SCHEDULE strictly after Unix time $1, as Unix time, or "never". It reads
-# these lines of \`systemd-analyze calendar\` (systemd 252):
+# these lines of \`systemd-analyze calendar\` (systemd 257 of Debian 13 prints them as 252 did):
 #     Next elapse: Sun 2026-11-29 01:00:00 CET
 #        (in UTC): Sun 2026-11-29 00:00:00 UTC
 # systemd prints the "(in UTC)" line only when the local zone is not UTC; without it the "Next

@@ -33,6 +33,11 @@ describe('HaproxyFrontends with pooling', () => {
       }
       expect(proxy.packages).toContain('pgbouncer');
       expect(proxy.replacesServices).toContain('pgbouncer');
+      // PgBouncer 1.23+ waits for its clients on SIGTERM: its unit stops it with SIGINT.
+      for (const role of ['rw', 'ro'] as const) {
+        expect(proxy.services.find((s) => s.name === PGBOUNCER_SERVICES[role])!.stopSignal).toBe('SIGINT');
+        expect(proxy.files.find((f) => f.path === `/etc/systemd/system/${PGBOUNCER_SERVICES[role]}.service`)?.content).toMatch(/^KillSignal=SIGINT$/m);
+      }
       expect(proxy.files.find((f) => f.path === PGBOUNCER_START_SCRIPT)).toMatchObject({ mode: '0755', owner: 'root:root' });
     });
 

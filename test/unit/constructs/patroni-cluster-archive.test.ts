@@ -72,7 +72,7 @@ describe('PatroniCluster with a WalArchiveBucket on AWS', () => {
     });
     expect(patroni.postgresql.parameters.archive_command).toContain('--stanza=orders-copy archive-push');
     const script = fileOf(cloudConfig, '/usr/local/lib/pgha/pgha-bootstrap-restore') ?? '';
-    expect(script).toContain("--stanza=orders --repo=1 --pg1-path='/var/lib/pgha/postgresql/15/orders-copy' '--type=time'");
+    expect(script).toContain("--stanza=orders --repo=1 --pg1-path='/var/lib/pgha/postgresql/17/orders-copy' '--type=time'");
     const conf = fileOf(cloudConfig, '/etc/pgbackrest/pgbackrest.conf') ?? '';
     expect(conf).toContain('[orders-copy]');
     expect(conf).toContain('[orders]');
@@ -133,7 +133,7 @@ describe('BackupJob with backupStandby on AWS', () => {
     expect(conf).toContain('tls-server-address=10.0.1.10\n');
     expect(conf).toContain('tls-server-auth=pgha-orders-pgbackrest=orders\n');
     expect(conf).toContain('pg2-host=10.0.2.10\npg2-host-type=tls\npg2-host-port=8432\n');
-    expect(conf).toContain('pg3-path=/var/lib/pgha/postgresql/15/orders\n');
+    expect(conf).toContain('pg3-path=/var/lib/pgha/postgresql/17/orders\n');
     expect(conf).not.toMatch(/BEGIN|PRIVATE KEY/);
   });
 });

@@ -41,13 +41,27 @@ describe('PatroniCluster on AWS', () => {
     test('THEN user data installs the packages and writes patroni.yml naming all three etcd members, with no password', () => {
       const instance = resourcesOf(synth, 'aws_instance')[0];
       const cloudConfig = parse(userDataOf(instance));
-      expect(cloudConfig.packages).toEqual(expect.arrayContaining(['postgresql-15', 'patroni', 'etcd-server', 'awscli']));
+      expect(cloudConfig.packages).toEqual(expect.arrayContaining(['postgresql-17', 'patroni', 'etcd-server', 'awscli']));
       const patroniFile = cloudConfig.write_files.find((f: { path: string }) => f.path === '/etc/patroni/patroni.yml');
       const patroni = parse(patroniFile.content);
       expect(patroni.etcd3.hosts).toEqual(['10.0.1.10:2379', '10.0.2.10:2379', '10.0.3.10:2379']);
       expect(patroni.postgresql.connect_address).toBe('10.0.1.10:5432');
       expect(JSON.stringify(patroni)).not.toMatch(/password"\s*:\s*"[^"]/i);
       expect(cloudConfig.runcmd).toEqual([['/usr/local/sbin/pgha-boot']]);
+    });
+
+    test('THEN Patroni runs with the watchdog required: softdog loaded at boot and given to postgres, reset 5 s before the leader key expires', () => {
+      const instance = resourcesOf(synth, 'aws_instance')[0];
+      const cloudConfig = parse(userDataOf(instance));
+      const file = (path: string) => cloudConfig.write_files.find((f: { path: string }) => f.path === path);
+      expect(parse(file('/etc/patroni/patroni.yml').content).watchdog).toEqual({ mode: 'required', device: '/dev/watchdog', safety_margin: 5 });
+      expect(file('/etc/modules-load.d/pgha-softdog.conf').content).toMatch(/^softdog$/m);
+      expect(file('/etc/udev/rules.d/60-pgha-watchdog.rules').content).toMatch(/^KERNEL=="watchdog", OWNER="postgres", GROUP="postgres", MODE="0600"$/m);
+      // The boot script loads it before any service starts (modules-load.d only acts at later boots).
+      const boot: string = file('/usr/local/sbin/pgha-boot').content;
+      const setup = boot.indexOf("setup_watchdog '/dev/watchdog' postgres:postgres");
+      expect(setup).toBeGreaterThan(0);
+      expect(setup).toBeLessThan(boot.indexOf('systemctl start --no-block'));
     });
 
     test('THEN the secret is generated write-only and only the node role may read it', () => {

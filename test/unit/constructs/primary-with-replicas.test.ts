@@ -36,7 +36,7 @@ describe('PrimaryWithReplicas on AWS', () => {
         expect(plan.services.map((s) => s.name)).toEqual([POSTGRES_SERVICE, ROLE_AGENT_SERVICE]);
         expect(plan.services[0]).toMatchObject({ user: 'postgres', command: ['/usr/local/lib/pgha/pgha-postgres-start'] });
         expect(plan.services[1].command).toEqual(['/usr/bin/python3', '/usr/local/lib/pgha/pgha-role-agent', '--listen', `${plan.address}:8008`, '--socket-dir', '/run/postgresql', '--port', '5432']);
-        expect(plan.packages).toEqual(['postgresql-15', 'python3-psycopg2']);
+        expect(plan.packages).toEqual(['postgresql-17', 'python3-psycopg2']);
         expect(plan.packages).not.toContain('patroni');
       }
       expect(resourcesOf(synth, 'aws_instance')).toHaveLength(5);
@@ -108,7 +108,7 @@ describe('PrimaryWithReplicas on AWS', () => {
       for (const { plan } of nodes) {
         expect(plan.packages).toContain('pgbackrest');
         const conf = plan.files.find((f) => f.path === '/etc/pgbackrest/pgbackrest.conf')!.content;
-        expect(conf).toContain('\n[plain]\npg1-path=/var/lib/pgha/postgresql/15/plain\n');
+        expect(conf).toContain('\n[plain]\npg1-path=/var/lib/pgha/postgresql/17/plain\n');
         expect(conf).toContain('repo1-type=s3\n');
         expect(plan.secrets.map((s) => [s.name, s.environmentFile])).toEqual([
           ['plain/postgres', '/etc/pgha/postgresql/postgres.env'],

@@ -1,7 +1,7 @@
 /**
  * The Dockerfile of the Docker platform's one image, built from the reference topology's node plans
  * (archive, backups, monitoring) on the local platform: it installs exactly the plans' packages on
- * a Debian 12 point release, bakes in no file and no secret, runs as an unprivileged user, and
+ * a Debian 13 point release, bakes in no file and no secret, runs as an unprivileged user, and
  * passes dockerfile-utils' validator (the checks of the VS Code Docker extension).
  */
 import { RootConstruct } from 'constructs';
@@ -142,12 +142,13 @@ describe('the Docker image of the reference topology', () => {
     expect(runCommands[0]).toBe('set -eu');
   });
 
-  test('THEN the base image is Debian 12 pinned by a point-release tag', () => {
+  test('THEN the base image is Debian 13 pinned by a point-release tag', () => {
     const froms = parsed.filter((i) => i.keyword === 'FROM');
     expect(froms).toHaveLength(1);
     expect(froms[0].args).toBe(DEBIAN_BASE_IMAGE);
-    expect(froms[0].args).toMatch(/^debian:12\.\d+(-slim)?$/);
-    expect(froms[0].args).not.toMatch(/:latest$|:12$|:12-slim$|:bookworm/);
+    expect(froms[0].args).toMatch(/^debian:13\.\d+(-slim)?$/);
+    expect(froms[0].args).not.toMatch(/:latest$|:13$|:13-slim$|:trixie|:stable|:12|:bookworm/);
+    expect(dockerfile).toContain('Debian 13 node image of cdktf-postgres-ha');
   });
 
   test('THEN it runs as an unprivileged user by default, and says which user each service needs', () => {
@@ -294,19 +295,51 @@ describe('renderDockerfile input checks', () => {
 
   test('WHEN a base image is given pinned by tag or digest THEN it is used as given', () => {
     for (const baseImage of [
-      'debian:12.13-slim',
-      'debian:bookworm-20260824-slim',
-      'registry.example.com:5000/mirror/debian:12.15',
-      'registry.example.com/base/bookworm-pgha:2026.07',
+      'debian:13.8-slim',
+      'debian:13.1',
+      'debian:trixie-20261117-slim',
+      'debian:trixie-20261117',
+      'registry.example.com:5000/mirror/debian:13.8',
+      'registry.example.com/base/trixie-pgha:2026.07',
       `debian@sha256:${'a'.repeat(64)}`,
-      `debian:12-slim@sha256:${'a'.repeat(64)}`,
+      `debian:13-slim@sha256:${'a'.repeat(64)}`,
+      `debian:trixie@sha256:${'a'.repeat(64)}`,
     ]) {
       expect(renderDockerfile({ plans: [plan()], baseImage })).toContain(`\nFROM ${baseImage}\n`);
     }
   });
 
-  test.each(['debian', 'debian:latest', 'debian:12', 'debian:12-slim', 'debian:bookworm-slim', 'debian:oldstable', 'debian:13.3-slim', 'mirror/debian:12', 'Debian:12.15', 'debian:12.15 AS x', 'other:latest', ''])('WHEN the base image is "%s" THEN it is refused', (baseImage) => {
-    expect(() => renderDockerfile({ plans: [plan()], baseImage })).toThrow(/baseImage: got .*; expected a Debian 12 image pinned by a tag that does not move/);
+  test.each([
+    // moving tags
+    'debian',
+    'debian:latest',
+    'debian:13',
+    'debian:13-slim',
+    'debian:trixie',
+    'debian:trixie-slim',
+    'debian:stable',
+    'debian:stable-slim',
+    'mirror/debian:13',
+    'other:latest',
+    // Debian 12, pinned or not, and with a digest too: the node packages are Debian 13's
+    'debian:12.15-slim',
+    'debian:12',
+    'debian:bookworm-20260824-slim',
+    'debian:bookworm-slim',
+    'debian:oldstable',
+    `debian:12-slim@sha256:${'a'.repeat(64)}`,
+    'registry.example.com:5000/mirror/debian:12.15',
+    // another release, and what is not an image reference
+    'debian:14.1-slim',
+    'debian:forky-20270101-slim',
+    'debian:13.8.1-slim',
+    'Debian:13.8',
+    'debian:13.8 AS x',
+    '',
+  ])('WHEN the base image is "%s" THEN it is refused', (baseImage) => {
+    expect(() => renderDockerfile({ plans: [plan()], baseImage })).toThrow(
+      /baseImage: got .*; expected a Debian 13 image pinned by a tag that does not move \(a point release such as "debian:13\.8-slim".*not "latest", "stable", "13", "trixie" or a Debian 12 tag\) or by digest\. Fix: name the Debian 13 point release\./,
+    );
   });
 
   test('WHEN a package name is not a Debian package name THEN nothing is rendered and the plan is named', () => {

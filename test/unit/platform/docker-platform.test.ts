@@ -60,7 +60,7 @@ describe('DockerPlatform (the local-docker stack)', () => {
       build: { context: expect.stringMatching(/^\$\{path\.module\}\/assets\/[^/]+\/[A-F0-9]+$/) },
       triggers: { dockerfile_sha256: createHash('sha256').update(platform.dockerfile()).digest('hex') },
     });
-    expect(platform.dockerfile()).toContain('FROM debian:12.15-slim');
+    expect(platform.dockerfile()).toContain('FROM debian:13.8-slim');
     for (const image of [MINIO_IMAGE, MINIO_CLIENT_IMAGE]) expect(image).toMatch(/:RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
   });
 

@@ -43,7 +43,7 @@ describe('pathMapper', () => {
 
   test('moves whole owned paths under the node root, and nothing else', () => {
     const map = pathMapper(plan(), '/tmp/c/nodes/n1');
-    expect(map('data_dir: /var/lib/pgha/postgresql/15/main')).toBe('data_dir: /tmp/c/nodes/n1/var/lib/pgha/postgresql/15/main');
+    expect(map('data_dir: /var/lib/pgha/postgresql/17/main')).toBe('data_dir: /tmp/c/nodes/n1/var/lib/pgha/postgresql/17/main');
     expect(map('ExecStart=/usr/bin/patroni /etc/patroni/patroni.yml')).toBe('ExecStart=/usr/bin/patroni /tmp/c/nodes/n1/etc/patroni/patroni.yml');
     expect(map('sockets: "/run/postgresql",/run/postgresql')).toBe('sockets: "/tmp/c/nodes/n1/run/postgresql",/tmp/c/nodes/n1/run/postgresql');
     // Look-alikes stay: another folder with the same prefix, a path inside a longer one, a URL path.

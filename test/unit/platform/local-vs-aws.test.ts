@@ -33,7 +33,11 @@ const NODE_PATHS = Object.entries(LAYOUT)
   .filter(([key]) => key !== 'postgresBinDir')
   .map(([, path]) => path);
 
-const BOOT_ONLY_ON_AWS = ['/usr/local/sbin/pgha-boot', '/var/lib/cloud/instance/user-data.txt'];
+/** What only an EC2 node has: its boot script and user data, and the softdog watchdog's module and udev rule. */
+const BOOT_ONLY_ON_AWS = ['/usr/local/sbin/pgha-boot', '/var/lib/cloud/instance/user-data.txt', '/etc/modules-load.d/pgha-softdog.conf', '/etc/udev/rules.d/60-pgha-watchdog.rules'];
+/** The other allowed difference, in patroni.yml: EC2 nodes have a watchdog (softdog), local nodes none. */
+const AWS_WATCHDOG = "watchdog:\n  mode: required\n  device: /dev/watchdog\n  safety_margin: 5\n";
+const LOCAL_WATCHDOG = 'watchdog:\n  mode: "off"\n';
 
 /** The topology on both platforms: the reference one with an archive, every kind of backup job, and monitoring. */
 const TOPOLOGY: HaTopologyProps = {
@@ -112,6 +116,7 @@ describe('local platform against AWS', () => {
     const laidOut = local.map((node) => layOutNode(node, nodeRoot(node.plan.name), secrets));
     let compared = 0;
     let locations = 0;
+    let watchdogs = 0;
     for (const awsNode of aws) {
       const localNode = laidOut.find((n) => n.name === awsNode.plan.name)!;
       const awsFiles = awsNode.files.filter((f) => !BOOT_ONLY_ON_AWS.includes(f.path));
@@ -132,6 +137,11 @@ describe('local platform against AWS', () => {
           onDisk = localSplit.rest;
           locations++;
         }
+        if (awsFile.path === LAYOUT.patroniConfig) {
+          expect({ node: awsNode.plan.name, aws: awsText.includes(AWS_WATCHDOG), local: onDisk.includes(LOCAL_WATCHDOG) }).toEqual({ node: awsNode.plan.name, aws: true, local: true });
+          awsText = awsText.replace(AWS_WATCHDOG, LOCAL_WATCHDOG);
+          watchdogs++;
+        }
         // Every node-owned path in the local file was moved under the node directory...
         const unmoved = new RegExp(`(?<!${escape(nodeRoot(awsNode.plan.name))})(${NODE_PATHS.map(escape).join('|')})(?=[/\\s"':,]|$)`, 'm');
         expect({ file: awsFile.path, unmoved: unmoved.exec(onDisk)?.[0] }).toEqual({ file: awsFile.path, unmoved: undefined });
@@ -143,6 +153,8 @@ describe('local platform against AWS', () => {
         compared++;
       }
     }
+    expect(watchdogs).toBe(aws.filter((node) => node.plan.watchdog).length);
+    expect(watchdogs).toBeGreaterThan(0);
     expect(locations).toBe(3);
     // Per PostgreSQL node: createcluster drop-in, patroni.yml, etcd config, pgbackrest.conf, the
     // exporter queries, 7 scripts, 8 jobs (service + timer), etcd, Patroni and the two exporters'
@@ -163,15 +175,15 @@ describe('local platform against AWS', () => {
   test('THEN paths inside the configs point into the node directory, and programs stay where Debian put them', () => {
     const root = join(dir, 'nodes', 'main-pg-1');
     const patroni = readFileSync(join(root, 'etc/patroni/patroni.yml'), 'utf8');
-    expect(patroni).toContain(`data_dir: ${root}/var/lib/pgha/postgresql/15/main`);
+    expect(patroni).toContain(`data_dir: ${root}/var/lib/pgha/postgresql/17/main`);
     expect(patroni).toContain(`unix_socket_directories: ${root}/run/postgresql`);
-    expect(patroni).toContain('bin_dir: /usr/lib/postgresql/15/bin');
+    expect(patroni).toContain('bin_dir: /usr/lib/postgresql/17/bin');
     const unit = readFileSync(join(root, 'etc/systemd/system/pgha-patroni.service'), 'utf8');
     expect(unit).toContain(`ExecStart=/usr/bin/patroni ${root}/etc/patroni/patroni.yml`);
     expect(unit).toContain(`EnvironmentFile=${root}/etc/patroni/patroni.env`);
     const pgbackrest = readFileSync(join(root, 'etc/pgbackrest/pgbackrest.conf'), 'utf8');
     expect(pgbackrest).toContain(`spool-path=${root}/var/lib/pgha/pgbackrest/spool`);
-    expect(pgbackrest).toContain(`pg1-path=${root}/var/lib/pgha/postgresql/15/main`);
+    expect(pgbackrest).toContain(`pg1-path=${root}/var/lib/pgha/postgresql/17/main`);
     expect(pgbackrest).toContain(`repo1-path=${storeDir}/main/pgbackrest`);
     const job = readFileSync(join(root, 'etc/systemd/system/pgha-backup-full.service'), 'utf8');
     expect(job).toContain(`ExecStart=${root}/usr/local/lib/pgha/pgha-backup full`);

@@ -26,11 +26,11 @@ describe('restoreTarget', () => {
 
 describe('the bootstrap scripts', () => {
   test('the restore reads the source stanza from the given repository into the data directory', () => {
-    const script = renderRestoreBootstrapScript(restore({ targetTime: '2026-11-20T14:30:00Z' }), '/var/lib/pgha/postgresql/15/copy', 2);
+    const script = renderRestoreBootstrapScript(restore({ targetTime: '2026-11-20T14:30:00Z' }), '/var/lib/pgha/postgresql/17/copy', 2);
     expect(script).toContain(
-      "exec /usr/bin/pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=orders --repo=2 --pg1-path='/var/lib/pgha/postgresql/15/copy' '--type=time' '--target=2026-11-20 14:30:00+00' '--target-action=promote' restore",
+      "exec /usr/bin/pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=orders --repo=2 --pg1-path='/var/lib/pgha/postgresql/17/copy' '--type=time' '--target=2026-11-20 14:30:00+00' '--target-action=promote' restore",
     );
-    expect(script).toContain("install -d -m 0700 '/var/lib/pgha/postgresql/15/copy'");
+    expect(script).toContain("install -d -m 0700 '/var/lib/pgha/postgresql/17/copy'");
   });
 
   test('stanza creation retries, then lets the bootstrap finish', () => {

@@ -84,7 +84,7 @@ describe('renderBackupScripts: every script', () => {
     expect(byName['pgha-restore-drill']).toContain('"--pg1-path=/var/lib/pgha/restore-drill/data"');
     expect(byName['pgha-restore-drill']).toContain('find "/var/lib/pgha/restore-drill" -mindepth 1 -delete');
     expect(byName['pgha-dump']).toContain('partial="/var/lib/pgha/dumps/$name-$STAMP.dump.partial"');
-    expect(byName['pgha-check']).toContain('"/usr/lib/postgresql/15/bin/psql" -h "/run/postgresql" -p 5432 -U postgres -d postgres');
+    expect(byName['pgha-check']).toContain('"/usr/lib/postgresql/17/bin/psql" -h "/run/postgresql" -p 5432 -U postgres -d postgres');
     expect(byName['pgha-restore-drill']).toContain('"/usr/bin/patronictl" -c "/etc/patroni/patroni.yml" list -f json | "/usr/bin/python3" -c');
   });
 
@@ -140,7 +140,7 @@ describe('renderBackupScripts: every script', () => {
   test('rejects a path that a script could not carry literally', () => {
     expect(() => renderCheckScript(input(FULL_FEATURED, { jobStatusDir: '/var/lib/pgha/my status' }))).toThrow(/jobStatusDir: got "\/var\/lib\/pgha\/my status"/);
     expect(() => renderCheckScript(input(FULL_FEATURED, { restoreDrillDir: '/var/lib/pgha/drill-2' }))).not.toThrow();
-    expect(() => renderCheckScript(input(FULL_FEATURED, { restoreDrillDir: '/var/lib/pgha/postgresql' }))).toThrow(/restoreDrillDir.*not inside or around \/var\/lib\/pgha\/postgresql\/15\/orders/);
+    expect(() => renderCheckScript(input(FULL_FEATURED, { restoreDrillDir: '/var/lib/pgha/postgresql' }))).toThrow(/restoreDrillDir.*not inside or around \/var\/lib\/pgha\/postgresql\/17\/orders/);
     expect(() => renderCheckScript(input(FULL_FEATURED, { restoreDrillDir: postgresDataDir('orders') }))).toThrow(/restoreDrillDir.*a directory of its own/);
     expect(() => renderCheckScript(input(FULL_FEATURED, { restoreDrillDir: '/var' }))).toThrow(/restoreDrillDir/);
     expect(() => renderCheckScript(input(FULL_FEATURED, { stanza: 'a b' }))).toThrow(/stanza/);
@@ -174,7 +174,7 @@ describe('pgha-check and pgha-verify', () => {
     expect(text).toContain('PGHA_JOB=check\nshould_run leader || exit 0\nstart_job\n"/usr/bin/pgbackrest" "--config=/etc/pgbackrest/pgbackrest.conf" "--stanza=orders" check');
   });
 
-  test('verify reads the text report: pgBackRest 2.45 exits 0 with "status: error"', () => {
+  test('verify reads the text report: pgBackRest 2.55.1 exits 0 with "status: error"', () => {
     const text = renderVerifyScript(input());
     expect(text).toContain('REPORT=$("/usr/bin/pgbackrest" "--config=/etc/pgbackrest/pgbackrest.conf" "--stanza=orders" verify --output=text --verbose)');
     expect(text).toContain("if grep '^status: ' <<< \"$REPORT\" | grep -qv '^status: ok$'; then");
@@ -217,7 +217,7 @@ describe('pgha-restore-drill', () => {
     ]) {
       expect(start).toContain(setting);
     }
-    expect(text).toContain('"/usr/lib/postgresql/15/bin/pg_ctl" -D "/var/lib/pgha/restore-drill/data" -l "/var/lib/pgha/restore-drill/postgres.log" -w -t "$(remaining)"');
+    expect(text).toContain('"/usr/lib/postgresql/17/bin/pg_ctl" -D "/var/lib/pgha/restore-drill/data" -l "/var/lib/pgha/restore-drill/postgres.log" -w -t "$(remaining)"');
     expect(text).toContain('DEADLINE=$((SECONDS + 3600))');
   });
 
@@ -239,8 +239,8 @@ describe('pgha-dump', () => {
   test('dumps the configured databases, verifies with pg_restore, renames the partial file', () => {
     const text = renderDumpScript(input());
     expect(text).toContain("DATABASES=('orders' 'billing')");
-    expect(text).toContain('PGDATABASE=$db "/usr/lib/postgresql/15/bin/pg_dump" -h "/run/postgresql" -p 5432 -U postgres -w -Fc -f "$partial"');
-    expect(text).toContain('&& "/usr/lib/postgresql/15/bin/pg_restore" -l "$partial" > /dev/null');
+    expect(text).toContain('PGDATABASE=$db "/usr/lib/postgresql/17/bin/pg_dump" -h "/run/postgresql" -p 5432 -U postgres -w -Fc -f "$partial"');
+    expect(text).toContain('&& "/usr/lib/postgresql/17/bin/pg_restore" -l "$partial" > /dev/null');
     expect(text).toContain('&& mv -f "$partial" "$final"; then');
     expect(text).toContain('rm -f "$partial"');
     // 10 days of retention, in minutes.

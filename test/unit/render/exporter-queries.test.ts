@@ -13,7 +13,7 @@ import {
 type Column = { usage: string; description: string };
 type Query = { query: string; master: boolean; cache_seconds?: number; metrics: Record<string, Column>[] };
 
-/** postgres_exporter 0.11 reads the file with go-yaml v2, a YAML 1.1 parser. */
+/** postgres_exporter 0.17.1 reads the file with go-yaml v2, a YAML 1.1 parser (as 0.11 did). */
 const rendered = (): Record<string, Query> => parse(renderExporterQueries(), { version: '1.1' });
 
 /** column -> usage of one query, in the file's order. */
@@ -23,7 +23,7 @@ const usages = (query: Query) => query.metrics.map((entry) => {
 });
 
 describe('renderExporterQueries', () => {
-  test('is YAML with one entry per query, each in the 0.11 format', () => {
+  test('is YAML with one entry per query, each in the custom queries format (0.11 to 0.17)', () => {
     const file = rendered();
     expect(Object.keys(file)).toEqual(['pgha_replication', 'pgha_wal_receiver', 'pgha_database', 'pgha_connections', 'pgha_table', 'pgha_archiver', 'pgha_replication_slot', 'pg_replication_slots']);
     for (const [name, query] of Object.entries(file)) {
@@ -106,7 +106,7 @@ describe('renderExporterQueries', () => {
     expect(EXPORTER_METRIC_NAMES).not.toContain(PG_METRICS.up);
   });
 
-  test('keeps the empty-datname row of PG15 out: databases come from pg_database', () => {
+  test("keeps pg_stat_database's row of shared objects (NULL datname) out: databases come from pg_database", () => {
     const query = rendered().pgha_database.query;
     expect(query).toMatch(/FROM pg_database d\s+JOIN pg_stat_database s ON s\.datid = d\.oid/);
     expect(query).toContain('pg_database_size(d.oid) AS size_bytes');
@@ -132,10 +132,10 @@ describe('renderExporterQueries', () => {
     expect(EXPORTER_QUERIES.filter((q) => q.query.includes('pg_current_wal_lsn')).map((q) => q.name)).toEqual(['pgha_replication_slot']);
   });
 
-  test("replaces the exporter's built-in pg_replication_slots, which fails on a standby with slots, keeping its metric names", () => {
+  test("replaces the exporter's built-in pg_replication_slots, measuring a standby against the replayed WAL, keeping its metric names", () => {
     const file = rendered();
     expect(BUILT_IN_OVERRIDES.map((q) => q.name)).toEqual(['pg_replication_slots']);
-    // The built-in's columns and types (postgres_exporter 0.11.1 queries.go): slot_name, database, active, pg_wal_lsn_diff.
+    // The built-in's columns and types (postgres_exporter 0.17.1 queries.go, as in 0.11.1): slot_name, database, active, pg_wal_lsn_diff.
     expect(usages(file.pg_replication_slots)).toEqual([
       ['slot_name', 'LABEL'],
       ['database', 'LABEL'],
@@ -161,7 +161,7 @@ describe('renderExporterQueries', () => {
     expect(query.indexOf('pg_is_in_recovery()')).toBeLessThan(query.indexOf('pg_current_wal_lsn()'));
     expect(query).toContain("COALESCE(database, '') AS database");
     expect(query).toContain('CASE WHEN active THEN 1 ELSE 0 END AS active');
-    // Every wal_status of PostgreSQL 15 has its number; NULL (no WAL reserved) is -1.
+    // Every wal_status of PostgreSQL 17 has its number; NULL (no WAL reserved) is -1.
     expect(SLOT_WAL_STATUS).toEqual({ none: -1, reserved: 0, extended: 1, unreserved: 2, lost: 3 });
     for (const status of ['reserved', 'extended', 'unreserved', 'lost'] as const) expect(query).toContain(`WHEN '${status}' THEN ${SLOT_WAL_STATUS[status]}\n`);
     expect(query).toMatch(/ELSE -1\n\s+END AS wal_status\n/);
@@ -215,7 +215,7 @@ describe('renderMonitoringRoleScript', () => {
   test('feeds the SQL to psql on stdin over the node socket, skipping replicas', () => {
     const script = renderMonitoringRoleScript({ socketDir: '/run/postgresql', port: 5433 });
     expect(script.startsWith('#!/bin/bash\n')).toBe(true);
-    expect(script).toContain("psql=('/usr/lib/postgresql/15/bin/psql' -X -q -v ON_ERROR_STOP=1 -h '/run/postgresql' -p 5433 -U postgres -d postgres)");
+    expect(script).toContain("psql=('/usr/lib/postgresql/17/bin/psql' -X -q -v ON_ERROR_STOP=1 -h '/run/postgresql' -p 5433 -U postgres -d postgres)");
     expect(script).toContain('if [[ -z "${PGHA_MONITOR_PASSWORD:-}" ]]; then');
     expect(script).toContain('if [[ "$in_recovery" == "t" ]]; then');
     // A quoted here-document: the shell expands nothing in the SQL, the password never passes through it.

@@ -11,9 +11,9 @@ function input(specInput: Partial<PatroniClusterSpecInput> = {}, overrides: Part
     address: '10.0.1.11',
     etcdHosts: ETCD_HOSTS,
     hbaCidrs: ['10.0.0.0/16', '10.9.0.0/24'],
-    dataDir: '/var/lib/pgha/postgresql/15/orders',
+    dataDir: '/var/lib/pgha/postgresql/17/orders',
     socketDir: '/run/postgresql',
-    binDir: '/usr/lib/postgresql/15/bin',
+    binDir: '/usr/lib/postgresql/17/bin',
     ...overrides,
   };
 }
@@ -46,8 +46,8 @@ describe('renderPatroniConfig: identity and addresses', () => {
     expect(config.restapi.connect_address).toBe('10.0.1.11:8009');
     expect(config.postgresql.listen).toBe('10.0.1.11:6432');
     expect(config.postgresql.connect_address).toBe('10.0.1.11:6432');
-    expect(config.postgresql.data_dir).toBe('/var/lib/pgha/postgresql/15/orders');
-    expect(config.postgresql.bin_dir).toBe('/usr/lib/postgresql/15/bin');
+    expect(config.postgresql.data_dir).toBe('/var/lib/pgha/postgresql/17/orders');
+    expect(config.postgresql.bin_dir).toBe('/usr/lib/postgresql/17/bin');
     expect(config.postgresql.parameters).toEqual({ unix_socket_directories: '/run/postgresql', password_encryption: 'scram-sha-256' });
     expect(config.postgresql.pgpass).toBe('/run/postgresql/patroni.pgpass');
   });
@@ -81,6 +81,20 @@ describe('renderPatroniConfig: identity and addresses', () => {
     expect(config.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
 
+  test.each([
+    ['default', 30, 10, 10, 5],
+    ['fast', 20, 2, 6, 5],
+    [{ ttlSeconds: 20, loopWaitSeconds: 2, retryTimeoutSeconds: 9 }, 20, 2, 9, 5],
+    [{ ttlSeconds: 20, loopWaitSeconds: 12, retryTimeoutSeconds: 4 }, 20, 12, 4, 4],
+    [{ ttlSeconds: 20, loopWaitSeconds: 14, retryTimeoutSeconds: 3 }, 20, 14, 3, 3],
+  ] as const)('GIVEN a watchdog device and failover %j THEN the watchdog is required, and resets a stalled leader after loop_wait + retry_timeout at the earliest, before its key expires', (failover, ttl, loopWait, retry, margin) => {
+    const config = render({ failover: failover as PatroniClusterSpecInput['failover'] }, { watchdogDevice: '/dev/watchdog' });
+    expect(config.watchdog).toEqual({ mode: 'required', device: '/dev/watchdog', safety_margin: margin });
+    // Patroni arms the device for ttl - safety_margin: after a whole loop, before the key expires.
+    expect(ttl - margin).toBeGreaterThanOrEqual(loopWait + retry);
+    expect(margin).toBeGreaterThanOrEqual(3);
+  });
+
   test('starts with a header saying it is generated and naming every password variable', () => {
     const text = renderPatroniConfig(input());
 
@@ -94,7 +108,7 @@ describe('renderPatroniConfig: identity and addresses', () => {
 describe('renderPatroniConfig: bootstrap.dcs', () => {
   test.each([
     ['default', 30, 10, 10],
-    ['fast', 10, 2, 4],
+    ['fast', 20, 2, 6],
   ] as const)('failover profile "%s" gives ttl %i, loop_wait %i, retry_timeout %i', (profile, ttl, loopWait, retryTimeout) => {
     const dcs = render({ failover: profile }).bootstrap.dcs;
 

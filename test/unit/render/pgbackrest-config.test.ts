@@ -7,7 +7,7 @@ function render(overrides: Partial<PgbackrestConfigInput> = {}) {
     stanza: 'orders',
     repository: S3,
     processMax: 2,
-    dataDir: '/var/lib/pgha/postgresql/15/orders',
+    dataDir: '/var/lib/pgha/postgresql/17/orders',
     postgresPort: 5432,
     socketDir: '/run/postgresql',
     ...overrides,
@@ -45,9 +45,11 @@ describe('renderPgbackrestConfig', () => {
       'log-path': '/var/log/pgbackrest',
       'compress-type': 'zst',
       'process-max': '2',
+      // pgBackRest 2.53+ prints warnings and errors on stdout unless told otherwise.
+      'log-level-stderr': 'warn',
     });
     expect(orders).toEqual({
-      'pg1-path': '/var/lib/pgha/postgresql/15/orders',
+      'pg1-path': '/var/lib/pgha/postgresql/17/orders',
       'pg1-port': '5432',
       'pg1-socket-path': '/run/postgresql',
       'pg1-user': 'postgres',

@@ -30,7 +30,7 @@ function jobs(...clusters: ScrapeCluster[]): any[] {
 
 const byName = (all: any[], name: string) => all.find((j) => j.job_name === name);
 
-// --- A small model of Prometheus' relabeling (model/relabel, 2.42): replace, keep, drop, labeldrop,
+// --- A small model of Prometheus' relabeling (model/relabel, 2.53.3; the same for these actions in 2.42): replace, keep, drop, labeldrop,
 // regexes anchored at both ends, "$1" expansion, an empty result deletes the target label.
 type Labels = Record<string, string>;
 
@@ -65,7 +65,7 @@ function targetLabels(discovered: Labels, rules: any[]): Labels | undefined {
   return { ...kept, instance: kept.instance ?? result.__address__ };
 }
 
-/** What Prometheus' EC2 discovery gives an instance (2.42 labels; tag keys with ":" become "_"). */
+/** What Prometheus' EC2 discovery gives an instance (2.53.3 labels, as in 2.42; tag keys with ":" become "_"). */
 function instance(group: string, name: string | undefined, ip: string, state = 'running', port = 9100): Labels {
   return {
     __address__: `${ip}:${port}`,

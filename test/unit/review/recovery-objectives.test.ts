@@ -13,7 +13,7 @@ const row = (rows: RecoveryObjective[], scenario: string) => {
 describe('recoveryObjectives', () => {
   test('sync-strict loses nothing on a failover; the RTO bound follows the failover timing', () => {
     const rows = recoveryObjectives({ cluster: cluster({ replicationMode: 'sync-strict', failover: 'fast' }), archived: true });
-    expect(row(rows, 'primary node or its zone lost')).toMatchObject({ rpo: '0', rto: 'at most 15 s' });
+    expect(row(rows, 'primary node or its zone lost')).toMatchObject({ rpo: '0', rto: 'at most 25 s' });
   });
 
   test('sync names the window after a failover; async is bounded by maximum_lag_on_failover', () => {
@@ -21,6 +21,19 @@ describe('recoveryObjectives', () => {
     const async = recoveryObjectives({ cluster: cluster({ replicationMode: 'async', maximumLagOnFailoverBytes: 4194304 }), archived: true });
     expect(row(async, 'primary node or its zone lost').rpo).toBe('up to 4 MiB of WAL (maximum_lag_on_failover: a replica further behind is never promoted)');
     expect(row(async, 'primary node or its zone lost').rto).toBe('at most 43 s');
+  });
+
+  test.each([
+    ['sync', true, /^0 \(a second failure/, /the watchdog resets the stalled node 15 s \(ttl - safety_margin\) after its last loop.*never two writable members/],
+    ['sync', false, /^0 \(a second failure/, /no watchdog on this platform: .*its commits wait for a synchronous standby that now follows the new leader, so none is acknowledged/],
+    ['async', true, /^up to 1 MiB of WAL \(maximum_lag_on_failover[^,]*\)$/, /the watchdog resets/],
+    ['async', false, /, and every commit the stalled leader acknowledges until its Patroni resumes$/, /in async mode its commits are acknowledged and then lost/],
+  ] as const)('a stalled leader agent, %s mode, watchdog %s: the conditions of the RPO are named', (replicationMode, watchdog, rpo, basis) => {
+    const rows = recoveryObjectives({ cluster: cluster({ replicationMode, failover: 'fast' }), archived: true, watchdog });
+    const stalled = row(rows, "the leader's Patroni stalls (a paused VM, CPU starvation, a stuck disk)");
+    expect(stalled.rpo).toMatch(rpo);
+    expect(stalled.basis).toMatch(basis);
+    expect(stalled.rto).toBe('at most 25 s');
   });
 
   test('archive-only recovery is bounded by archive_timeout; RTO from a measured restore', () => {

@@ -32,7 +32,7 @@ describe('PatroniCluster spec', () => {
     ['a sync single node', { ...base, nodeCount: 1, allowSingleNode: true, replicationMode: 'sync' }, 'replicationMode', /"async" for a single node/],
     ['loop_wait + 2*retry_timeout above ttl', { ...base, failover: { ttlSeconds: 20, loopWaitSeconds: 10, retryTimeoutSeconds: 10 } }, 'failover.ttlSeconds', /10 \+ 2 \* 10 = 30 > 20/],
     ['an unknown failover profile', { ...base, failover: 'turbo' }, 'failover', /"default", "fast" or/],
-    ['a failover timing of zero', { ...base, failover: { ttlSeconds: 30, loopWaitSeconds: 0, retryTimeoutSeconds: 10 } }, 'failover.loopWaitSeconds', /at least 1 second/],
+    ['a failover timing of zero', { ...base, failover: { ttlSeconds: 30, loopWaitSeconds: 0, retryTimeoutSeconds: 10 } }, 'failover.loopWaitSeconds', /loop_wait in whole seconds, at least 1/],
     ['a failover object missing ttl', { ...base, failover: { loopWaitSeconds: 10, retryTimeoutSeconds: 10 } }, 'failover.ttlSeconds', /ttl in whole seconds/],
     ['a privileged port', { ...base, postgresPort: 543 }, 'postgresPort', /1024 to 65535/],
     ['a port above 65535', { ...base, restApiPort: 70000 }, 'restApiPort', /1024 to 65535/],
@@ -66,7 +66,7 @@ describe('PatroniCluster spec', () => {
     const error = problemsOf(validatePatroniClusterSpec, {
       clusterName: 'Bad Name',
       nodeCount: 2,
-      failover: { ttlSeconds: 10, loopWaitSeconds: 5, retryTimeoutSeconds: 5 },
+      failover: { ttlSeconds: 20, loopWaitSeconds: 10, retryTimeoutSeconds: 6 },
       postgresqlParameters: { hot_standby: 'off' },
       restApiPort: 5432,
     });
@@ -92,8 +92,19 @@ describe('PatroniCluster spec', () => {
     expect(() => validatePatroniClusterSpec(input)).not.toThrow();
   });
 
-  test('GIVEN the fast profile THEN the timings are 10/2/4', () => {
-    expect(validatePatroniClusterSpec({ ...base, failover: 'fast' }).failover).toEqual({ ttlSeconds: 10, loopWaitSeconds: 2, retryTimeoutSeconds: 4 });
+  test('GIVEN the fast profile THEN the timings are 20/2/6, the shortest lease Patroni 4 takes', () => {
+    expect(validatePatroniClusterSpec({ ...base, failover: 'fast' }).failover).toEqual({ ttlSeconds: 20, loopWaitSeconds: 2, retryTimeoutSeconds: 6 });
+  });
+
+  test.each([
+    ['ttlSeconds', { ttlSeconds: 10, loopWaitSeconds: 2, retryTimeoutSeconds: 4 }, 10, 20],
+    ['loopWaitSeconds', { ttlSeconds: 30, loopWaitSeconds: 0, retryTimeoutSeconds: 10 }, 0, 1],
+    ['retryTimeoutSeconds', { ttlSeconds: 30, loopWaitSeconds: 10, retryTimeoutSeconds: 2 }, 2, 3],
+  ])('GIVEN failover.%s below what Patroni 4 takes THEN it is refused, naming the minimum', (field, failover, given, minimum) => {
+    const error = problemsOf(validatePatroniClusterSpec, { ...base, failover });
+    const problem = error.problems.find((p) => p.path === `failover.${field}`);
+    expect(problem?.given).toBe(given);
+    expect(problem?.expected).toContain(`at least ${minimum} (Patroni 4 raises a smaller one to ${minimum})`);
   });
 });
 

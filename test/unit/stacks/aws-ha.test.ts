@@ -39,7 +39,7 @@ describe('stack aws-ha', () => {
   test('THEN the Debian 12 AMI is looked up from Debian\'s own account', () => {
     const [ami] = Object.values(synth.data.aws_ami);
     expect(ami).toMatchObject({ most_recent: true, owners: ['136693071363'] });
-    expect(JSON.stringify(ami.filter)).toContain('debian-12-amd64-*');
+    expect(JSON.stringify(ami.filter)).toContain('debian-13-amd64-*');
   });
 
   test('THEN the app uses a relative local state path and pins the AWS provider', () => {
