@@ -235,7 +235,9 @@ finish_job() {
   exit "$code"
 }
 
-# The first replica by member name among those Patroni reports running or streaming, or nothing.
+# The first replica by member name among those Patroni reports running, streaming or in archive
+# recovery (Patroni 4 names a replica that replays from the archive so: it is up, and counting it
+# keeps the choice from flipping while a rebuilt replica catches up), or nothing.
 # Patroni (4.0.7 as 3.0.2) will not load patroni.yml without the REST API password (KeyError 'password'),
 # though \`list\` reads only the DCS: a placeholder stands in unless the real one is set.
 first_replica() {
@@ -244,7 +246,7 @@ import json, sys
 members = json.load(sys.stdin)
 names = sorted(
     m["Member"] for m in members
-    if m.get("Role") not in ("Leader", "Standby Leader") and m.get("State") in ("running", "streaming")
+    if m.get("Role") not in ("Leader", "Standby Leader") and m.get("State") in ("running", "streaming", "in archive recovery")
 )
 print(names[0] if names else "")
 '

@@ -538,6 +538,20 @@ describe('end to end on a standalone PostgreSQL 17 with a pgBackRest 2.55.1 repo
       expect(readdirSync(`${root}/status-roles`)).toEqual([]);
     }, 60_000);
 
+    test('a replica that replays from the archive (Patroni 4: "in archive recovery") counts as running: the choice does not flip while it catches up', async () => {
+      await members([
+        { name: NODE, role: 'primary', state: 'running' },
+        { name: 'node-3', role: 'replica', state: 'running', replicationState: 'streaming' },
+        { name: 'node-2', role: 'replica', state: 'running', replicationState: 'in archive recovery' },
+      ]);
+      const result = await runRoles('pgha-restore-drill');
+      expect({ code: result.code, stderr: result.stderr.trim() }).toEqual({
+        code: 0,
+        stderr: 'pgha-restore-drill: skipping: this node is the leader; replica node-2 runs the job',
+      });
+      expect(readdirSync(`${root}/status-roles`)).toEqual([]);
+    }, 60_000);
+
     test('when patronictl fails the node does not guess: exit 0, no status written', async () => {
       writeFileSync(`${root}/fake-patronictl`, '#!/bin/sh\necho "etcd unreachable" >&2\nexit 1\n');
       chmodSync(`${root}/fake-patronictl`, 0o755);

@@ -133,7 +133,7 @@ describe('renderBackupScripts: every script', () => {
     const text = renderCheckScript(input());
     expect(text).toContain('if [ "${PGHA_FORCE:-0}" = 1 ]; then');
     expect(text).toContain("recovery=$(pg_query 'SELECT pg_is_in_recovery()')");
-    expect(text).toContain('m.get("Role") not in ("Leader", "Standby Leader") and m.get("State") in ("running", "streaming")');
+    expect(text).toContain('m.get("Role") not in ("Leader", "Standby Leader") and m.get("State") in ("running", "streaming", "in archive recovery")');
     expect(text).not.toMatch(/(^|[\s|])python3 /m);
   });
 
