@@ -235,9 +235,7 @@ finish_job() {
   exit "$code"
 }
 
-# The first replica by member name among those Patroni reports running, streaming or in archive
-# recovery (Patroni 4 names a replica that replays from the archive so: it is up, and counting it
-# keeps the choice from flipping while a rebuilt replica catches up), or nothing.
+# The first replica by member name that Patroni reports up (running, streaming, in archive recovery), or nothing.
 # Patroni (4.0.7 as 3.0.2) will not load patroni.yml without the REST API password (KeyError 'password'),
 # though \`list\` reads only the DCS: a placeholder stands in unless the real one is set.
 first_replica() {

@@ -117,8 +117,8 @@ export function renderPgbackrestConfig(input: PgbackrestConfigInput): string {
     `lock-path=${LAYOUT.pgbackrestLockDir}`,
     'log-level-file=info',
     'log-level-console=warn',
-    // Warnings and errors on stderr, where the scripts and journald look for them: pgBackRest
-    // 2.53+ prints them on stdout otherwise, where `info | grep` would swallow them.
+    // Warnings and errors on stderr (pgBackRest 2.53+ prints them on stdout otherwise, where the
+    // scripts' `info | grep` would swallow them).
     'log-level-stderr=warn',
     ...(input.tls
       ? [

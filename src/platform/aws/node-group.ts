@@ -16,7 +16,7 @@ import { NodeFile, NodePlan, NodePort, Peer } from '../../model/node-plan';
 import { NodeGroup, NodeGroupProps, SecretRef } from '../platform';
 import { RenderedNode } from '../rendered-node';
 import type { AwsPlatform } from './aws-platform';
-import { BOOT_SCRIPT_PATH, renderBootScript, watchdogFiles } from './boot-script';
+import { BOOT_SCRIPT_PATH, renderBootScript } from './boot-script';
 import { renderCloudConfig } from './cloud-config';
 import { NodePlacement } from '../../model/placement';
 
@@ -196,7 +196,7 @@ export class AwsNodeGroup extends Construct implements NodeGroup {
           owner: 'root:root',
           content: renderBootScript(plan, (name) => platform.secretStoreName(name)),
         };
-        const files = [...plan.files, ...watchdogFiles(plan), bootScript];
+        const files = [...plan.files, bootScript];
         const cloudConfig = renderCloudConfig(plan, files, BOOT_SCRIPT_PATH);
         nodes.push({
           plan,

@@ -33,8 +33,8 @@ const NODE_PATHS = Object.entries(LAYOUT)
   .filter(([key]) => key !== 'postgresBinDir')
   .map(([, path]) => path);
 
-/** What only an EC2 node has: its boot script and user data, and the softdog watchdog's module and udev rule. */
-const BOOT_ONLY_ON_AWS = ['/usr/local/sbin/pgha-boot', '/var/lib/cloud/instance/user-data.txt', '/etc/modules-load.d/pgha-softdog.conf', '/etc/udev/rules.d/60-pgha-watchdog.rules'];
+/** What only an EC2 node has: its boot script and user data (the softdog watchdog is set up by its bootcmd). */
+const BOOT_ONLY_ON_AWS = ['/usr/local/sbin/pgha-boot', '/var/lib/cloud/instance/user-data.txt'];
 /** The other allowed difference, in patroni.yml: EC2 nodes have a watchdog (softdog), local nodes none. */
 const AWS_WATCHDOG = "watchdog:\n  mode: required\n  device: /dev/watchdog\n  safety_margin: 5\n";
 const LOCAL_WATCHDOG = 'watchdog:\n  mode: "off"\n';

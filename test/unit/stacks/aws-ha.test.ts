@@ -36,7 +36,16 @@ describe('stack aws-ha', () => {
     for (const instance of instances) expect(instance.associate_public_ip_address).toBe(false);
   });
 
-  test('THEN the Debian 12 AMI is looked up from Debian\'s own account', () => {
+  test('THEN the PostgreSQL nodes, which run Patroni, load the softdog watchdog at every boot; the proxies get none', () => {
+    const bootcmd = (name: string) => {
+      const instance = resourcesOf(synth, 'aws_instance').find((i) => (i.tags as Record<string, string>).Name === name)!;
+      return parse(userDataOf(instance)).bootcmd;
+    };
+    for (const node of ['main-pg-1', 'main-pg-2', 'main-pg-3']) expect(JSON.stringify(bootcmd(node))).toContain('modprobe softdog');
+    for (const proxy of ['main-proxy-1', 'main-proxy-2']) expect(bootcmd(proxy)).toBeUndefined();
+  });
+
+  test('THEN the Debian 13 AMI is looked up from Debian\'s own account', () => {
     const [ami] = Object.values(synth.data.aws_ami);
     expect(ami).toMatchObject({ most_recent: true, owners: ['136693071363'] });
     expect(JSON.stringify(ami.filter)).toContain('debian-13-amd64-*');
