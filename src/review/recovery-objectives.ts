@@ -49,12 +49,12 @@ function stalledLeader(input: RecoveryObjectivesInput, failoverRpo: string, fail
   const synchronous = cluster.replicationMode !== 'async';
   return {
     scenario: "the leader's Patroni stalls (a paused VM, CPU starvation, a stuck disk)",
-    rpo: synchronous || watchdog ? failoverRpo : `${failoverRpo}, and every commit the stalled leader acknowledges until its Patroni resumes`,
+    rpo: synchronous || watchdog ? failoverRpo : `${failoverRpo}, and commits the stalled leader acknowledges until its Patroni resumes`,
     rto: `at most ${duration(failoverBound)}`,
     basis: watchdog
       ? `the watchdog resets the stalled node ${cluster.failover.ttlSeconds - watchdogSafetyMargin(cluster.failover)} s (ttl - safety_margin) after its last loop, before its lease runs out: never two writable members`
       : `no watchdog on this platform: the stalled leader stays writable until its Patroni resumes and demotes it; ${
-          synchronous ? 'its commits wait for a synchronous standby that now follows the new leader, so none is acknowledged' : 'in async mode its commits are acknowledged and then lost'
+          synchronous ? 'its commits wait for a synchronous standby that now follows the new leader, so none is acknowledged' : 'in async mode the commits it acknowledges meanwhile can be lost'
         }`,
   };
 }
