@@ -16,6 +16,7 @@ import {
   nameOfHost,
   PATRONI_SERVICE,
   PrimarySampler,
+  primariesNow,
   sql,
   timelineOf,
   TIMING,
@@ -104,19 +105,10 @@ async function inject(fault: Fault, cluster: TestCluster, leader: string, cleanu
       killMember(cluster, leader);
       cleanup.add(`start patroni on ${leader}`, () => localStartService(cluster.dir, leader, PATRONI_SERVICE));
       // Patroni started again once another member is writable, as an operator or systemd would.
-      await eventually('another member to be writable', 120_000, async () => (await Promise.all(replicas.map((name) => isWritable(cluster, name)))).some(Boolean));
+      await eventually('another member to be writable', 120_000, async () => (await primariesNow(cluster)).some((name) => replicas.includes(name)));
       await cleanup.now(`start patroni on ${leader}`);
       return;
     }
-  }
-}
-
-async function isWritable(cluster: TestCluster, name: string): Promise<boolean> {
-  try {
-    const [row] = await sql<{ recovery: boolean }>(cluster, memberAddress(cluster, name), 'SELECT pg_is_in_recovery() AS recovery', [], 2_000);
-    return !row.recovery;
-  } catch {
-    return false;
   }
 }
 
