@@ -31,10 +31,15 @@ export function ownerIds(owner: string, runtimeRoot: string | undefined): { uid:
   return rootOwnerIds(runtimeRoot, owner);
 }
 
-function place(path: string, mode: string, owner: string, runtimeRoot: string | undefined): void {
-  chmodSync(path, parseInt(mode, 8));
-  const ids = ownerIds(owner, runtimeRoot);
-  if (ids) chownSync(path, ids.uid, ids.gid);
+/** Gives paths their mode and owner, reading the root's users once per owner (a node has hundreds of files, a few owners). */
+function placer(runtimeRoot: string | undefined): (path: string, mode: string, owner: string) => void {
+  const ids = new Map<string, { uid: number; gid: number } | undefined>();
+  return (path, mode, owner) => {
+    chmodSync(path, parseInt(mode, 8));
+    if (!ids.has(owner)) ids.set(owner, ownerIds(owner, runtimeRoot));
+    const found = ids.get(owner);
+    if (found) chownSync(path, found.uid, found.gid);
+  };
 }
 
 /** A node laid out under its own directory, ready to start. */
@@ -58,18 +63,19 @@ export interface LocalNode {
 export function layOutNode(rendered: RenderedNode, root: string, secrets: SecretValues, runtimeRoot?: string): LocalNode {
   const { plan } = rendered;
   const localPath = pathMapper(plan, root);
+  const place = placer(runtimeRoot);
   mkdirSync(root, { recursive: true, mode: 0o755 });
   chmodSync(root, 0o755);
   for (const dir of plan.directories) {
     const path = localPath(dir.path);
     mkdirSync(path, { recursive: true, mode: 0o755 });
-    place(path, dir.mode, dir.owner, runtimeRoot);
+    place(path, dir.mode, dir.owner);
   }
   const files = rendered.files.map((file) => ({ ...file, path: localPath(file.path), content: localPath(file.content) }));
   for (const file of files) {
     mkdirSync(dirname(file.path), { recursive: true, mode: 0o755 });
     writeFileSync(file.path, file.content);
-    place(file.path, file.mode, file.owner, runtimeRoot);
+    place(file.path, file.mode, file.owner);
   }
   for (const secret of plan.secrets) {
     const values = secrets[secret.name];
@@ -78,7 +84,7 @@ export function layOutNode(rendered: RenderedNode, root: string, secrets: Secret
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     const lines = Object.entries(secret.variables).map(([variable, key]) => `${variable}=${values[key]}\n`);
     writeFileSync(path, lines.join(''), { mode: 0o600 });
-    place(path, '0600', secret.owner, runtimeRoot);
+    place(path, '0600', secret.owner);
   }
   for (const file of plan.secretFiles ?? []) {
     const value = secrets[file.secret]?.[file.key];
@@ -86,7 +92,7 @@ export function layOutNode(rendered: RenderedNode, root: string, secrets: Secret
     const path = localPath(file.path);
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     writeFileSync(path, value, { mode: 0o600 });
-    place(path, '0600', file.owner, runtimeRoot);
+    place(path, '0600', file.owner);
   }
   return { name: plan.name, address: plan.address, root, plan, files, localPath };
 }
