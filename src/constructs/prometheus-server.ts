@@ -1,12 +1,10 @@
 import { Construct } from 'constructs';
-import { z } from 'zod';
 import { Peer } from '../model/node-plan';
 import { planPrometheusNodes, prometheusRuleFile } from '../node-plan/prometheus-plan';
 import { NodeGroup, Platform } from '../platform/platform';
 import { renderPrometheusConfig } from '../render/scrape-config';
-import { ANYWHERE, cidr, port, resourceName, wholeNumber } from '../spec/common';
+import { PrometheusServerSpec, PrometheusServerSpecInput, validatePrometheusServerSpec } from '../spec/prometheus-server';
 import { SpecError } from '../spec/problems';
-import { expectation, validateSpec } from '../spec/validate';
 import { ClusterMonitoring } from './cluster-monitoring';
 import { registerStackOutput } from './stack-output';
 
@@ -29,34 +27,6 @@ export interface PrometheusServerProps {
   readonly clientCidrs?: string[];
   /** Name of the node group (security group, instance name prefix). @default "monitoring" */
   readonly name?: string;
-}
-
-const prometheusServerSchema = z.object({
-  port: port(9090),
-  retentionDays: wholeNumber('days', 1, 3650, 15).default(15),
-  instanceType: z
-    .string(expectation('an EC2 instance type', 'use e.g. "t3.medium"'))
-    .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, expectation('an EC2 instance type such as "t3.medium"', 'write family.size, e.g. "t3.medium" or "m6i.large"'))
-    .default('t3.medium'),
-  dataVolumeSizeGiB: wholeNumber('GiB', 1, 16_384, 50).default(50),
-  clientCidrs: z
-    .array(
-      cidr.refine(
-        (value) => value !== ANYWHERE,
-        expectation("a network of your operators or Grafana, not 0.0.0.0/0 (Prometheus' UI and API have no authentication)", 'name the network that needs the UI, e.g. "10.0.0.0/16"'),
-      ),
-      expectation('a list of CIDRs', 'pass e.g. ["10.0.0.0/16"]'),
-    )
-    .default([]),
-  name: resourceName.default('monitoring'),
-});
-
-export type PrometheusServerSpecInput = z.input<typeof prometheusServerSchema>;
-export type PrometheusServerSpec = z.output<typeof prometheusServerSchema>;
-
-/** Validates the settings of a PrometheusServer: defaults applied, every problem listed. */
-export function validatePrometheusServerSpec(input: unknown, constructPath?: string): PrometheusServerSpec {
-  return validateSpec('PrometheusServer spec', prometheusServerSchema, [], input, constructPath);
 }
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.

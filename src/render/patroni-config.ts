@@ -1,5 +1,5 @@
 import { Document } from 'yaml';
-import { ANYWHERE, isIpv4Cidr } from '../spec/common';
+import { isEveryAddress, isIpv4Network } from '../spec/network';
 import { ParameterValue } from '../spec/postgresql-parameters';
 import { PatroniClusterSpec } from '../spec/patroni-cluster';
 import { logicalWorkerParameters, replicationSenderLimit } from '../spec/logical-replication';
@@ -367,11 +367,11 @@ function checkInput(input: PatroniConfigInput): void {
     problems.push('hbaCidrs: got none, expected at least the cluster network, or standbys cannot replicate; pass e.g. ["10.0.0.0/16"]');
   }
   input.hbaCidrs.forEach((network, index) => {
-    if (!isIpv4Cidr(network)) {
+    if (!isIpv4Network(network)) {
       problems.push(`hbaCidrs.${index}: got "${network}", expected an IPv4 CIDR; write it as address/prefix, e.g. "10.0.0.0/16"`);
-    } else if (network === ANYWHERE && !input.spec.allowAnyClient) {
+    } else if (isEveryAddress(network) && !input.spec.allowAnyClient) {
       problems.push(
-        `hbaCidrs.${index}: got "${ANYWHERE}", expected the networks of the cluster and its clients only; ` +
+        `hbaCidrs.${index}: got "${network}", expected the networks of the cluster and its clients only; ` +
           'name the networks, or set allowAnyClient: true in the spec if you really mean every address',
       );
     }

@@ -1,6 +1,6 @@
 import { LAYOUT, POSTGRES_MAJOR } from '../model/layout';
 import { NodeFile } from '../model/node-plan';
-import { ANYWHERE, isIpv4Cidr } from '../spec/common';
+import { isEveryAddress, isIpv4Network } from '../spec/network';
 import { ParameterValue } from '../spec/postgresql-parameters';
 
 /**
@@ -236,14 +236,14 @@ export function renderReplicationHba(input: ReplicationHbaInput): string {
     problems.push('memberNetworks: got none, expected the network(s) of the primary and the standbys, or standbys cannot replicate; e.g. ["10.0.1.0/24"]');
   }
   (input.memberNetworks ?? []).forEach((network, index) => {
-    if (!isIpv4Cidr(network)) problems.push(`memberNetworks.${index}: got "${network}", expected an IPv4 CIDR such as "10.0.1.0/24"`);
-    else if (network === ANYWHERE) problems.push(`memberNetworks.${index}: got "${ANYWHERE}", expected the members' own network: replication from anywhere is refused`);
+    if (!isIpv4Network(network)) problems.push(`memberNetworks.${index}: got "${network}", expected an IPv4 CIDR such as "10.0.1.0/24"`);
+    else if (isEveryAddress(network)) problems.push(`memberNetworks.${index}: got "${network}", expected the members' own network: replication from anywhere is refused`);
   });
   if (!Array.isArray(input.clientNetworks)) problems.push('clientNetworks: expected a list of IPv4 CIDRs (may be empty)');
   (input.clientNetworks ?? []).forEach((network, index) => {
-    if (!isIpv4Cidr(network)) problems.push(`clientNetworks.${index}: got "${network}", expected an IPv4 CIDR such as "10.0.0.0/16"`);
-    else if (network === ANYWHERE && !input.allowAnyClient) {
-      problems.push(`clientNetworks.${index}: got "${ANYWHERE}", expected the clients' networks; name them, or set allowAnyClient: true if you mean every address`);
+    if (!isIpv4Network(network)) problems.push(`clientNetworks.${index}: got "${network}", expected an IPv4 CIDR such as "10.0.0.0/16"`);
+    else if (isEveryAddress(network) && !input.allowAnyClient) {
+      problems.push(`clientNetworks.${index}: got "${network}", expected the clients' networks; name them, or set allowAnyClient: true if you mean every address`);
     }
   });
   fail('Cannot render pg_hba.conf for the replication node', problems);

@@ -26,21 +26,6 @@ export const resourceName = z
     ),
   );
 
-/** An IPv4 network in CIDR notation. Whether 0.0.0.0/0 is allowed is the caller's rule. */
-export const cidr = z
-  .string(expectation('an IPv4 CIDR such as 10.0.0.0/16', 'write the network as address/prefix'))
-  .refine(isIpv4Cidr, expectation('an IPv4 CIDR such as 10.0.0.0/16', 'write the network as address/prefix, e.g. 10.20.0.0/16'));
-
-export function isIpv4Cidr(value: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return false;
-  const octets = match.slice(1, 5).map(Number);
-  const prefix = Number(match[5]);
-  return octets.every((o) => o <= 255) && prefix <= 32;
-}
-
-export const ANYWHERE = '0.0.0.0/0';
-
 export function positiveSeconds(what: string, example: number) {
   return z
     .number(expectation(`${what} in whole seconds`, `use a number such as ${example}`))
@@ -60,4 +45,14 @@ export function wholeNumber(what: string, min: number, max: number, example: num
 /** An explicit opt-in, off unless set. */
 export const optIn = () => z.boolean(expectation('true or false', 'use a boolean')).default(false);
 
-export const cidrList = z.array(cidr, expectation('a list of CIDRs', 'pass e.g. ["10.0.0.0/16"]')).default([]);
+/** An EC2 instance type ("family.size"); other platforms ignore it. */
+export function instanceType(example: string) {
+  return z
+    .string(expectation('an EC2 instance type', `use e.g. "${example}"`))
+    .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, expectation(`an EC2 instance type such as "${example}"`, `write family.size, e.g. "${example}" or "m6i.large"`));
+}
+
+/** Size of a node's data volume in GiB (EBS gp3 allows 1 to 16,384). */
+export function volumeSizeGiB(example: number) {
+  return wholeNumber('GiB', 1, 16_384, example);
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { cidrList, optIn, optionalPort, port, wholeNumber } from './common';
-import { distinctPorts, refuseAnywhere } from './patroni-cluster';
+import { optIn, optionalPort, port, wholeNumber } from './common';
+import { distinctPorts } from './patroni-cluster';
+import { cidrList, refuseAnywhere } from './network';
 import { poolingSchema } from './pooling';
 import { CrossFieldRule, validateSpec } from './validate';
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ANYWHERE, cidrList, optIn, port, resourceName, wholeNumber } from './common';
+import { optIn, port, resourceName, wholeNumber } from './common';
+import { cidrList, refuseAnywhere } from './network';
 import { failoverSchema } from './failover';
 import { checkLogicalReplication, checkWalLevel, knownPublicationsField, publicationsField, subscriptionsField } from './logical-replication';
 import { checkPostgresqlParameters } from './postgresql-parameters';
@@ -242,19 +243,6 @@ export function distinctPorts(ports: Record<string, number | undefined>): SpecPr
     }
   }
   return problems;
-}
-
-export function refuseAnywhere(path: string, cidrs: readonly string[], allowed: boolean, allowField: string): SpecProblem[] {
-  const index = cidrs.indexOf(ANYWHERE);
-  if (index < 0 || allowed) return [];
-  return [
-    {
-      path: `${path}.${index}`,
-      given: ANYWHERE,
-      expected: 'the networks of the clients only, never the whole internet',
-      fix: `name the client networks (e.g. "10.0.0.0/16"), or set ${allowField}: true if you really mean every address`,
-    },
-  ];
 }
 
 export function validatePatroniClusterSpec(input: unknown, constructPath?: string): PatroniClusterSpec {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { cidrList, optIn, port, resourceName, wholeNumber } from './common';
-import { distinctPorts, refuseAnywhere } from './patroni-cluster';
+import { optIn, port, resourceName, wholeNumber } from './common';
+import { distinctPorts } from './patroni-cluster';
+import { cidrList, refuseAnywhere } from './network';
 import { SpecProblem } from './problems';
 import { checkLogicalReplication, knownPublicationsField, publicationsField, subscriptionsField } from './logical-replication';
 import { cascadingMembers, checkReplicateFrom, listNames, memberNames, replicateFromSchema } from './replicate-from';

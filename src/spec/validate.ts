@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { didYouMean } from './nearest-name';
 import { SpecError, SpecProblem } from './problems';
 
 /**
@@ -38,29 +39,55 @@ function closestAlternative(issue: z.core.$ZodIssue): z.core.$ZodIssue[] | undef
   return depth(best) > 0 ? best : undefined;
 }
 
-function problemsFromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], root: unknown): SpecProblem[] {
+function problemsFromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], root: unknown, fieldSchema: z.core.$ZodType): SpecProblem[] {
   const alternative = closestAlternative(issue);
-  if (alternative) return alternative.flatMap((inner) => problemsFromIssue(inner, [...prefix, ...issue.path], root));
-  return [problemFromIssue(issue, prefix, root)];
+  if (alternative) return alternative.flatMap((inner) => problemsFromIssue({ ...inner, path: [...issue.path, ...inner.path] }, prefix, root, fieldSchema));
+  return [problemFromIssue(issue, prefix, root, fieldSchema)];
 }
 
-function problemFromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], root: unknown): SpecProblem {
+function problemFromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], root: unknown, fieldSchema: z.core.$ZodType): SpecProblem {
   const fullPath = [...prefix, ...issue.path];
   const path = fullPath.map(String).join('.');
   const given = 'input' in issue && issue.input !== undefined ? issue.input : valueAt(root, fullPath);
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.join(', ');
+    const known = objectSchemasAt(fieldSchema, issue.path).flatMap((shape) => Object.keys(shape));
     return {
       path: path || '(spec)',
       given: keys,
       expected: 'only documented fields',
-      fix: `remove or correct the unknown field(s) ${keys} (check the spelling against the README)`,
+      fix: `remove or correct the unknown field(s) ${issue.keys.map((key) => `${key}${didYouMean(key, known)}`).join(', ')} (check the spelling against the README)`,
     };
   }
   const [expected, fix] = issue.message.includes(FIX_SEPARATOR)
     ? issue.message.split(FIX_SEPARATOR, 2)
     : [issue.message.replace(/^Invalid input: expected /, ''), `set ${path} to a valid value`];
   return { path, given, expected, fix };
+}
+
+interface SchemaDef {
+  readonly innerType?: z.core.$ZodType;
+  readonly in?: z.core.$ZodType;
+  readonly element?: z.core.$ZodType;
+  readonly valueType?: z.core.$ZodType;
+  readonly options?: readonly z.core.$ZodType[];
+  readonly shape?: Record<string, z.core.$ZodType>;
+}
+
+const defOf = (schema: z.core.$ZodType): SchemaDef => schema._zod.def as SchemaDef;
+
+/** The object schemas `schema` may be at `path`, through optional/default/pipe wrappers, arrays, records and unions. */
+function objectSchemasAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): Record<string, z.core.$ZodType>[] {
+  const def = defOf(schema);
+  const inner = def.innerType ?? def.in;
+  if (inner) return objectSchemasAt(inner, path);
+  if (def.options) return def.options.flatMap((option) => objectSchemasAt(option, path));
+  if (path.length === 0) return def.shape ? [def.shape] : [];
+  const [key, ...rest] = path;
+  if (def.element && typeof key === 'number') return objectSchemasAt(def.element, rest);
+  if (def.valueType) return objectSchemasAt(def.valueType, rest);
+  const field = def.shape && typeof key === 'string' && Object.hasOwn(def.shape, key) ? def.shape[key] : undefined;
+  return field ? objectSchemasAt(field, rest) : [];
 }
 
 /**
@@ -74,23 +101,27 @@ export function validateSpec<Shape extends z.ZodRawShape>(
   input: unknown,
   /** The construct whose props these are, named in the error. */
   constructPath?: string,
+  /** Problems the construct found in props outside the spec (references to other constructs), reported together. */
+  otherProblems: readonly SpecProblem[] = [],
 ): z.output<z.ZodObject<Shape>> {
   type Spec = z.output<z.ZodObject<Shape>>;
-  const problems: SpecProblem[] = [];
+  const problems: SpecProblem[] = [...otherProblems];
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new SpecError(specName, [{ path: '(spec)', given: input, expected: 'an object', fix: 'pass the props object' }], constructPath);
   }
   const record = input as Record<string, unknown>;
   const parsed: Record<string, unknown> = {};
   const failed = new Set<string>();
+  const known = Object.keys(schema.shape);
 
-  const unknownKeys = Object.keys(record).filter((key) => !(key in schema.shape) && record[key] !== undefined);
+  // Own keys only: "constructor" or "toString" are not fields because every object inherits them.
+  const unknownKeys = Object.keys(record).filter((key) => !Object.hasOwn(schema.shape, key) && record[key] !== undefined);
   if (unknownKeys.length > 0) {
     problems.push({
-      path: unknownKeys.join(', '),
-      given: unknownKeys.map((key) => record[key]),
+      path: unknownKeys.slice(0, 20).join(', ') + (unknownKeys.length > 20 ? ` and ${unknownKeys.length - 20} more` : ''),
+      given: unknownKeys.slice(0, 20).map((key) => record[key]),
       expected: 'only documented fields',
-      fix: `remove or correct ${unknownKeys.join(', ')} (check the spelling against the README)`,
+      fix: `remove or correct ${unknownKeys.slice(0, 20).map((key) => `${key}${didYouMean(key, known)}`).join(', ')} (check the spelling against the README)`,
     });
   }
   for (const [key, fieldSchema] of Object.entries(schema.shape)) {
@@ -99,11 +130,16 @@ export function validateSpec<Shape extends z.ZodRawShape>(
       parsed[key] = result.data;
     } else {
       failed.add(key);
-      problems.push(...result.error.issues.flatMap((issue) => problemsFromIssue(issue, [key], record)));
+      // A loop, not push(...spread): a list of 300,000 bad entries would overflow the call stack.
+      for (const issue of result.error.issues) {
+        for (const problem of problemsFromIssue(issue, [key], record, fieldSchema as z.core.$ZodType)) problems.push(problem);
+      }
     }
   }
   for (const rule of rules) {
-    if (rule.uses.every((key) => !failed.has(key))) problems.push(...rule.check(parsed as Spec));
+    if (rule.uses.every((key) => !failed.has(key))) {
+      for (const problem of rule.check(parsed as Spec)) problems.push(problem);
+    }
   }
   if (problems.length > 0) throw new SpecError(specName, problems, constructPath);
   return parsed as Spec;

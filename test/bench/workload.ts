@@ -26,8 +26,8 @@ function synthClusters(count: number): number {
   const outdir = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
   const stack = new TerraformStack(new App({ outdir }), 'bench');
   new AwsProvider(stack, 'aws', { region: 'eu-west-1' });
-  const subnets = ['a', 'b', 'c'].map((zone, i) => ({ subnetId: `subnet-${zone}`, availabilityZone: `eu-west-1${zone}`, cidrBlock: `10.0.${i * 4}.0/22` }));
-  const platform = new AwsPlatform(stack, 'Platform', { vpcId: 'vpc-1', subnets, amiId: 'ami-1' });
+  const subnets = ['a', 'b', 'c'].map((zone, i) => ({ subnetId: `subnet-0${zone.repeat(16)}`, availabilityZone: `eu-west-1${zone}`, cidrBlock: `10.0.${i * 4}.0/22` }));
+  const platform = new AwsPlatform(stack, 'Platform', { vpcId: 'vpc-0123456789abcdef0', subnets, amiId: 'ami-0123456789abcdef0' });
   for (let i = 1; i <= count; i++) {
     const cluster = new PatroniCluster(stack, `Cluster${i}`, { clusterName: `db${i}`, platform });
     new HaproxyFrontends(stack, `Frontends${i}`, { platform, cluster, outputPrefix: `db${i}_`, clientCidrs: ['10.0.0.0/16'] });

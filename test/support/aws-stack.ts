@@ -13,9 +13,9 @@ import { AwsSubnet } from '../../src/platform/aws/subnet';
 export const UNUSED_OUTDIR = join(tmpdir(), 'pgha-tests-unused-outdir');
 
 export const THREE_ZONE_SUBNETS: AwsSubnet[] = [
-  { subnetId: 'subnet-a', availabilityZone: 'eu-west-1a', cidrBlock: '10.0.1.0/24' },
-  { subnetId: 'subnet-b', availabilityZone: 'eu-west-1b', cidrBlock: '10.0.2.0/24' },
-  { subnetId: 'subnet-c', availabilityZone: 'eu-west-1c', cidrBlock: '10.0.3.0/24' },
+  { subnetId: 'subnet-0aaaaaaaaaaaaaaa1', availabilityZone: 'eu-west-1a', cidrBlock: '10.0.1.0/24' },
+  { subnetId: 'subnet-0bbbbbbbbbbbbbbb2', availabilityZone: 'eu-west-1b', cidrBlock: '10.0.2.0/24' },
+  { subnetId: 'subnet-0ccccccccccccccc3', availabilityZone: 'eu-west-1c', cidrBlock: '10.0.3.0/24' },
 ];
 
 /** A stack with an AWS platform over existing subnets (no VPC of its own): what construct tests need. */
@@ -23,7 +23,7 @@ export function awsTestStack(subnets: AwsSubnet[] = THREE_ZONE_SUBNETS) {
   const app = new App({ outdir: UNUSED_OUTDIR });
   const stack = new TerraformStack(app, 'test');
   new AwsProvider(stack, 'aws', { region: 'eu-west-1' });
-  const platform = new AwsPlatform(stack, 'Platform', { vpcId: 'vpc-123', subnets, amiId: 'ami-debian12' });
+  const platform = new AwsPlatform(stack, 'Platform', { vpcId: 'vpc-0123456789abcdef0', subnets, amiId: 'ami-0d13d13d13d13d13d' });
   return { app, stack, platform };
 }
 

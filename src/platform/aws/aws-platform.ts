@@ -14,6 +14,8 @@ import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
 import { AwsNodeGroup } from './node-group';
 import { AwsSubnet } from './subnet';
 import { SOFTDOG_DEVICE } from './boot-script';
+import { regionOf, validateAwsPlatformSpec } from '../../spec/aws-platform';
+import { checkSubnetRoom } from '../subnet-room';
 import { NodePlacement } from '../../model/placement';
 
 export interface AwsPlatformProps {
@@ -68,21 +70,15 @@ export class AwsPlatform extends Construct implements Platform {
 
   constructor(scope: Construct, id: string, props: AwsPlatformProps) {
     super(scope, id);
-    if (props.subnets.length === 0) {
-      throw new Error(`AwsPlatform ${this.node.path}: subnets: got none; expected at least one private subnet. Fix: pass the subnets the nodes go in.`);
-    }
-    this.vpcId = props.vpcId;
-    this.subnets = props.subnets;
-    // The region is the subnets' zone without its letter ("eu-west-1a" -> "eu-west-1").
-    this.scrapeDiscovery = { kind: 'ec2', region: props.subnets[0].availabilityZone.replace(/[a-z]$/, '') };
-    this.amiId = props.amiId;
-    this.kmsKeyArn = props.kmsKeyArn;
-    this.defaultInstanceType = props.defaultInstanceType ?? 'm6i.large';
-    this.firstHostNumber = props.firstHostNumber ?? 10;
-    if (this.firstHostNumber < 4) {
-      throw new Error(`AwsPlatform ${this.node.path}: firstHostNumber: got ${this.firstHostNumber}; expected 4 or more (AWS reserves hosts 1-3). Fix: use 10.`);
-    }
-    this.secretNamePrefix = props.secretNamePrefix ?? `pgha/${this.node.path.split('/')[0]}/`;
+    const spec = validateAwsPlatformSpec(props, this.node.path);
+    this.vpcId = spec.vpcId;
+    this.subnets = spec.subnets;
+    this.scrapeDiscovery = { kind: 'ec2', region: regionOf(spec.subnets[0].availabilityZone) };
+    this.amiId = spec.amiId;
+    this.kmsKeyArn = spec.kmsKeyArn;
+    this.defaultInstanceType = spec.defaultInstanceType;
+    this.firstHostNumber = spec.firstHostNumber;
+    this.secretNamePrefix = spec.secretNamePrefix ?? `pgha/${this.node.path.split('/')[0]}/`;
   }
 
   /** The AMI id (a token when looked up). */
@@ -113,9 +109,11 @@ export class AwsPlatform extends Construct implements Platform {
 
   placeNodes(groupName: string, count: number): NodePlacement[] {
     return Array.from({ length: count }, (_, index) => {
-      const subnet = this.subnets[this.nextSubnet++ % this.subnets.length];
+      const subnetIndex = this.nextSubnet++ % this.subnets.length;
+      const subnet = this.subnets[subnetIndex];
       const host = this.nextHost.get(subnet.subnetId) ?? this.firstHostNumber;
       this.nextHost.set(subnet.subnetId, host + 1);
+      checkSubnetRoom(this.node.path, subnetIndex, subnet.cidrBlock, host, `${groupName}-${index + 1}`);
       return {
         name: `${groupName}-${index + 1}`,
         address: hostAddress(subnet.cidrBlock, host),

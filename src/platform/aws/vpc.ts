@@ -7,7 +7,7 @@ import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
 import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
-import { isIpv4Cidr } from '../../spec/common';
+import { validateAwsVpcSpec } from '../../spec/aws-vpc';
 import { subnetCidr } from '../../model/addresses';
 import { AwsSubnet } from './subnet';
 
@@ -32,50 +32,44 @@ export class AwsVpc extends Construct {
 
   constructor(scope: Construct, id: string, props: AwsVpcProps) {
     super(scope, id);
-    this.cidrBlock = props.cidrBlock ?? '10.40.0.0/16';
-    const prefix = Number(this.cidrBlock.split('/')[1]);
-    if (!isIpv4Cidr(this.cidrBlock) || prefix > 20) {
-      throw new Error(`AwsVpc ${this.node.path}: cidrBlock: got "${this.cidrBlock}"; expected an IPv4 CIDR of /20 or larger. Fix: use e.g. "10.40.0.0/16".`);
-    }
-    if (props.availabilityZones.length === 0) {
-      throw new Error(`AwsVpc ${this.node.path}: availabilityZones: got none; expected 2 or more. Fix: pass e.g. ["eu-west-1a", "eu-west-1b", "eu-west-1c"].`);
-    }
+    const spec = validateAwsVpcSpec(props, this.node.path);
+    this.cidrBlock = spec.cidrBlock;
     const vpc = new Vpc(this, 'Resource', {
       cidrBlock: this.cidrBlock,
       enableDnsHostnames: true,
       enableDnsSupport: true,
-      tags: { Name: props.name },
+      tags: { Name: spec.name },
     });
     this.vpcId = vpc.id;
 
     const publicSubnet = new Subnet(this, 'PublicSubnet', {
       vpcId: vpc.id,
       cidrBlock: subnetCidr(this.cidrBlock, 24, 0),
-      availabilityZone: props.availabilityZones[0],
+      availabilityZone: spec.availabilityZones[0],
       mapPublicIpOnLaunch: false,
-      tags: { Name: `${props.name}-public` },
+      tags: { Name: `${spec.name}-public` },
     });
     const gateway = new InternetGateway(this, 'InternetGateway', { vpcId: vpc.id, tags: { Name: props.name } });
-    const publicRoutes = new RouteTable(this, 'PublicRoutes', { vpcId: vpc.id, tags: { Name: `${props.name}-public` } });
+    const publicRoutes = new RouteTable(this, 'PublicRoutes', { vpcId: vpc.id, tags: { Name: `${spec.name}-public` } });
     new Route(this, 'PublicDefaultRoute', { routeTableId: publicRoutes.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: gateway.id });
     new RouteTableAssociation(this, 'PublicRoutesAssociation', { subnetId: publicSubnet.id, routeTableId: publicRoutes.id });
-    const natAddress = new Eip(this, 'NatAddress', { domain: 'vpc', tags: { Name: `${props.name}-nat` } });
+    const natAddress = new Eip(this, 'NatAddress', { domain: 'vpc', tags: { Name: `${spec.name}-nat` } });
     const nat = new NatGateway(this, 'NatGateway', {
       allocationId: natAddress.id,
       subnetId: publicSubnet.id,
-      tags: { Name: props.name },
+      tags: { Name: spec.name },
       dependsOn: [gateway],
     });
-    const privateRoutes = new RouteTable(this, 'PrivateRoutes', { vpcId: vpc.id, tags: { Name: `${props.name}-private` } });
+    const privateRoutes = new RouteTable(this, 'PrivateRoutes', { vpcId: vpc.id, tags: { Name: `${spec.name}-private` } });
     new Route(this, 'PrivateDefaultRoute', { routeTableId: privateRoutes.id, destinationCidrBlock: '0.0.0.0/0', natGatewayId: nat.id });
 
-    this.privateSubnets = props.availabilityZones.map((zone, index) => {
+    this.privateSubnets = spec.availabilityZones.map((zone, index) => {
       const cidrBlock = subnetCidr(this.cidrBlock, 24, index + 1);
       const subnet = new Subnet(this, `PrivateSubnet-${zone}`, {
         vpcId: vpc.id,
         cidrBlock,
         availabilityZone: zone,
-        tags: { Name: `${props.name}-private-${zone}` },
+        tags: { Name: `${spec.name}-private-${zone}` },
       });
       new RouteTableAssociation(this, `PrivateRoutes-${zone}`, { subnetId: subnet.id, routeTableId: privateRoutes.id });
       return { subnetId: subnet.id, availabilityZone: zone, cidrBlock };

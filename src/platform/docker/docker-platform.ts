@@ -7,7 +7,7 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { Network } from '@cdktf/provider-docker/lib/network';
 import { Password } from '@cdktf/provider-random/lib/password';
 import { AssetType, TerraformAsset } from '../../cdktf';
-import { hostAddress, ipv4ToNumber, numberToIpv4 } from '../../model/addresses';
+import { hostAddress } from '../../model/addresses';
 import { WalArchiveBucketSpec } from '../../spec/wal-archive-bucket';
 import { ArchiveRepository, Endpoint, EndpointProps, NodeCertificatesProps, NodeGroup, NodeGroupProps, Platform, PlatformDescription, SecretRef } from '../platform';
 import { DockerArchiveRepository } from './docker-archive';
@@ -17,6 +17,8 @@ import { DockerNodeGroup } from './docker-node-group';
 import { renderDockerfile } from './dockerfile';
 import { ensureRandomProvider } from './random-provider';
 import { NodePlacement } from '../../model/placement';
+import { validateDockerPlatformSpec } from '../../spec/docker-platform';
+import { SpecError } from '../../spec/problems';
 
 export interface DockerPlatformProps {
   /**
@@ -28,12 +30,15 @@ export interface DockerPlatformProps {
   readonly firstHostNumber?: number;
   /** Host address the proxies' listener ports are published on. @default "127.0.0.1" (this machine only) */
   readonly publishAddress?: string;
+  /**
+   * Publish on every interface of the host when publishAddress is "0.0.0.0" (refused otherwise:
+   * the database ports would be open on public interfaces too). @default false
+   */
+  readonly allowPublishOnEveryInterface?: boolean;
   /** Prefix of every Docker object's name (network, image, containers, volumes). @default "pgha" */
   readonly name?: string;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const DOCKER_NAME = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
 
 /**
  * Nodes as Docker containers on one bridge network, from @cdktf/provider-docker. Each node is an
@@ -65,29 +70,12 @@ export class DockerPlatform extends Construct implements Platform {
 
   constructor(scope: Construct, id: string, props: DockerPlatformProps = {}) {
     super(scope, id);
-    this.subnet = props.subnet ?? '172.28.0.0/24';
-    this.firstHostNumber = props.firstHostNumber ?? 10;
-    this.publishAddress = props.publishAddress ?? '127.0.0.1';
-    this.namePrefix = props.name ?? 'pgha';
-    const where = `DockerPlatform ${this.node.path}`;
-    const cidr = /^([^/]+)\/(\d{1,2})$/.exec(this.subnet);
-    const prefix = cidr ? Number(cidr[2]) : NaN;
-    if (!cidr || !IPV4.test(cidr[1]) || prefix < 8 || prefix > 29) {
-      throw new Error(`${where}: subnet: got "${this.subnet}"; expected an IPv4 CIDR block from /8 to /29, e.g. "172.28.0.0/24". Fix: pass a private range no other Docker network uses.`);
-    }
-    if (ipv4ToNumber(cidr[1]) % 2 ** (32 - prefix) !== 0) {
-      throw new Error(`${where}: subnet: got "${this.subnet}", whose address has host bits set; expected the network address. Fix: use "${numberToIpv4(ipv4ToNumber(cidr[1]) - (ipv4ToNumber(cidr[1]) % 2 ** (32 - prefix)))}/${prefix}".`);
-    }
-    this.lastHost = 2 ** (32 - prefix) - 2;
-    if (!Number.isInteger(this.firstHostNumber) || this.firstHostNumber < 2 || this.firstHostNumber > this.lastHost) {
-      throw new Error(`${where}: firstHostNumber: got ${this.firstHostNumber}; expected an integer from 2 to ${this.lastHost} (host 1 is the bridge's gateway in ${this.subnet}). Fix: use 10.`);
-    }
-    if (!IPV4.test(this.publishAddress)) {
-      throw new Error(`${where}: publishAddress: got "${this.publishAddress}"; expected an IPv4 address of the Docker host. Fix: use "127.0.0.1" (this machine only) or the address clients reach.`);
-    }
-    if (!DOCKER_NAME.test(this.namePrefix)) {
-      throw new Error(`${where}: name: got "${this.namePrefix}"; expected 1-40 lowercase letters, digits, "_", "." or "-", starting with a letter or digit (it prefixes Docker object names). Fix: use e.g. "pgha".`);
-    }
+    const spec = validateDockerPlatformSpec(props, this.node.path);
+    this.subnet = spec.subnet;
+    this.firstHostNumber = spec.firstHostNumber;
+    this.publishAddress = spec.publishAddress;
+    this.namePrefix = spec.name;
+    this.lastHost = 2 ** (32 - Number(spec.subnet.split('/')[1])) - 2;
     this.nextHost = this.firstHostNumber;
     this.network = new Network(this, 'Network', {
       name: `${this.namePrefix}-net`,
@@ -137,11 +125,26 @@ export class DockerPlatform extends Construct implements Platform {
     return { kind: 'docker' };
   }
 
+  private subnetFull(what: string): never {
+    throw new SpecError(
+      'DockerPlatform spec',
+      [
+        {
+          path: 'subnet',
+          given: this.subnet,
+          expected: `room for ${what}: nodes take hosts ${this.firstHostNumber} upward and archives hosts ${this.lastHost} downward, and they met`,
+          fix: 'pass a larger subnet (a /24 holds 244 nodes and archives from host 10)',
+        },
+      ],
+      this.node.path,
+    );
+  }
+
   placeNodes(groupName: string, count: number): NodePlacement[] {
     return Array.from({ length: count }, (_, index) => {
       const host = this.nextHost++;
       if (host > this.lastHost - this.archives.length) {
-        throw new Error(`DockerPlatform ${this.node.path}: subnet ${this.subnet} is full at node ${groupName}-${index + 1}; expected room for every node from host ${this.firstHostNumber}. Fix: pass a larger subnet.`);
+        this.subnetFull(`node ${groupName}-${index + 1}`);
       }
       return { name: `${groupName}-${index + 1}`, address: hostAddress(this.subnet, host), zone: undefined, network: this.subnet };
     });
@@ -193,7 +196,7 @@ export class DockerPlatform extends Construct implements Platform {
   createArchiveRepository(scope: Construct, id: string, spec: WalArchiveBucketSpec): ArchiveRepository {
     // From the top of the subnet down, so that the nodes' addresses do not depend on whether there is an archive.
     const host = this.lastHost - this.archives.length;
-    if (host < this.nextHost) throw new Error(`DockerPlatform ${this.node.path}: subnet ${this.subnet} is full at archive ${spec.name}. Fix: pass a larger subnet.`);
+    if (host < this.nextHost) this.subnetFull(`archive ${spec.name}`);
     const placement: NodePlacement = { name: `archive-${spec.name}`, address: hostAddress(this.subnet, host), zone: undefined, network: this.subnet };
     const repository = new DockerArchiveRepository(scope, id, { spec, placement, namePrefix: this.namePrefix, networkName: this.network.name });
     this.archives.push(repository);

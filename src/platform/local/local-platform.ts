@@ -7,6 +7,8 @@ import { LocalArchiveRepository, LocalArchiveStore } from './archive-store';
 import { localS3Settings } from './local-s3-settings';
 import { RecordedNodeGroup } from '../recorded-node-group';
 import { NodePlacement } from '../../model/placement';
+import { validateLocalPlatformSpec } from '../../spec/local-platform';
+import { checkSubnetRoom } from '../subnet-room';
 
 export interface LocalPlatformProps {
   /**
@@ -78,15 +80,13 @@ export class LocalPlatform extends Construct implements Platform {
 
   constructor(scope: Construct, id: string, props: LocalPlatformProps = {}) {
     super(scope, id);
-    this.addressBlock = props.addressBlock ?? 42;
-    this.subnetCount = props.subnets ?? 3;
-    this.firstHostNumber = props.firstHostNumber ?? 10;
-    this.archiveStore = props.archiveStore;
-    this.nodesDir = props.nodesDir;
-    this.failoverOverride = props.failover;
-    if (!Number.isInteger(this.addressBlock) || this.addressBlock < 1 || this.addressBlock > 254) {
-      throw new Error(`LocalPlatform: addressBlock: got ${this.addressBlock}; expected 1-254 (the second octet of 127.x.y.z). Fix: use e.g. 42.`);
-    }
+    const spec = validateLocalPlatformSpec(props, this.node.path);
+    this.addressBlock = spec.addressBlock;
+    this.subnetCount = spec.subnets;
+    this.firstHostNumber = spec.firstHostNumber;
+    this.archiveStore = spec.archiveStore;
+    this.nodesDir = spec.nodesDir;
+    this.failoverOverride = spec.failover;
     this.nextHost = Array.from({ length: this.subnetCount }, () => this.firstHostNumber);
   }
 
@@ -114,7 +114,7 @@ export class LocalPlatform extends Construct implements Platform {
     return Array.from({ length: count }, (_, index) => {
       const subnet = this.nextSubnet++ % this.subnetCount;
       const host = this.nextHost[subnet]++;
-      if (host > 254) throw new Error(`LocalPlatform: pseudo-subnet ${this.subnetCidr(subnet)} is full.`);
+      checkSubnetRoom(this.node.path, subnet, this.subnetCidr(subnet), host, `${groupName}-${index + 1}`, 'LocalPlatform spec');
       return {
         name: `${groupName}-${index + 1}`,
         address: `127.${this.addressBlock}.${subnet + 1}.${host}`,

@@ -16,11 +16,11 @@ export class OrdersStack extends TerraformStack {
       // Existing private subnets: their CIDRs and zones must be known at synth time, because every
       // node gets a fixed address in its subnet (configs name their peers without Terraform cycles).
       return new AwsPlatform(this, 'Platform', {
-        vpcId: 'vpc-0123',
+        vpcId: 'vpc-0123456789abcdef0',
         subnets: [
-          { subnetId: 'subnet-a', availabilityZone: 'eu-west-1a', cidrBlock: '10.0.1.0/24' },
-          { subnetId: 'subnet-b', availabilityZone: 'eu-west-1b', cidrBlock: '10.0.2.0/24' },
-          { subnetId: 'subnet-c', availabilityZone: 'eu-west-1c', cidrBlock: '10.0.3.0/24' },
+          { subnetId: 'subnet-0aaaaaaaaaaaaaaa1', availabilityZone: 'eu-west-1a', cidrBlock: '10.0.1.0/24' },
+          { subnetId: 'subnet-0bbbbbbbbbbbbbbb2', availabilityZone: 'eu-west-1b', cidrBlock: '10.0.2.0/24' },
+          { subnetId: 'subnet-0ccccccccccccccc3', availabilityZone: 'eu-west-1c', cidrBlock: '10.0.3.0/24' },
         ],
       });
     });

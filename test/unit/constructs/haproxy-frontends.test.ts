@@ -24,7 +24,7 @@ describe('HaproxyFrontends on AWS', () => {
 
     test('THEN two proxies in different zones', () => {
       const proxies = proxyInstances(setup.synth);
-      expect(proxies.map((p) => p.subnet_id)).toEqual(['subnet-a', 'subnet-b']);
+      expect(proxies.map((p) => p.subnet_id)).toEqual(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
       expect(proxies.map((p) => p.instance_type)).toEqual(['c6i.large', 'c6i.large']);
     });
 

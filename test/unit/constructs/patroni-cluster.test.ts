@@ -17,9 +17,9 @@ describe('PatroniCluster on AWS', () => {
     test('THEN one instance per zone, at fixed private addresses, without public IPs and with IMDSv2 required', () => {
       const instances = resourcesOf(synth, 'aws_instance');
       expect(instances.map((i) => [i.subnet_id, i.private_ip])).toEqual([
-        ['subnet-a', '10.0.1.10'],
-        ['subnet-b', '10.0.2.10'],
-        ['subnet-c', '10.0.3.10'],
+        ['subnet-0aaaaaaaaaaaaaaa1', '10.0.1.10'],
+        ['subnet-0bbbbbbbbbbbbbbb2', '10.0.2.10'],
+        ['subnet-0ccccccccccccccc3', '10.0.3.10'],
       ]);
       for (const instance of instances) {
         expect(instance.associate_public_ip_address).toBe(false);

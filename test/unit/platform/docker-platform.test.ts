@@ -234,11 +234,13 @@ describe('DockerPlatform (the local-docker stack)', () => {
   });
 
   test.each<[DockerPlatformProps, RegExp]>([
-    [{ subnet: '172.28.0.0' }, /subnet: got "172\.28\.0\.0"; expected an IPv4 CIDR/],
-    [{ subnet: '172.28.0.5/24' }, /host bits set.*Fix: use "172\.28\.0\.0\/24"/],
-    [{ subnet: '10.0.0.0/30' }, /expected an IPv4 CIDR block from \/8 to \/29/],
-    [{ firstHostNumber: 1 }, /firstHostNumber: got 1; expected an integer from 2 to 254/],
+    [{ subnet: '172.28.0.0' }, /subnet: got "172\.28\.0\.0"; expected an IPv4 network/],
+    [{ subnet: '172.28.0.5/24' }, /Fix: write "172\.28\.0\.0\/24" \("172\.28\.0\.5\/24" has host bits set/],
+    [{ subnet: '10.0.0.0/30' }, /expected a bridge network of \/8 to \/29/],
+    [{ firstHostNumber: 1 }, /firstHostNumber: got 1; expected a host number from 2/],
+    [{ firstHostNumber: 300 }, /firstHostNumber: got 300; expected a host number from 2 to 254/],
     [{ publishAddress: 'localhost' }, /publishAddress: got "localhost"; expected an IPv4 address/],
+    [{ publishAddress: '0.0.0.0' }, /publishAddress: got "0\.0\.0\.0"; expected one address of the Docker host.*allowPublishOnEveryInterface/],
     [{ name: 'Bad Name' }, /name: got "Bad Name"; expected 1-40 lowercase/],
   ])('rejects %j', (props, message) => {
     expect(() => new DockerPlatform(new App({ outdir: UNUSED_OUTDIR }), 'P', props)).toThrow(message);
@@ -252,7 +254,7 @@ describe('DockerPlatform (the local-docker stack)', () => {
       { name: 'g-2', address: '10.9.0.5', zone: undefined, network: '10.9.0.0/29' },
       { name: 'g-3', address: '10.9.0.6', zone: undefined, network: '10.9.0.0/29' },
     ]);
-    expect(() => p.placeNodes('h', 1)).toThrow(/subnet 10\.9\.0\.0\/29 is full/);
+    expect(() => p.placeNodes('h', 1)).toThrow(/Invalid DockerPlatform spec of P .*\n.*subnet: got "10\.9\.0\.0\/29"; expected room for node h-1/);
     expect(p.peerPath('g-2', '/var/lib/pgha/x')).toBe('/var/lib/pgha/x');
     expect(p.scrapeDiscovery).toEqual({ kind: 'static' });
   });

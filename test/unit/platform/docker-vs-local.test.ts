@@ -90,7 +90,7 @@ describe('Docker platform against the local platform', () => {
 
     const root = new RootConstruct('local');
     // One pseudo-subnet, as the Docker network is one; an S3 store, as MinIO is S3. Nothing is started.
-    const platform = new LocalPlatform(root, 'Platform', { addressBlock: 96, subnets: 1, archiveStore: { type: 's3', dir: join(dir, 'store'), port: 1 } });
+    const platform = new LocalPlatform(root, 'Platform', { addressBlock: 96, subnets: 1, archiveStore: { type: 's3', dir: join(dir, 'store'), port: 9000 } });
     // One zone, as on one Docker host (where zones are unknown, so nothing is checked): the opt-ins change no rendered file.
     haTopology(root, platform, { ...withReferenceDefaults({}), cluster: { allowSingleAvailabilityZone: true }, frontends: { allowSingleProxy: true }, clientCidrs: CLIENTS });
     localRendered = collectRenderedNodes(root);

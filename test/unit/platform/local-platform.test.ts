@@ -32,7 +32,7 @@ describe('LocalPlatform', () => {
   });
 
   test.each([0, 255, 1.5])('fails when the address block is %s', (addressBlock) => {
-    expect(() => new LocalPlatform(new RootConstruct('t'), 'P', { addressBlock })).toThrow(/addressBlock: got .*; expected 1-254/);
+    expect(() => new LocalPlatform(new RootConstruct('t'), 'P', { addressBlock })).toThrow(/Invalid LocalPlatform spec of t\/P .*\n.*addressBlock: got .*; expected the second octet .*a whole number from 1 to 254/);
   });
 });
 

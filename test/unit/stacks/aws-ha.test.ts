@@ -126,11 +126,11 @@ describe('stack aws-ha', () => {
   test('GIVEN an existing VPC WHEN synthesized THEN no network is created and nodes use the given subnets', () => {
     const existing = new AwsHaStack(newApp(), 'aws-ha', {
       existingNetwork: {
-        vpcId: 'vpc-0abc',
+        vpcId: 'vpc-0abc0abc0abc0abc0',
         subnets: [
-          { subnetId: 'subnet-1', availabilityZone: 'us-east-1a', cidrBlock: '172.20.0.0/24' },
-          { subnetId: 'subnet-2', availabilityZone: 'us-east-1b', cidrBlock: '172.20.1.0/24' },
-          { subnetId: 'subnet-3', availabilityZone: 'us-east-1c', cidrBlock: '172.20.2.0/24' },
+          { subnetId: 'subnet-01111111111111111', availabilityZone: 'us-east-1a', cidrBlock: '172.20.0.0/24' },
+          { subnetId: 'subnet-02222222222222222', availabilityZone: 'us-east-1b', cidrBlock: '172.20.1.0/24' },
+          { subnetId: 'subnet-03333333333333333', availabilityZone: 'us-east-1c', cidrBlock: '172.20.2.0/24' },
         ],
       },
       clientCidrs: ['172.20.0.0/16'],

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { instanceType, wholeNumber } from './common';
+import { Ipv4Network, isTerraformReference, overlaps, parseIpv4Network } from './network';
+import { SpecProblem } from './problems';
+import { CrossFieldRule, expectation, validateSpec } from './validate';
+
+/** An AWS id: a Terraform reference (known at apply), or a literal that must look like one. */
+export function awsId(kind: string, example: string) {
+  const pattern = new RegExp(`^${kind}-[0-9a-f]{8}([0-9a-f]{9})?$`);
+  return z
+    .string(expectation(`a ${kind} id`, `pass e.g. "${example}" or a reference such as vpc.vpcId`))
+    .min(1, expectation(`a ${kind} id`, `pass e.g. "${example}"`))
+    .refine((value) => isTerraformReference(value) || pattern.test(value), expectation(`a ${kind} id such as "${example}"`, `copy the id from the AWS console or pass a reference (e.g. vpc.vpcId)`));
+}
+
+/** A literal the platform computes with at synth: a Terraform reference (known only at apply) is refused. */
+function knownAtSynth(schema: z.ZodString, why: string) {
+  return schema.refine((value) => !isTerraformReference(value), expectation(`a value known at synth time (${why})`, 'write the value itself, not a reference to a resource attribute'));
+}
+
+/** "eu-west-1a": a region and a zone letter. */
+export const availabilityZone = knownAtSynth(
+  z
+    .string(expectation('an availability zone such as "eu-west-1a"', 'write the zone name'))
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}[a-z]$/, expectation('an availability zone name such as "eu-west-1a"', 'write the zone, not the region: e.g. "eu-west-1a"')),
+  'the region and the nodes\' placement come from it',
+);
+
+/** The region of a zone ("eu-west-1a" -> "eu-west-1"). */
+export function regionOf(zone: string): string {
+  return zone.replace(/[a-z]$/, '');
+}
+
+/** A subnet of a VPC: AWS allows /16 to /28. */
+function subnetCidrBlock() {
+  return knownAtSynth(z.string(expectation('an IPv4 network such as "10.40.1.0/24"', 'write the subnet\'s CIDR block')), 'nodes get fixed addresses in it').superRefine((value, context) => {
+    const parsed = parseIpv4Network(value, '10.40.1.0/24');
+    if (!parsed.ok) context.addIssue({ code: 'custom', input: value, message: `${parsed.expected}; fix: ${parsed.fix}` });
+    else if (parsed.value.prefix < 16 || parsed.value.prefix > 28) {
+      context.addIssue({ code: 'custom', input: value, message: 'a subnet of /16 to /28 (the sizes AWS allows); fix: give the subnet\'s own CIDR block, e.g. "10.40.1.0/24"' });
+    }
+  });
+}
+
+export const awsSubnetSchema = z.strictObject(
+  {
+    subnetId: awsId('subnet', 'subnet-0123456789abcdef0'),
+    availabilityZone,
+    cidrBlock: subnetCidrBlock(),
+  },
+  expectation('a subnet { subnetId, availabilityZone, cidrBlock }', 'pass vpc.privateSubnets of an AwsVpc, or the id, zone and CIDR block of an existing private subnet'),
+);
+
+/** AWS reserves the first four addresses of a subnet (network, router, DNS, future) and the last. */
+export const AWS_RESERVED_HOSTS = 3;
+
+export const awsPlatformSchema = z.object({
+  vpcId: awsId('vpc', 'vpc-0123456789abcdef0'),
+  subnets: z
+    .array(awsSubnetSchema, expectation('a list of private subnets', 'pass vpc.privateSubnets of an AwsVpc'))
+    .min(1, expectation('at least one private subnet (three, in three zones, for a production cluster)', 'pass vpc.privateSubnets of an AwsVpc')),
+  amiId: z
+    .string(expectation('an AMI id', 'pass e.g. "ami-0123456789abcdef0", or leave it unset for the newest Debian 13'))
+    .refine((value) => isTerraformReference(value) || /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/.test(value), expectation('an AMI id such as "ami-0123456789abcdef0"', 'copy the id of a Debian 13 AMI, or leave amiId unset'))
+    .optional(),
+  secretNamePrefix: z
+    .string(expectation('a Secrets Manager name prefix', 'use e.g. "pgha/orders/"'))
+    .regex(/^[A-Za-z0-9/_+=.@-]{1,256}$/, expectation('1-256 letters, digits and /_+=.@- (what Secrets Manager allows in names)', 'use e.g. "pgha/orders/"'))
+    .optional(),
+  firstHostNumber: wholeNumber('host number', AWS_RESERVED_HOSTS + 1, 2 ** 16, 10).default(10),
+  defaultInstanceType: instanceType('m6i.large').default('m6i.large'),
+  kmsKeyArn: z
+    .string(expectation('a KMS key ARN', 'pass e.g. key.arn'))
+    .refine((value) => isTerraformReference(value) || /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+$/.test(value), expectation('a KMS key ARN such as "arn:aws:kms:eu-west-1:123456789012:key/..."', 'pass the key\'s ARN (key.arn), not its id or alias name'))
+    .optional(),
+});
+
+export type AwsPlatformSpecInput = z.input<typeof awsPlatformSchema>;
+export type AwsPlatformSpec = z.output<typeof awsPlatformSchema>;
+
+const networkOf = (cidrBlock: string): Ipv4Network | undefined => {
+  const parsed = parseIpv4Network(cidrBlock);
+  return parsed.ok ? parsed.value : undefined;
+};
+
+const awsPlatformRules: readonly CrossFieldRule<AwsPlatformSpec>[] = [
+  {
+    uses: ['subnets'],
+    check: ({ subnets }) => {
+      const problems: SpecProblem[] = [];
+      const regions = [...new Set(subnets.map((s) => regionOf(s.availabilityZone)))];
+      if (regions.length > 1) {
+        problems.push({
+          path: 'subnets',
+          given: subnets.map((s) => s.availabilityZone),
+          expected: 'subnets of one region (a stack\'s provider deploys to one region)',
+          fix: `keep the subnets of one region, e.g. ${regions[0]}`,
+        });
+      }
+      subnets.forEach((subnet, index) => {
+        const earlier = subnets.slice(0, index).findIndex((other) => other.subnetId === subnet.subnetId || overlaps(networkOf(other.cidrBlock)!, networkOf(subnet.cidrBlock)!));
+        if (earlier < 0) return;
+        problems.push({
+          path: `subnets.${index}`,
+          given: subnet,
+          expected: `a subnet apart from subnets.${earlier} (${subnets[earlier].cidrBlock}): nodes placed in both would get the same addresses`,
+          fix: 'list each subnet once, with its own CIDR block',
+        });
+      });
+      return problems;
+    },
+  },
+  {
+    uses: ['subnets', 'firstHostNumber'],
+    check: ({ subnets, firstHostNumber }) =>
+      subnets.flatMap((subnet, index) => {
+        const lastHost = networkOf(subnet.cidrBlock)!.size - 2;
+        return firstHostNumber <= lastHost
+          ? []
+          : [{ path: 'firstHostNumber', given: firstHostNumber, expected: `a host number inside subnets.${index} (${subnet.cidrBlock} holds hosts ${AWS_RESERVED_HOSTS + 1} to ${lastHost})`, fix: 'use 10, or larger subnets' }];
+      }),
+  },
+];
+
+export function validateAwsPlatformSpec(input: unknown, constructPath?: string): AwsPlatformSpec {
+  return validateSpec('AwsPlatform spec', awsPlatformSchema, awsPlatformRules, input, constructPath);
+}
