@@ -4,6 +4,7 @@ import { planBackupJobs } from '../render/backup-scripts';
 import { BackupJobSpec, BackupJobSpecInput, validateBackupJobSpec } from '../spec/backup-job';
 import { SpecError } from '../spec/problems';
 import { PatroniCluster } from './patroni-cluster';
+import { PATRONI_CLUSTER, checkReference, propsObject } from './references';
 
 export interface LogicalDumpProps {
   /** systemd OnCalendar expression. @default "*-*-* 02:30:00" */
@@ -66,14 +67,15 @@ export class BackupJob extends Construct {
 
   constructor(scope: Construct, id: string, props: BackupJobProps) {
     super(scope, id);
-    const { cluster, ...specInput } = props;
+    const { cluster, ...specInput } = propsObject('BackupJob spec', this.node.path, props);
+    const clusterProblems = checkReference('cluster', cluster, PATRONI_CLUSTER);
     this.cluster = cluster;
-    const archive = cluster.archive;
+    const archive = clusterProblems.length === 0 ? cluster.archive : undefined;
     const byDays = (specInput.retentionFullType ?? 'time') === 'time';
     this.spec = validateBackupJobSpec({
       ...specInput,
       retentionFull: specInput.retentionFull ?? (byDays && archive ? archive.spec.retentionDays : undefined),
-    }, this.node.path);
+    }, this.node.path, { problems: clusterProblems, props: ['cluster'] });
     const spec = this.spec;
     const lock = archive?.spec.objectLockDays;
     if (lock !== undefined && spec.retentionFullType === 'time' && spec.retentionFull < lock) {

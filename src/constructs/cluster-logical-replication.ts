@@ -4,6 +4,8 @@ import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { LogicalSlot, PatroniDcsInput, SubscriptionTarget } from '../render/logical-replication';
 import { PublicationSpec, SubscriptionSpec, subscriptionSlotName } from '../spec/logical-replication';
 import { LogicalPublisher, SubscriptionProps } from './logical-publisher';
+import { PUBLISHER, checkReference } from './references';
+import { SpecProblem } from '../spec/problems';
 
 /** What a cluster construct hands its logical replication part. */
 export interface LogicalReplicationOwner {
@@ -111,10 +113,18 @@ export class ClusterLogicalReplication {
 }
 
 /** The spec's part of a cluster's subscriptions: the publisher by name, and what each publisher publishes. */
+export const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Each subscription's publisher must be a cluster; the rest of a subscription is the spec's to check. */
+export function checkSubscriptionPublishers(subscriptions: unknown): SpecProblem[] {
+  if (!Array.isArray(subscriptions)) return [];
+  return subscriptions.flatMap((subscription, index) => (isObject(subscription) ? checkReference(`subscriptions.${index}.publisher`, subscription.publisher, PUBLISHER) : []));
+}
+
 export function subscriptionSpecInput(subscriptions: readonly SubscriptionProps[] | undefined): { subscriptions?: unknown; knownPublications?: Record<string, PublicationSpec[]> } {
   if (subscriptions === undefined) return {};
   if (!Array.isArray(subscriptions)) return { subscriptions };
-  const publishers = subscriptions.map((s) => (s && typeof s === 'object' ? s.publisher : undefined));
+  const publishers = subscriptions.map((s) => (isObject(s) && checkReference('', s.publisher, PUBLISHER).length === 0 ? (s.publisher as LogicalPublisher) : undefined));
   return {
     subscriptions: subscriptions.map((s, index) => {
       if (!s || typeof s !== 'object') return s;

@@ -13,6 +13,12 @@ import { MonitoringSpec, MonitoringSpecInput, validateMonitoringSpec } from '../
 import { BackupJob } from './backup-job';
 import { HaproxyFrontends } from './haproxy-frontends';
 import { PatroniCluster } from './patroni-cluster';
+import { FRONTENDS, PATRONI_CLUSTER, checkReference, propsObject } from './references';
+import { checkPeers } from '../spec/peer';
+import { SpecError } from '../spec/problems';
+
+/** The exporters answer without authentication: never to every address. */
+const SCRAPER_PEERS = { why: 'the network or security group of your Prometheus: the exporters answer without authentication' } as const;
 import { registerStackOutput } from './stack-output';
 
 /** A warning and a critical threshold. */
@@ -84,8 +90,13 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
   constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
     super(scope, id);
     registerStackOutput(this);
-    const { cluster, frontends, scrapers, ...specInput } = props;
-    this.spec = validateMonitoringSpec(specInput, this.node.path);
+    const { cluster, frontends, scrapers, ...specInput } = propsObject('Monitoring spec', this.node.path, props);
+    const outside = [
+      ...checkReference('cluster', cluster, PATRONI_CLUSTER),
+      ...checkReference('frontends', frontends, FRONTENDS, true),
+      ...(scrapers === undefined ? [] : checkPeers('scrapers', scrapers, SCRAPER_PEERS)),
+    ];
+    this.spec = validateMonitoringSpec(specInput, this.node.path, { problems: outside, props: ['cluster', 'frontends', 'scrapers'] });
     this.cluster = cluster;
     const spec = this.spec;
     this.secret = cluster.platform.createSecret(this, 'Secret', `${cluster.clusterName}/monitoring`, [MONITORING_PASSWORD_KEY]);
@@ -115,6 +126,8 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
 
   /** Lets a Prometheus (a network or security group) scrape every exporter. */
   allowScraper(peer: Peer): void {
+    const problems = checkPeers('allowScraper(peer)', [peer], SCRAPER_PEERS);
+    if (problems.length > 0) throw new SpecError('Monitoring spec', problems, this.node.path);
     this.cluster.nodes.allow(this.spec.exporterPort, 'postgres_exporter (Prometheus)', peer);
     for (const { group } of this.groups) group.allow(this.spec.nodeExporterPort, 'node_exporter (Prometheus)', peer);
   }

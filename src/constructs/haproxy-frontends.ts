@@ -8,6 +8,11 @@ import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFronten
 import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit } from '../spec/pooling';
 import { SpecError } from '../spec/problems';
 import { RoutedCluster } from './routed-cluster';
+import { PLATFORM, ROUTED_CLUSTER, checkReference, propsObject } from './references';
+import { z } from 'zod';
+import { instanceType } from '../spec/common';
+import { expectation, propProblems } from '../spec/validate';
+import { checkPeers } from '../spec/peer';
 import { NodePlacement } from '../model/placement';
 import { registerStackOutput } from './stack-output';
 import { FrontendsDescription } from './stack-description';
@@ -55,6 +60,17 @@ export interface HaproxyFrontendsProps {
   readonly outputPrefix?: string;
 }
 
+const SPEC_NAME = 'HaproxyFrontends spec';
+
+/** Props outside the spec that are data. */
+const OUTSIDE_SHAPE = {
+  instanceType: instanceType('c6i.large').optional(),
+  outputPrefix: z
+    .string(expectation('a prefix of Terraform output names', 'use e.g. "orders_"'))
+    .regex(/^([A-Za-z_][A-Za-z0-9_-]{0,63})?$/, expectation('letters, digits, "_" and "-", starting with a letter or "_" (Terraform output names)', 'use e.g. "orders_"'))
+    .optional(),
+};
+
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
 type SpecProps = Omit<HaproxyFrontendsProps, 'platform' | 'cluster' | 'instanceType' | 'outputPrefix'>;
 const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<HaproxyFrontendsSpecInput, 'proxyZones'>>] ? true : never = true;
@@ -89,14 +105,16 @@ export class HaproxyFrontends extends Construct {
   constructor(scope: Construct, id: string, props: HaproxyFrontendsProps) {
     super(scope, id);
     registerStackOutput(this);
-    const { platform, cluster, instanceType, outputPrefix = '', ...specInput } = props;
+    const { platform, cluster, instanceType, outputPrefix = '', ...specInput } = propsObject(SPEC_NAME, this.node.path, props);
+    const platformProblems = checkReference('platform', platform, PLATFORM);
+    const outside = [...platformProblems, ...checkReference('cluster', cluster, ROUTED_CLUSTER), ...propProblems(OUTSIDE_SHAPE, props)];
     this.cluster = cluster;
     const proxyCount = specInput.proxyCount ?? 2;
-    const zones = Number.isInteger(proxyCount) && proxyCount > 0 ? platform.previewZones(proxyCount) : [];
+    const zones = platformProblems.length === 0 && Number.isInteger(proxyCount) && proxyCount > 0 ? platform.previewZones(proxyCount) : [];
     this.spec = validateHaproxyFrontendsSpec({
       ...specInput,
       proxyZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
-    }, this.node.path);
+    }, this.node.path, { problems: outside, props: ['platform', 'cluster', ...Object.keys(OUTSIDE_SHAPE)] });
     const spec = this.spec;
     if (spec.syncReplicaPort !== undefined && !cluster.syncAware) {
       throw new SpecError('HaproxyFrontends spec', [
@@ -206,6 +224,8 @@ export class HaproxyFrontends extends Construct {
    * (`{ group }`), or an existing security group such as the application's (`{ securityGroupId }`).
    */
   allowClient(peer: Peer): void {
+    const problems = checkPeers('allowClient(peer)', [peer], { why: 'the networks of the clients only', allowField: 'allowAnyClient', allowed: this.spec.allowAnyClient });
+    if (problems.length > 0) throw new SpecError(SPEC_NAME, problems, this.node.path);
     this.endpoint.allowClient(peer);
   }
 

@@ -5,7 +5,7 @@ import { ClusterArchive, ClusterBackup } from '../node-plan/pgbackrest-plan';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { LogicalPublisher, PublicationProps } from './logical-publisher';
-import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
+import { ClusterLogicalReplication, checkSubscriptionPublishers, isObject, subscriptionSpecInput } from './cluster-logical-replication';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
@@ -18,6 +18,9 @@ import { registerStackOutput } from './stack-output';
 import { BackupJobSpec } from '../spec/backup-job';
 import { PatroniClusterDescription, clusterDescriptionBase } from './stack-description';
 import { ClusterBaseProps } from './cluster-props';
+import { ARCHIVE, PLATFORM, checkReference, propsObject } from './references';
+import { instanceType, nodeSizeShape, volumeSizeGiB } from '../spec/common';
+import { propProblems } from '../spec/validate';
 
 /** Props of a PatroniCluster: the shared cluster props, and Patroni's, etcd's and archiving's own. */
 export interface PatroniClusterProps extends ClusterBaseProps {
@@ -103,6 +106,14 @@ export interface RestoreFromProps {
 }
 
 const DEDICATED_ETCD_MEMBERS = 3;
+const SPEC_NAME = 'PatroniCluster spec';
+
+/** Props outside the spec that are data: the machines of the PostgreSQL and etcd nodes. */
+const OUTSIDE_SHAPE = {
+  ...nodeSizeShape,
+  etcdInstanceType: instanceType('t3.small').optional(),
+  etcdDataVolumeSizeGiB: volumeSizeGiB(20).optional(),
+};
 
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
@@ -145,19 +156,28 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
     registerStackOutput(this);
-    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, archive, restoreFrom, subscriptions, ...specInput } = props;
+    const { platform, instanceType, dataVolumeSizeGiB, etcdInstanceType, etcdDataVolumeSizeGiB, archive, restoreFrom, subscriptions, ...specInput } = propsObject(SPEC_NAME, this.node.path, props);
+    const restoreArchive: unknown = isObject(restoreFrom) ? restoreFrom.archive : undefined;
+    const outside = [
+      ...checkReference('platform', platform, PLATFORM),
+      ...checkReference('archive', archive, ARCHIVE, true),
+      ...(isObject(restoreFrom) ? checkReference('restoreFrom.archive', restoreArchive, ARCHIVE) : []),
+      ...checkSubscriptionPublishers(subscriptions),
+      ...propProblems(OUTSIDE_SHAPE, props),
+    ];
     const nodeCount = specInput.nodeCount ?? 3;
     this.archive = archive;
     this.platform = platform;
     this.frontends = new FrontendsSlot(`PatroniCluster "${props.clusterName}"`);
+    const platformUsable = checkReference('platform', platform, PLATFORM).length === 0;
     this.spec = validatePatroniClusterSpec({
       ...specInput,
-      ...(platform.failoverOverride ? { failover: platform.failoverOverride } : {}),
-      archiveId: archive?.archiveId,
-      restoreFrom: restoreFrom ? { ...restoreFrom, archive: undefined, archiveId: restoreFrom.archive.archiveId } : undefined,
+      ...(platformUsable && platform.failoverOverride ? { failover: platform.failoverOverride } : {}),
+      archiveId: checkReference('archive', archive, ARCHIVE).length === 0 ? archive?.archiveId : undefined,
+      restoreFrom: isObject(restoreFrom) ? restoreSpecInput(restoreFrom) : restoreFrom,
       ...subscriptionSpecInput(subscriptions),
-      nodeZones: Number.isInteger(nodeCount) && nodeCount > 0 ? defined(platform.previewZones(nodeCount)) : undefined,
-    }, this.node.path);
+      nodeZones: platformUsable && Number.isInteger(nodeCount) && nodeCount > 0 ? defined(platform.previewZones(nodeCount)) : undefined,
+    }, this.node.path, { problems: outside, props: Object.keys(OUTSIDE_SHAPE).concat(['platform', 'archive']) });
     const spec = this.spec;
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
@@ -340,6 +360,12 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
 
 function clusterArchive(archive: WalArchiveBucket): ClusterArchive {
   return { repository: archive.repository.options, secretName: archive.secret.name, secretVariables: archive.secretVariables };
+}
+
+/** restoreFrom as the spec reads it: the archive's identity instead of the archive. */
+function restoreSpecInput(restoreFrom: Record<string, unknown>): Record<string, unknown> {
+  const { archive, ...target } = restoreFrom;
+  return { ...target, archiveId: checkReference('', archive, ARCHIVE).length === 0 ? (archive as WalArchiveBucket).archiveId : '' };
 }
 
 function defined(zones: (string | undefined)[]): string[] | undefined {

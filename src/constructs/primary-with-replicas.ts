@@ -5,7 +5,10 @@ import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, standbySlotName, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
 import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
-import { ClusterLogicalReplication, subscriptionSpecInput } from './cluster-logical-replication';
+import { ClusterLogicalReplication, checkSubscriptionPublishers, subscriptionSpecInput } from './cluster-logical-replication';
+import { ARCHIVE, PLATFORM, checkReference, propsObject } from './references';
+import { nodeSizeShape } from '../spec/common';
+import { propProblems } from '../spec/validate';
 import { LogicalPublisher, PublicationProps } from './logical-publisher';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { NodePlacement } from '../model/placement';
@@ -53,6 +56,8 @@ type SpecProps = Omit<PrimaryWithReplicasProps, 'platform' | 'instanceType' | 'd
 const propsMatchSpec: [Required<SpecProps>] extends [Required<Omit<PrimaryWithReplicasSpecInput, 'nodeZones' | 'subscriptions' | 'knownPublications'>>] ? true : never = true;
 void propsMatchSpec;
 
+const SPEC_NAME = 'PrimaryWithReplicas spec';
+
 /**
  * One primary and hot standbys, without Patroni: streaming replication from physical slots, the
  * standbys made with pg_basebackup -R at their first boot, synchronous or not; promotion is a
@@ -83,17 +88,24 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
   constructor(scope: Construct, id: string, props: PrimaryWithReplicasProps) {
     super(scope, id);
     registerStackOutput(this);
-    const { platform, instanceType, dataVolumeSizeGiB, archive, subscriptions, ...specInput } = props;
+    const { platform, instanceType, dataVolumeSizeGiB, archive, subscriptions, ...specInput } = propsObject(SPEC_NAME, this.node.path, props);
+    const platformProblems = checkReference('platform', platform, PLATFORM);
+    const outside = [
+      ...platformProblems,
+      ...checkReference('archive', archive, ARCHIVE, true),
+      ...checkSubscriptionPublishers(subscriptions),
+      ...propProblems(nodeSizeShape, props),
+    ];
     this.platform = platform;
     this.archive = archive;
     this.frontends = new FrontendsSlot(`PrimaryWithReplicas "${props.clusterName}"`);
     const nodeCount = (specInput.standbyCount ?? 2) + 1;
-    const zones = Number.isInteger(nodeCount) && nodeCount > 1 ? platform.previewZones(nodeCount) : [];
+    const zones = platformProblems.length === 0 && Number.isInteger(nodeCount) && nodeCount > 1 ? platform.previewZones(nodeCount) : [];
     this.spec = validatePrimaryWithReplicasSpec({
       ...specInput,
       ...subscriptionSpecInput(subscriptions),
       nodeZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
-    }, this.node.path);
+    }, this.node.path, { problems: outside, props: ['platform', 'archive', ...Object.keys(nodeSizeShape)] });
     const spec = this.spec;
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;

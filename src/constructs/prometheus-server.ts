@@ -7,6 +7,10 @@ import { PrometheusServerSpec, PrometheusServerSpecInput, validatePrometheusServ
 import { SpecError } from '../spec/problems';
 import { ClusterMonitoring } from './cluster-monitoring';
 import { registerStackOutput } from './stack-output';
+import { MONITORING, PLATFORM, checkReference, checkReferenceList, propsObject } from './references';
+import { checkPeers } from '../spec/peer';
+
+const SPEC_NAME = 'PrometheusServer spec';
 
 export interface PrometheusServerProps {
   readonly platform: Platform;
@@ -50,8 +54,9 @@ export class PrometheusServer extends Construct {
   constructor(scope: Construct, id: string, props: PrometheusServerProps) {
     super(scope, id);
     registerStackOutput(this);
-    const { platform, monitoring, ...specInput } = props;
-    this.spec = validatePrometheusServerSpec(specInput, this.node.path);
+    const { platform, monitoring, ...specInput } = propsObject(SPEC_NAME, this.node.path, props);
+    const outside = [...checkReference('platform', platform, PLATFORM), ...checkReferenceList('monitoring', monitoring, MONITORING, 1)];
+    this.spec = validatePrometheusServerSpec(specInput, this.node.path, { problems: outside, props: ['platform', 'monitoring'] });
     const spec = this.spec;
     const clusters = checkMonitoring(monitoring, this.node.path);
 
@@ -71,10 +76,14 @@ export class PrometheusServer extends Construct {
         // cluster would evaluate each cluster with every file's thresholds (and fire twice).
         const rules = [...new Set(monitoring.map((m) => m.alertRules()))];
         if (rules.length > 1) {
-          throw new Error(
-            `PrometheusServer ${this.node.path}: the clusters ${clusters.join(', ')} have different alert thresholds or backup schedules, and one server evaluates every rule on every cluster. ` +
-              'Fix: give their ClusterMonitoring the same thresholds (and backupMaxAgeHours), or give each cluster a PrometheusServer of its own.',
-          );
+          throw new SpecError(SPEC_NAME, [
+            {
+              path: 'monitoring',
+              given: clusters,
+              expected: 'clusters with the same alert thresholds and backup schedules: one server evaluates every rule file on every cluster',
+              fix: 'give their ClusterMonitoring the same thresholds (and backupMaxAgeHours), or give each cluster a PrometheusServer of its own',
+            },
+          ], this.node.path);
         }
         return planPrometheusNodes({
           groupName,
@@ -103,26 +112,18 @@ export class PrometheusServer extends Construct {
    * (`{ group }`, e.g. a Grafana's), or an existing security group (`{ securityGroupId }`).
    */
   allowClient(peer: Peer): void {
+    const problems = checkPeers('allowClient(peer)', [peer], { why: "a network of your operators or Grafana: Prometheus' UI and API have no authentication" });
+    if (problems.length > 0) throw new SpecError(SPEC_NAME, problems, this.node.path);
     this.nodes.allow(this.spec.port, 'Prometheus UI and API', peer);
   }
 }
 
-/** The clusters' names, in order; at least one cluster, each once. */
-function checkMonitoring(monitoring: readonly ClusterMonitoring[] | undefined, constructPath: string): string[] {
-  if (!Array.isArray(monitoring) || monitoring.length === 0) {
-    throw new SpecError('PrometheusServer spec', [
-      {
-        path: 'monitoring',
-        given: monitoring,
-        expected: 'one or more ClusterMonitoring constructs: the clusters this server scrapes',
-        fix: 'pass monitoring: [clusterMonitoring]',
-      },
-    ], constructPath);
-  }
+/** The clusters' names, in order; each cluster once (the list was checked to hold ClusterMonitorings). */
+function checkMonitoring(monitoring: readonly ClusterMonitoring[], constructPath: string): string[] {
   const names = monitoring.map((m) => m.scrapeCluster.cluster);
   const twice = names.find((name, index) => names.indexOf(name) !== index);
   if (twice !== undefined) {
-    throw new SpecError('PrometheusServer spec', [
+    throw new SpecError(SPEC_NAME, [
       {
         path: 'monitoring',
         given: names,

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { ArchiveRepository, NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { PGBACKREST_CIPHER_VARIABLE } from '../render/pgbackrest-config';
+import { PLATFORM, checkReference, propsObject } from './references';
 import { ReplicaStorageClass, WalArchiveBucketSpec, WalArchiveBucketSpecInput, archiveSecretName, validateWalArchiveBucketSpec } from '../spec/wal-archive-bucket';
 
 export interface WalArchiveBucketProps {
@@ -57,8 +58,8 @@ export class WalArchiveBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: WalArchiveBucketProps) {
     super(scope, id);
-    const { platform, ...specInput } = props;
-    this.spec = validateWalArchiveBucketSpec(specInput, this.node.path);
+    const { platform, ...specInput } = propsObject('WalArchiveBucket spec', this.node.path, props);
+    this.spec = validateWalArchiveBucketSpec(specInput, this.node.path, { problems: checkReference('platform', platform, PLATFORM), props: ['platform'] });
     this.repository = platform.createArchiveRepository(this, 'Repository', this.spec);
     const locationKeys = Object.fromEntries(Object.keys(this.repository.locationVariables).map((variable) => [variable, variable.toLowerCase().replace(/^pgbackrest_/, '')]));
     const fixedValues = Object.fromEntries(Object.entries(this.repository.locationVariables).map(([variable, value]) => [locationKeys[variable], value]));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { port, wholeNumber } from './common';
 import { SpecProblem } from './problems';
-import { CrossFieldRule, expectation, validateSpec } from './validate';
+import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
 /**
  * systemd OnCalendar expressions (systemd.time(7), "Calendar Events"), checked here so that a
@@ -272,6 +272,6 @@ export const backupJobRules: readonly CrossFieldRule<Spec>[] = [
   },
 ];
 
-export function validateBackupJobSpec(input: unknown, constructPath?: string): BackupJobSpec {
-  return validateSpec('BackupJob spec', backupJobSchema, backupJobRules, input, constructPath);
+export function validateBackupJobSpec(input: unknown, constructPath?: string, outside?: OutsideProps): BackupJobSpec {
+  return validateSpec('BackupJob spec', backupJobSchema, backupJobRules, input, constructPath, outside);
 }

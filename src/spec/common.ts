@@ -56,3 +56,9 @@ export function instanceType(example: string) {
 export function volumeSizeGiB(example: number) {
   return wholeNumber('GiB', 1, 16_384, example);
 }
+
+/** Props of a construct's machines, kept outside its spec (validated with propProblems). */
+export const nodeSizeShape = {
+  instanceType: instanceType('m6i.large').optional(),
+  dataVolumeSizeGiB: volumeSizeGiB(100).optional(),
+};

@@ -3,7 +3,7 @@ import { optIn, optionalPort, port, wholeNumber } from './common';
 import { distinctPorts } from './patroni-cluster';
 import { cidrList, refuseAnywhere } from './network';
 import { poolingSchema } from './pooling';
-import { CrossFieldRule, validateSpec } from './validate';
+import { CrossFieldRule, validateSpec, OutsideProps } from './validate';
 
 export const haproxyFrontendsSchema = z.object({
   proxyCount: wholeNumber('proxies', 1, 8, 2).default(2),
@@ -80,6 +80,6 @@ export const haproxyFrontendsRules: readonly CrossFieldRule<Spec>[] = [
   },
 ];
 
-export function validateHaproxyFrontendsSpec(input: unknown, constructPath?: string): HaproxyFrontendsSpec {
-  return validateSpec('HaproxyFrontends spec', haproxyFrontendsSchema, haproxyFrontendsRules, input, constructPath);
+export function validateHaproxyFrontendsSpec(input: unknown, constructPath?: string, outside?: OutsideProps): HaproxyFrontendsSpec {
+  return validateSpec('HaproxyFrontends spec', haproxyFrontendsSchema, haproxyFrontendsRules, input, constructPath, outside);
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { port, wholeNumber } from './common';
 import { SpecProblem } from './problems';
-import { CrossFieldRule, expectation, validateSpec } from './validate';
+import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
 /**
  * The monitoring of a cluster: alert thresholds (the seed's defaults, every one overridable) and
@@ -253,6 +253,6 @@ export const monitoringRules: readonly CrossFieldRule<Spec>[] = [
   },
 ];
 
-export function validateMonitoringSpec(input: unknown, constructPath?: string): MonitoringSpec {
-  return validateSpec('Monitoring spec', monitoringSchema, monitoringRules, input, constructPath);
+export function validateMonitoringSpec(input: unknown, constructPath?: string, outside?: OutsideProps): MonitoringSpec {
+  return validateSpec('Monitoring spec', monitoringSchema, monitoringRules, input, constructPath, outside);
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { instanceType, port, resourceName, wholeNumber } from './common';
 import { cidrList, refuseAnywhere } from './network';
-import { CrossFieldRule, validateSpec } from './validate';
+import { CrossFieldRule, validateSpec, OutsideProps } from './validate';
 
 export const prometheusServerSchema = z.object({
   port: port(9090),
@@ -26,6 +26,6 @@ const prometheusServerRules: readonly CrossFieldRule<PrometheusServerSpec>[] = [
 ];
 
 /** Validates the settings of a PrometheusServer: defaults applied, every problem listed. */
-export function validatePrometheusServerSpec(input: unknown, constructPath?: string): PrometheusServerSpec {
-  return validateSpec('PrometheusServer spec', prometheusServerSchema, prometheusServerRules, input, constructPath);
+export function validatePrometheusServerSpec(input: unknown, constructPath?: string, outside?: OutsideProps): PrometheusServerSpec {
+  return validateSpec('PrometheusServer spec', prometheusServerSchema, prometheusServerRules, input, constructPath, outside);
 }

@@ -7,7 +7,7 @@ import { expectation } from './validate';
  * Where a new cluster starts from when it is restored from an archive (point-in-time recovery):
  * the source cluster's stanza and exactly one target.
  */
-export const restoreFromSchema = z.object({
+export const restoreFromSchema = z.strictObject({
   /** The cluster whose backups and WAL are restored (its pgBackRest stanza is its name). */
   sourceCluster: resourceName,
   /** Identity of the archive holding the source stanza (set by the construct, not by users). */
@@ -28,7 +28,7 @@ export const restoreFromSchema = z.object({
   latest: z.literal(true, expectation('true', 'set latest: true, or give a targetTime, targetLsn or targetName instead')).optional(),
   /** Whether the target itself is included (commits at exactly targetTime). @default true */
   targetInclusive: z.boolean(expectation('true or false', 'use a boolean')).default(true),
-});
+}, expectation('{ archive, sourceCluster, and one of targetTime, targetLsn, targetName or latest: true }', 'pass e.g. { archive, sourceCluster: "orders", latest: true }, or leave restoreFrom unset'));
 
 export type RestoreFromSpec = z.output<typeof restoreFromSchema>;
 

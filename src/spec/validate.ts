@@ -90,41 +90,18 @@ function objectSchemasAt(schema: z.core.$ZodType, path: readonly PropertyKey[]):
   return field ? objectSchemasAt(field, rest) : [];
 }
 
-/**
- * Parses `input` field by field with `schema`, then applies the cross-field `rules`.
- * Throws a SpecError listing every problem; returns the spec with defaults applied.
- */
-export function validateSpec<Shape extends z.ZodRawShape>(
-  specName: string,
-  schema: z.ZodObject<Shape>,
-  rules: readonly CrossFieldRule<z.output<z.ZodObject<Shape>>>[],
-  input: unknown,
-  /** The construct whose props these are, named in the error. */
-  constructPath?: string,
-  /** Problems the construct found in props outside the spec (references to other constructs), reported together. */
-  otherProblems: readonly SpecProblem[] = [],
-): z.output<z.ZodObject<Shape>> {
-  type Spec = z.output<z.ZodObject<Shape>>;
-  const problems: SpecProblem[] = [...otherProblems];
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new SpecError(specName, [{ path: '(spec)', given: input, expected: 'an object', fix: 'pass the props object' }], constructPath);
-  }
-  const record = input as Record<string, unknown>;
+/** What a construct checked itself, outside its spec: see validateSpec. */
+export interface OutsideProps {
+  readonly problems?: readonly SpecProblem[];
+  readonly props?: readonly string[];
+}
+
+/** Each field of `shape` parsed from `record` on its own: the values, the fields that failed, and their problems. */
+function parseFields(shape: z.ZodRawShape, record: Record<string, unknown>): { parsed: Record<string, unknown>; failed: Set<string>; problems: SpecProblem[] } {
   const parsed: Record<string, unknown> = {};
   const failed = new Set<string>();
-  const known = Object.keys(schema.shape);
-
-  // Own keys only: "constructor" or "toString" are not fields because every object inherits them.
-  const unknownKeys = Object.keys(record).filter((key) => !Object.hasOwn(schema.shape, key) && record[key] !== undefined);
-  if (unknownKeys.length > 0) {
-    problems.push({
-      path: unknownKeys.slice(0, 20).join(', ') + (unknownKeys.length > 20 ? ` and ${unknownKeys.length - 20} more` : ''),
-      given: unknownKeys.slice(0, 20).map((key) => record[key]),
-      expected: 'only documented fields',
-      fix: `remove or correct ${unknownKeys.slice(0, 20).map((key) => `${key}${didYouMean(key, known)}`).join(', ')} (check the spelling against the README)`,
-    });
-  }
-  for (const [key, fieldSchema] of Object.entries(schema.shape)) {
+  const problems: SpecProblem[] = [];
+  for (const [key, fieldSchema] of Object.entries(shape)) {
     const result = (fieldSchema as z.ZodType).safeParse(record[key], { reportInput: true });
     if (result.success) {
       parsed[key] = result.data;
@@ -136,6 +113,56 @@ export function validateSpec<Shape extends z.ZodRawShape>(
       }
     }
   }
+  return { parsed, failed, problems };
+}
+
+/**
+ * The problems of props a construct keeps outside its spec (machine sizes, output names): parsed
+ * with `shape` like spec fields, reported with them (validateSpec's `outside`).
+ */
+export function propProblems(shape: z.ZodRawShape, props: object): SpecProblem[] {
+  return parseFields(shape, props as Record<string, unknown>).problems;
+}
+
+/**
+ * Parses `input` field by field with `schema`, then applies the cross-field `rules`.
+ * Throws a SpecError listing every problem; returns the spec with defaults applied.
+ */
+export function validateSpec<Shape extends z.ZodRawShape>(
+  specName: string,
+  schema: z.ZodObject<Shape>,
+  rules: readonly CrossFieldRule<z.output<z.ZodObject<Shape>>>[],
+  input: unknown,
+  /** The construct whose props these are, named in the error. */
+  constructPath?: string,
+  /**
+   * What the construct checked itself in props it keeps outside the spec (references to other
+   * constructs, machine sizes): their problems, reported together with the spec's, and their names,
+   * suggested for misspelt fields.
+   */
+  outside: OutsideProps = {},
+): z.output<z.ZodObject<Shape>> {
+  type Spec = z.output<z.ZodObject<Shape>>;
+  const problems: SpecProblem[] = [...(outside.problems ?? [])];
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new SpecError(specName, [{ path: '(spec)', given: input, expected: 'an object', fix: 'pass the props object' }], constructPath);
+  }
+  const record = input as Record<string, unknown>;
+  const known = [...Object.keys(schema.shape), ...(outside.props ?? [])];
+
+  // Own keys only: "constructor" or "toString" are not fields because every object inherits them.
+  const unknownKeys = Object.keys(record).filter((key) => !Object.hasOwn(schema.shape, key) && record[key] !== undefined);
+  if (unknownKeys.length > 0) {
+    problems.push({
+      path: unknownKeys.slice(0, 20).join(', ') + (unknownKeys.length > 20 ? ` and ${unknownKeys.length - 20} more` : ''),
+      given: unknownKeys.slice(0, 20).map((key) => record[key]),
+      expected: 'only documented fields',
+      fix: `remove or correct ${unknownKeys.slice(0, 20).map((key) => `${key}${didYouMean(key, known)}`).join(', ')} (check the spelling against the README)`,
+    });
+  }
+  const fields = parseFields(schema.shape, record);
+  for (const problem of fields.problems) problems.push(problem);
+  const { parsed, failed } = fields;
   for (const rule of rules) {
     if (rule.uses.every((key) => !failed.has(key))) {
       for (const problem of rule.check(parsed as Spec)) problems.push(problem);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { optIn, resourceName, wholeNumber } from './common';
-import { CrossFieldRule, expectation, validateSpec } from './validate';
+import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
 /**
  * An AWS region code: "eu-central-1", "us-gov-west-1", "cn-northwest-1", "eusc-de-east-1". Refuses
@@ -98,8 +98,8 @@ export const walArchiveBucketRules: readonly CrossFieldRule<WalArchiveBucketSpec
   },
 ];
 
-export function validateWalArchiveBucketSpec(input: unknown, constructPath?: string): WalArchiveBucketSpec {
-  return validateSpec('WalArchiveBucket spec', walArchiveBucketSchema, walArchiveBucketRules, input, constructPath);
+export function validateWalArchiveBucketSpec(input: unknown, constructPath?: string, outside?: OutsideProps): WalArchiveBucketSpec {
+  return validateSpec('WalArchiveBucket spec', walArchiveBucketSchema, walArchiveBucketRules, input, constructPath, outside);
 }
 
 /** The name of an archive's secret (passphrase, location): the same wherever the archive is used. */

@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 const LAYERS = ['model', 'spec', 'render', 'node-plan', 'platform', 'constructs', 'policy', 'review', 'runner', 'cli'] as const;
 const above = (layer: (typeof LAYERS)[number]) => LAYERS.slice(0, LAYERS.indexOf(layer) + 1);
 /** Packages a layer may load; the lower layers stay free of cdktf so that render code runs anywhere. */
-const PURE = ['zod', 'yaml'];
+const PURE = ['zod', 'yaml', 'ipaddr.js', 'fastest-levenshtein'];
 const CDKTF = ['cdktf-seam', 'constructs', '@cdktf/provider-aws', '@cdktf/provider-docker', '@cdktf/provider-random', '@cdktf/provider-tls'];
 const ALLOWED: Record<string, readonly string[]> = {
   model: [],

@@ -13,7 +13,7 @@ function monitoredStack() {
   const monitoring = new ClusterMonitoring(stack, 'Monitoring', {
     cluster,
     frontends,
-    scrapers: [{ securityGroupId: 'sg-prometheus' }],
+    scrapers: [{ securityGroupId: 'sg-0e0e0e0e0e0e0e0e0' }],
     replicationLagSeconds: { warning: 30, critical: 120 },
     slotRetainedWalBytes: { warning: 512 * 1024 ** 2, critical: 4 * 1024 ** 3 },
   });
@@ -25,9 +25,9 @@ describe('ClusterMonitoring on AWS', () => {
     const { synth } = monitoredStack();
     const rules = resourcesOf(synth, 'aws_vpc_security_group_ingress_rule').filter((r) => r.from_port === 9187 || r.from_port === 9100);
     expect(rules.map((r) => [r.from_port, r.referenced_security_group_id]).sort()).toEqual([
-      [9100, 'sg-prometheus'],
-      [9100, 'sg-prometheus'],
-      [9187, 'sg-prometheus'],
+      [9100, 'sg-0e0e0e0e0e0e0e0e0'],
+      [9100, 'sg-0e0e0e0e0e0e0e0e0'],
+      [9187, 'sg-0e0e0e0e0e0e0e0e0'],
     ]);
     for (const rule of rules) expect(rule.cidr_ipv4).toBeUndefined();
   });

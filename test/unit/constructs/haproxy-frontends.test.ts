@@ -84,13 +84,13 @@ describe('HaproxyFrontends on AWS', () => {
     const { stack, platform } = awsTestStack();
     const cluster = new PatroniCluster(stack, 'Cluster', { clusterName: 'orders', platform });
     const frontends = new HaproxyFrontends(stack, 'Frontends', { platform, cluster });
-    frontends.allowClient({ securityGroupId: 'sg-app' });
+    frontends.allowClient({ securityGroupId: 'sg-0a0a0a0a0a0a0a0a0' });
     // The attributes, resolved the way a user would read them: as outputs.
     new TerraformOutput(stack, 'client_sg', { value: frontends.clientSecurityGroupId });
     new TerraformOutput(stack, 'proxy_sg', { value: frontends.securityGroupId });
     new TerraformOutput(stack, 'cluster_sg', { value: cluster.securityGroupId });
     const synth = synthesize(stack);
-    const rules = resourcesOf(synth, 'aws_vpc_security_group_ingress_rule').filter((r) => r.referenced_security_group_id === 'sg-app');
+    const rules = resourcesOf(synth, 'aws_vpc_security_group_ingress_rule').filter((r) => r.referenced_security_group_id === 'sg-0a0a0a0a0a0a0a0a0');
     expect(rules.map((r) => r.from_port).sort()).toEqual([5000, 5001]);
     for (const rule of rules) expect(rule.security_group_id).toBe(synth.output?.client_sg.value);
     expect(synth.output?.client_sg.value).toMatch(/aws_security_group\.Frontends_Endpoint_SecurityGroup/);

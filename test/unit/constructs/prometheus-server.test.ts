@@ -190,7 +190,7 @@ describe('PrometheusServer props are checked before anything is built', () => {
 
   test('it needs one or more clusters, each once', () => {
     const { stack, platform } = awsTestStack();
-    expect(specErrorOf(() => new PrometheusServer(stack, 'Empty', { platform, monitoring: [] })).message).toMatch(/monitoring: got \[\]; expected one or more ClusterMonitoring/);
+    expect(specErrorOf(() => new PrometheusServer(stack, 'Empty', { platform, monitoring: [] })).message).toMatch(/monitoring: got \[\]; expected a list of at least 1: a ClusterMonitoring/);
     const orders = monitoredCluster(stack, platform, 'orders', false);
     expect(specErrorOf(() => new PrometheusServer(stack, 'Twice', { platform, monitoring: [orders, orders] })).message).toMatch(/cluster "orders" appears twice/);
   });
@@ -221,6 +221,6 @@ describe('PrometheusServer on the local platform', () => {
     const cluster = new PatroniCluster(stack, 'Cluster-billing', { clusterName: 'billing', platform });
     const billing = new ClusterMonitoring(stack, 'Monitoring-billing', { cluster, replicationLagSeconds: { warning: 10, critical: 30 } });
     new PrometheusServer(stack, 'Prometheus', { platform, monitoring: [orders, billing] });
-    expect(() => collectRenderedNodes(stack)).toThrow(/different alert thresholds .* give their ClusterMonitoring the same thresholds .* or give each cluster a PrometheusServer of its own/);
+    expect(() => collectRenderedNodes(stack)).toThrow(/monitoring: got \["orders","billing"\]; expected clusters with the same alert thresholds .* give their ClusterMonitoring the same thresholds .* or give each cluster a PrometheusServer of its own/);
   });
 });
