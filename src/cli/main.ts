@@ -1,14 +1,11 @@
 import { POSTGRES_PACKAGE } from '../model/layout';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readStackListing, readStackOutput } from '../constructs/stack-output';
 import { LocalArchiveStore } from '../platform/local/archive-store';
 import { LocalPlatformRequest } from '../platform/stack-platform';
 import { recoveryReportOf } from '../review/recovery-objectives';
 import { FAILOVER_PROFILES, FailoverProfile } from '../spec/failover';
-import { validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
-import { validatePatroniClusterSpec } from '../spec/patroni-cluster';
-import { SpecError } from '../spec/problems';
+import { VALIDATE_KINDS, validateCommand } from './validate-command';
 import { Synthesized, UserAppError, chooseStack, findProject, readSynthesized, synthesizeApp } from './user-app';
 
 /** Under /tmp: the services run as postgres, etcd and haproxy and must reach their directories. */
@@ -19,9 +16,11 @@ const USAGE = `pgha: tools for cdktf-postgres-ha
 Run it in your cdktf project: it finds the nearest cdktf.json and runs its "app" as \`cdktf synth\`
 does, so every command sees the stacks of your app (--stack picks one when there are several).
 
-  pgha validate <patroni-cluster|haproxy-frontends> <spec.json>
-      Checks a spec (the construct's props as JSON, without "platform"/"cluster") and prints
-      it with defaults applied, or every problem with its field. Exit 1 when invalid.
+  pgha validate <kind> <spec.json>
+      Checks a construct's or platform's props as JSON (construct references such as "platform"
+      or "cluster" are set aside) and prints them with defaults applied, or every problem with
+      its field, what was given, what is expected and the fix. Exit 1 when invalid. Kinds:
+      ${Object.keys(VALIDATE_KINDS).join(', ')}.
   pgha nodes [--stack S] [--dir SYNTH_DIR]
       Lists the nodes of a stack and the files written for each. --dir reads an app synthesized
       already (e.g. cdktf.out) instead of running the app.
@@ -56,11 +55,6 @@ does, so every command sees the stacks of your app (--stack picks one when there
       This text, and the stacks of the app in this directory.
 `;
 
-const VALIDATORS: Record<string, (input: unknown) => unknown> = {
-  'patroni-cluster': validatePatroniClusterSpec,
-  'haproxy-frontends': validateHaproxyFrontendsSpec,
-};
-
 export interface Output {
   out(text: string): void;
   err(text: string): void;
@@ -75,30 +69,6 @@ function option(args: string[], name: string, fallback: string): string {
   const value = args[index + 1];
   if (value === undefined || value === '' || value.startsWith('--')) throw new UserAppError(`${name}: expected a value after it, e.g. ${name} ${fallback || '<value>'}`);
   return value;
-}
-
-function validate(args: string[], io: Output): number {
-  const [kind, file] = args;
-  const validator = VALIDATORS[kind];
-  if (!validator || !file) {
-    io.err(`pgha validate: expected a kind (${Object.keys(VALIDATORS).join(' or ')}) and a JSON file.\n`);
-    return 2;
-  }
-  let input: unknown;
-  try {
-    input = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    io.err(`pgha validate: cannot read ${file} as JSON: ${(error as Error).message}\n`);
-    return 2;
-  }
-  try {
-    io.out(`${JSON.stringify(validator(input), null, 2)}\n`);
-    return 0;
-  } catch (error) {
-    if (!(error instanceof SpecError)) throw error;
-    io.err(`${file}: ${error.message}\n`);
-    return 1;
-  }
 }
 
 /**
@@ -314,7 +284,7 @@ async function run(args: string[], io: Output, cwd: string): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'validate':
-      return validate(rest, io);
+      return validateCommand(rest, io);
     case 'nodes':
       return nodes(rest, io, cwd);
     case 'local':

@@ -107,6 +107,7 @@ export class BackupJob extends Construct {
       },
       `BackupJob ${this.node.path}`,
       spec,
+      { specName: 'BackupJob spec', construct: this },
     );
   }
 }

@@ -14,6 +14,7 @@ import { BackupJob } from './backup-job';
 import { HaproxyFrontends } from './haproxy-frontends';
 import { PatroniCluster } from './patroni-cluster';
 import { FRONTENDS, PATRONI_CLUSTER, checkReference, propsObject } from './references';
+import { claimPorts } from './stack-claims';
 import { checkPeers } from '../spec/peer';
 import { SpecError } from '../spec/problems';
 
@@ -120,6 +121,9 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
       ...(cluster.etcdNodes ? [{ group: cluster.etcdNodes, role: 'etcd' as const }] : []),
       ...(frontends ? [{ group: frontends.nodes, role: 'proxy' as const }] : []),
     ];
+    const claimant = { specName: 'Monitoring spec', construct: this };
+    claimPorts(claimant, cluster.nodes, [{ port: spec.exporterPort, field: 'exporterPort', what: 'postgres_exporter' }]);
+    for (const { group } of this.groups) claimPorts(claimant, group, [{ port: spec.nodeExporterPort, field: 'nodeExporterPort', what: 'node_exporter' }]);
     for (const { group } of this.groups) group.extendPlans((plan) => nodeExporterAddition(plan, spec.nodeExporterPort));
     for (const scraper of scrapers ?? []) this.allowScraper(scraper);
   }

@@ -9,6 +9,7 @@ import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit 
 import { SpecError } from '../spec/problems';
 import { RoutedCluster } from './routed-cluster';
 import { PLATFORM, ROUTED_CLUSTER, checkReference, propsObject } from './references';
+import { claimName, claimPorts } from './stack-claims';
 import { z } from 'zod';
 import { instanceType } from '../spec/common';
 import { expectation, propProblems } from '../spec/validate';
@@ -136,6 +137,8 @@ export class HaproxyFrontends extends Construct {
       if (problems.length > 0) throw new SpecError('HaproxyFrontends spec', problems, this.node.path);
     }
     const groupName = `${cluster.clusterName}-proxy`;
+    const claimant = { specName: SPEC_NAME, construct: this };
+    claimName(claimant, 'node group', groupName, 'cluster');
     this.proxies = platform.placeNodes(groupName, spec.proxyCount);
     this.secret = platform.createSecret(this, 'Secret', `${cluster.clusterName}/haproxy`, Object.values(HAPROXY_SECRET_VARIABLES));
     this.poolingSecret = spec.pooling ? platform.createSecret(this, 'PoolingSecret', `${cluster.clusterName}/pgbouncer`, [PGBOUNCER_PASSWORD_KEY]) : undefined;
@@ -155,6 +158,19 @@ export class HaproxyFrontends extends Construct {
           ports: this.nodes.ports,
         }),
     });
+    claimPorts(claimant, this.nodes, [
+      { port: spec.readWritePort, field: 'readWritePort', what: "HAProxy's read-write frontend" },
+      { port: spec.readOnlyPort, field: 'readOnlyPort', what: "HAProxy's read-only frontend" },
+      ...(spec.syncReplicaPort !== undefined ? [{ port: spec.syncReplicaPort, field: 'syncReplicaPort', what: "HAProxy's synchronous-standby frontend" }] : []),
+      { port: spec.statsPort, field: 'statsPort', what: "HAProxy's stats page" },
+      { port: spec.healthPort, field: 'healthPort', what: "HAProxy's health check" },
+      ...(spec.pooling
+        ? [
+            { port: spec.pooling.readWritePort, field: 'pooling.readWritePort', what: "PgBouncer's read-write pool" },
+            { port: spec.pooling.readOnlyPort, field: 'pooling.readOnlyPort', what: "PgBouncer's read-only pool" },
+          ]
+        : []),
+    ]);
     cluster.allowProxies(this.nodes);
     const pooling = spec.pooling;
     const poolingSecret = this.poolingSecret;

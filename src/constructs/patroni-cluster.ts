@@ -19,6 +19,7 @@ import { BackupJobSpec } from '../spec/backup-job';
 import { PatroniClusterDescription, clusterDescriptionBase } from './stack-description';
 import { ClusterBaseProps } from './cluster-props';
 import { ARCHIVE, PLATFORM, checkReference, propsObject } from './references';
+import { Claimant, claimName, claimPorts } from './stack-claims';
 import { instanceType, nodeSizeShape, volumeSizeGiB } from '../spec/common';
 import { propProblems } from '../spec/validate';
 
@@ -181,6 +182,10 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     const spec = this.spec;
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
+    const claimant = { specName: SPEC_NAME, construct: this };
+    claimName(claimant, 'cluster name', spec.clusterName, 'clusterName');
+    claimName(claimant, 'node group', groupName, 'clusterName');
+    if (spec.etcdPlacement === 'dedicated') claimName(claimant, 'node group', `${spec.clusterName}-etcd`, 'clusterName');
     this.members = platform.placeNodes(groupName, spec.nodeCount);
     // replicateFrom was checked against these names: a platform naming nodes otherwise would break it.
     const expectedNames = patroniMemberNames(spec.clusterName, spec.nodeCount);
@@ -239,6 +244,16 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
           watchdogDevice: platform.watchdogDevice,
         }),
     });
+    claimPorts(claimant, this.nodes, [
+      { port: spec.postgresPort, field: 'postgresPort', what: 'PostgreSQL' },
+      { port: spec.restApiPort, field: 'restApiPort', what: "Patroni's REST API" },
+      ...(spec.etcdPlacement === 'colocated'
+        ? [
+            { port: spec.etcdClientPort, field: 'etcdClientPort', what: "etcd's client port" },
+            { port: spec.etcdPeerPort, field: 'etcdPeerPort', what: "etcd's peer port" },
+          ]
+        : []),
+    ]);
     archive?.grant(this.nodes);
     if (restore && !restore.sameArchive) restoreFrom?.archive.grant(this.nodes);
     const self = { group: groupName };
@@ -258,6 +273,10 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
         plans: () => planDedicatedEtcdNodes(spec, etcdGroupName, this.etcdMembers, etcdNodes.ports, etcdDataVolumeSizeGiB ?? 20),
       });
       this.etcdNodes = etcdNodes;
+      claimPorts(claimant, etcdNodes, [
+        { port: spec.etcdClientPort, field: 'etcdClientPort', what: "etcd's client port" },
+        { port: spec.etcdPeerPort, field: 'etcdPeerPort', what: "etcd's peer port" },
+      ]);
       etcdNodes.allow(spec.etcdClientPort, 'etcd clients (Patroni)', self);
       etcdNodes.allow(spec.etcdPeerPort, 'etcd peers', { group: etcdGroupName });
       etcdNodes.allow(spec.etcdClientPort, 'etcd health between members', { group: etcdGroupName });
@@ -272,7 +291,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
    * pgbackrest.conf carries its retention.
    * @internal BackupJob calls it.
    */
-  attachBackup(backup: Omit<ClusterBackup, 'tls'>, by: string, spec: BackupJobSpec): void {
+  attachBackup(backup: Omit<ClusterBackup, 'tls'>, by: string, spec: BackupJobSpec, claimant?: Claimant): void {
     if (!this.archive) {
       throw new Error(`${by}: cluster "${this.clusterName}" has no archive. Fix: give the PatroniCluster an archive (a WalArchiveBucket) to back up into.`);
     }
@@ -286,6 +305,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     }
     // From a standby, pgBackRest reaches the primary through its TLS server on every node, with
     // mutual TLS: one CA and certificate for the cluster, accepted only for this cluster's stanza.
+    if (claimant) claimPorts(claimant, this.nodes, [{ port: PGBACKREST_TLS_PORT, field: 'backupStandby', what: "pgBackRest's TLS server" }]);
     const certificate = this.platform.createNodeCertificates(this, 'BackupTls', {
       name: `${this.clusterName}/pgbackrest`,
       commonName: `pgha-${this.clusterName}-pgbackrest`,

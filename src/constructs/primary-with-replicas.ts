@@ -7,6 +7,7 @@ import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { ClusterLogicalReplication, checkSubscriptionPublishers, subscriptionSpecInput } from './cluster-logical-replication';
 import { ARCHIVE, PLATFORM, checkReference, propsObject } from './references';
+import { claimName, claimPorts } from './stack-claims';
 import { nodeSizeShape } from '../spec/common';
 import { propProblems } from '../spec/validate';
 import { LogicalPublisher, PublicationProps } from './logical-publisher';
@@ -109,6 +110,9 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
     const spec = this.spec;
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
+    const claimant = { specName: SPEC_NAME, construct: this };
+    claimName(claimant, 'cluster name', spec.clusterName, 'clusterName');
+    claimName(claimant, 'node group', groupName, 'clusterName');
     this.members = platform.placeNodes(groupName, spec.standbyCount + 1);
     // replicateFrom was checked against the names "<clusterName>-pg-<n>": the platform must place those.
     const placed = this.members.map((m) => m.name).join(', ');
@@ -140,6 +144,10 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
           logicalSlots: this.logicalReplication.slots.length,
         }),
     });
+    claimPorts(claimant, this.nodes, [
+      { port: spec.postgresPort, field: 'postgresPort', what: 'PostgreSQL' },
+      { port: spec.agentPort, field: 'agentPort', what: "the role agent's health port" },
+    ]);
     archive?.grant(this.nodes);
     const self = { group: groupName };
     this.nodes.allow(spec.postgresPort, 'PostgreSQL streaming replication', self);

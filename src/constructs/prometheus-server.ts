@@ -8,6 +8,7 @@ import { SpecError } from '../spec/problems';
 import { ClusterMonitoring } from './cluster-monitoring';
 import { registerStackOutput } from './stack-output';
 import { MONITORING, PLATFORM, checkReference, checkReferenceList, propsObject } from './references';
+import { claimName, claimPorts } from './stack-claims';
 import { checkPeers } from '../spec/peer';
 
 const SPEC_NAME = 'PrometheusServer spec';
@@ -61,6 +62,8 @@ export class PrometheusServer extends Construct {
     const clusters = checkMonitoring(monitoring, this.node.path);
 
     const groupName = spec.name;
+    const claimant = { specName: SPEC_NAME, construct: this };
+    claimName(claimant, 'node group', groupName, 'name');
     const [placement] = platform.placeNodes(groupName, 1);
     this.url = `http://${placement.address}:${spec.port}`;
     this.nodes = platform.createNodeGroup(this, 'Nodes', {
@@ -101,6 +104,7 @@ export class PrometheusServer extends Construct {
         });
       },
     });
+    claimPorts(claimant, this.nodes, [{ port: spec.port, field: 'port', what: "Prometheus' UI and API" }]);
     // EC2 service discovery lists the instances (a no-op where targets are static).
     this.nodes.allowInstanceDiscovery();
     for (const m of monitoring) m.allowScraper({ group: groupName });

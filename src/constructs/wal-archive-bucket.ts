@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { ArchiveRepository, NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { PGBACKREST_CIPHER_VARIABLE } from '../render/pgbackrest-config';
 import { PLATFORM, checkReference, propsObject } from './references';
+import { claimName } from './stack-claims';
 import { ReplicaStorageClass, WalArchiveBucketSpec, WalArchiveBucketSpecInput, archiveSecretName, validateWalArchiveBucketSpec } from '../spec/wal-archive-bucket';
 
 export interface WalArchiveBucketProps {
@@ -60,6 +61,7 @@ export class WalArchiveBucket extends Construct {
     super(scope, id);
     const { platform, ...specInput } = propsObject('WalArchiveBucket spec', this.node.path, props);
     this.spec = validateWalArchiveBucketSpec(specInput, this.node.path, { problems: checkReference('platform', platform, PLATFORM), props: ['platform'] });
+    claimName({ specName: 'WalArchiveBucket spec', construct: this }, 'archive name', this.spec.name, 'name');
     this.repository = platform.createArchiveRepository(this, 'Repository', this.spec);
     const locationKeys = Object.fromEntries(Object.keys(this.repository.locationVariables).map((variable) => [variable, variable.toLowerCase().replace(/^pgbackrest_/, '')]));
     const fixedValues = Object.fromEntries(Object.entries(this.repository.locationVariables).map(([variable, value]) => [locationKeys[variable], value]));

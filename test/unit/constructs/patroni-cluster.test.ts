@@ -171,6 +171,6 @@ describe('PatroniCluster on AWS', () => {
   test('fails when two clusters share a name in one stack', () => {
     const { stack, platform } = awsTestStack();
     new PatroniCluster(stack, 'A', { clusterName: 'orders', platform });
-    expect(() => new PatroniCluster(stack, 'B', { clusterName: 'orders', platform })).toThrow(/group name "orders-pg" is used twice/);
+    expect(() => new PatroniCluster(stack, 'B', { clusterName: 'orders', platform })).toThrow(/Invalid PatroniCluster spec of test\/B .*\n.*clusterName: got "orders"; expected a cluster name no other construct of the stack uses: test\/A has "orders" already/);
   });
 });
