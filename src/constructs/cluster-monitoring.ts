@@ -91,7 +91,7 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
   constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
     super(scope, id);
     registerStackOutput(this);
-    const { cluster, frontends, scrapers, ...specInput } = propsObject('Monitoring spec', this.node.path, props);
+    const { cluster, frontends, scrapers, ...specInput } = propsObject('ClusterMonitoring spec', this.node.path, props);
     const outside = [
       ...checkReference('cluster', cluster, PATRONI_CLUSTER),
       ...checkReference('frontends', frontends, FRONTENDS, true),
@@ -121,7 +121,7 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
       ...(cluster.etcdNodes ? [{ group: cluster.etcdNodes, role: 'etcd' as const }] : []),
       ...(frontends ? [{ group: frontends.nodes, role: 'proxy' as const }] : []),
     ];
-    const claimant = { specName: 'Monitoring spec', construct: this };
+    const claimant = { specName: 'ClusterMonitoring spec', construct: this };
     claimPorts(claimant, cluster.nodes, [{ port: spec.exporterPort, field: 'exporterPort', what: 'postgres_exporter' }]);
     for (const { group } of this.groups) claimPorts(claimant, group, [{ port: spec.nodeExporterPort, field: 'nodeExporterPort', what: 'node_exporter' }]);
     for (const { group } of this.groups) group.extendPlans((plan) => nodeExporterAddition(plan, spec.nodeExporterPort));
@@ -131,7 +131,7 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
   /** Lets a Prometheus (a network or security group) scrape every exporter. */
   allowScraper(peer: Peer): void {
     const problems = checkPeers('allowScraper(peer)', [peer], SCRAPER_PEERS);
-    if (problems.length > 0) throw new SpecError('Monitoring spec', problems, this.node.path);
+    if (problems.length > 0) throw new SpecError('ClusterMonitoring spec', problems, this.node.path);
     this.cluster.nodes.allow(this.spec.exporterPort, 'postgres_exporter (Prometheus)', peer);
     for (const { group } of this.groups) group.allow(this.spec.nodeExporterPort, 'node_exporter (Prometheus)', peer);
   }

@@ -254,5 +254,5 @@ export const monitoringRules: readonly CrossFieldRule<Spec>[] = [
 ];
 
 export function validateMonitoringSpec(input: unknown, constructPath?: string, outside?: OutsideProps): MonitoringSpec {
-  return validateSpec('Monitoring spec', monitoringSchema, monitoringRules, input, constructPath, outside);
+  return validateSpec('ClusterMonitoring spec', monitoringSchema, monitoringRules, input, constructPath, outside);
 }

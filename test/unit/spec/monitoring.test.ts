@@ -113,7 +113,7 @@ describe('Monitoring spec: fails when', () => {
   test('every problem is reported at once, and a bad level does not also raise the order rule', () => {
     const error = problemsOf({ diskUsagePercent: { warning: 120 }, replicationLagSeconds: { warning: 301 }, deadTupleMinRows: -1 });
     expect(error.problems.map((p) => p.path).sort()).toEqual(['deadTupleMinRows', 'diskUsagePercent.warning', 'replicationLagSeconds.warning']);
-    expect(error.message).toMatch(/Invalid Monitoring spec \(3 problems\)/);
+    expect(error.message).toMatch(/Invalid ClusterMonitoring spec \(3 problems\)/);
   });
 
   test('the order rule shows both numbers as given', () => {
