@@ -4,7 +4,7 @@ import { HAPROXY_SECRET_VARIABLES, planHaproxyNodes } from '../node-plan/haproxy
 import { PGBOUNCER_PASSWORD_KEY, pgbouncerAuthAddition, pgbouncerProxyAddition } from '../node-plan/pgbouncer-plan';
 import { Peer } from '../model/node-plan';
 import { Endpoint, EndpointListener, NodeGroup, Platform, SecretRef } from '../platform/platform';
-import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
+import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, MAX_PROXIES, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit } from '../spec/pooling';
 import { SpecError } from '../spec/problems';
 import { RoutedCluster } from './routed-cluster';
@@ -111,7 +111,7 @@ export class HaproxyFrontends extends Construct {
     const outside = [...platformProblems, ...checkReference('cluster', cluster, ROUTED_CLUSTER), ...propProblems(OUTSIDE_SHAPE, props)];
     this.cluster = cluster;
     const proxyCount = specInput.proxyCount ?? 2;
-    const zones = platformProblems.length === 0 && Number.isInteger(proxyCount) && proxyCount > 0 ? platform.previewZones(proxyCount) : [];
+    const zones = platformProblems.length === 0 && Number.isInteger(proxyCount) && proxyCount > 0 && proxyCount <= MAX_PROXIES ? platform.previewZones(proxyCount) : [];
     this.spec = validateHaproxyFrontendsSpec({
       ...specInput,
       proxyZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,

@@ -12,7 +12,7 @@ import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PATRONI_SECRET_VARIABLES, logicalDcsSettings } from '../render/patroni-config';
 import { LAYOUT } from '../model/layout';
 import { FailoverProfile, FailoverTiming } from '../spec/failover';
-import { PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
+import { MAX_PATRONI_NODES, PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../model/placement';
 import { registerStackOutput } from './stack-output';
 import { BackupJobSpec } from '../spec/backup-job';
@@ -177,7 +177,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
       archiveId: checkReference('archive', archive, ARCHIVE).length === 0 ? archive?.archiveId : undefined,
       restoreFrom: isObject(restoreFrom) ? restoreSpecInput(restoreFrom) : restoreFrom,
       ...subscriptionSpecInput(subscriptions),
-      nodeZones: platformUsable && Number.isInteger(nodeCount) && nodeCount > 0 ? defined(platform.previewZones(nodeCount)) : undefined,
+      nodeZones: platformUsable && Number.isInteger(nodeCount) && nodeCount > 0 && nodeCount <= MAX_PATRONI_NODES ? defined(platform.previewZones(nodeCount)) : undefined,
     }, this.node.path, { problems: outside, props: Object.keys(OUTSIDE_SHAPE).concat(['platform', 'archive']) });
     const spec = this.spec;
     this.clusterName = spec.clusterName;

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { REPLICAS_SECRET_VARIABLES, planPrimaryWithReplicas, standbyUpstream } from '../node-plan/primary-with-replicas-plan';
 import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
-import { PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, standbySlotName, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
+import { MAX_STANDBYS, PrimaryWithReplicasSpec, PrimaryWithReplicasSpecInput, standbySlotName, validatePrimaryWithReplicasSpec } from '../spec/primary-with-replicas';
 import { memberNames } from '../spec/replicate-from';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { ClusterLogicalReplication, checkSubscriptionPublishers, subscriptionSpecInput } from './cluster-logical-replication';
@@ -101,7 +101,7 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
     this.archive = archive;
     this.frontends = new FrontendsSlot(`PrimaryWithReplicas "${props.clusterName}"`);
     const nodeCount = (specInput.standbyCount ?? 2) + 1;
-    const zones = platformProblems.length === 0 && Number.isInteger(nodeCount) && nodeCount > 1 ? platform.previewZones(nodeCount) : [];
+    const zones = platformProblems.length === 0 && Number.isInteger(nodeCount) && nodeCount > 1 && nodeCount <= MAX_STANDBYS + 1 ? platform.previewZones(nodeCount) : [];
     this.spec = validatePrimaryWithReplicasSpec({
       ...specInput,
       ...subscriptionSpecInput(subscriptions),

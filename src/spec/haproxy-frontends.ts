@@ -5,8 +5,11 @@ import { cidrList, refuseAnywhere } from './network';
 import { poolingSchema } from './pooling';
 import { CrossFieldRule, validateSpec, OutsideProps } from './validate';
 
+/** Proxies of one cluster; also the most zones a construct previews before its spec is checked. */
+export const MAX_PROXIES = 8;
+
 export const haproxyFrontendsSchema = z.object({
-  proxyCount: wholeNumber('proxies', 1, 8, 2).default(2),
+  proxyCount: wholeNumber('proxies', 1, MAX_PROXIES, 2).default(2),
   allowSingleProxy: optIn(),
   /** The zone of each proxy, in order, when the platform knows it at synth time. */
   proxyZones: z.array(z.string()).optional(),
