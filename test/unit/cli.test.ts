@@ -33,7 +33,36 @@ describe('pgha', () => {
     expect(result.err).toMatch(/readOnlyPort: got 5000/);
   });
 
+  test.each([
+    ['patroni-cluster', { clusterName: 'orders' }],
+    ['primary-with-replicas', { clusterName: 'orders' }],
+    ['haproxy-frontends', {}],
+    ['wal-archive-bucket', { name: 'orders-archive' }],
+    ['backup-job', {}],
+    ['cluster-monitoring', {}],
+    ['prometheus-server', {}],
+    ['aws-platform', { vpcId: 'vpc-0123456789abcdef0', subnets: [{ subnetId: 'subnet-01111111111111111', availabilityZone: 'eu-west-1a', cidrBlock: '10.0.1.0/24' }] }],
+    ['aws-vpc', { name: 'orders', availabilityZones: ['eu-west-1a'] }],
+    ['local-platform', {}],
+    ['docker-platform', {}],
+  ])('validate knows %s: a valid file passes, a misspelt prop is refused with the nearest name', async (kind, valid) => {
+    expect((await run(['validate', kind, specFile(valid)])).code).toBe(0);
+    const key = Object.keys(valid)[0] ?? 'name';
+    const misspelt = await run(['validate', kind, specFile({ ...valid, [`${key}x`]: 1 })]);
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.err).toMatch(new RegExp(`${key}x: got \\[1\\]; expected only documented fields`));
+  });
+
+  test('validate sets construct references aside and says so', async () => {
+    const result = await run(['validate', 'patroni-cluster', specFile({ clusterName: 'orders', platform: 'aws', restoreFrom: { archive: 'x', sourceCluster: 'main', latest: true } })]);
+    expect(result.code).toBe(0);
+    expect(result.err).toMatch(/not checked from a file: platform \(construct references/);
+  });
+
   test('validate fails on an unknown kind or unreadable JSON', async () => {
+    const unknown = await run(['validate', 'patroni-clusters', specFile({})]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown kind "patroni-clusters" \(did you mean patroni-cluster\?\)/);
     expect((await run(['validate', 'mysql', specFile({})])).code).toBe(2);
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, '{ nope');
@@ -61,7 +90,7 @@ describe('pgha', () => {
     // Outside any cdktf project: help prints the usage and says there is no project to list.
     const result = spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pgha.js'), 'help'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain('pgha validate <patroni-cluster|haproxy-frontends> <spec.json>');
+    expect(result.stdout).toContain('pgha validate <kind> <spec.json>');
     expect(result.stdout).toContain(`No cdktf.json in ${dir} or above`);
   });
 
