@@ -1,9 +1,9 @@
-import { Construct } from 'constructs';
 import { TerraformStack } from '../cdktf';
 import { FAILOVER_PROFILES, FailoverProfile } from '../spec/failover';
 import { LocalArchiveStore } from './local/archive-store';
 import { LocalPlatform, LocalPlatformProps } from './local/local-platform';
 import { Platform } from './platform';
+import { SpecError, SpecProblem } from '../spec/problems';
 
 /**
  * How `pgha local up --stack <name>` asks the user's app to build that stack on this machine: it
@@ -60,9 +60,14 @@ export function localPlatformRequest(env: NodeJS.ProcessEnv = process.env): Loca
  * The local platform is the construct `Platform` of the stack; `cloud` is not called then.
  */
 export function stackPlatform(stack: TerraformStack, cloud: () => Platform): Platform {
+  const problems: SpecProblem[] = [];
   if (!TerraformStack.isStack(stack)) {
-    throw new Error(`stackPlatform: stack: got ${stack === undefined ? 'undefined' : `"${(stack as Construct)?.node?.path ?? String(stack)}"`}; expected the TerraformStack itself. Fix: call stackPlatform(this, ...) in the stack's constructor.`);
+    problems.push({ path: 'stack', given: stack, expected: 'the TerraformStack itself', fix: 'call stackPlatform(this, ...) in the stack\'s constructor' });
   }
+  if (typeof cloud !== 'function') {
+    problems.push({ path: 'cloud', given: cloud, expected: 'a function that creates the cloud platform', fix: 'pass () => new AwsPlatform(this, "Platform", { ... })' });
+  }
+  if (problems.length > 0) throw new SpecError('stackPlatform arguments', problems);
   const request = localPlatformRequest();
   if (request?.stack === stack.node.id) return new LocalPlatform(stack, 'Platform', request.platform);
   return cloud();

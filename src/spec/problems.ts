@@ -39,7 +39,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return 'a symbol';
   const className = classNameOf(value);
-  if (className) return `a ${className}`;
+  if (className) return `${/^[AEIOU]/.test(className) ? 'an' : 'a'} ${className}`;
   try {
     const text = JSON.stringify(bounded(value, 3)) ?? typeof value;
     return text.length > MAX_VALUE_TEXT ? `${text.slice(0, MAX_VALUE_TEXT - 3)}...` : text;

@@ -19,6 +19,7 @@ import {
   PrometheusServer,
   SpecError,
   WalArchiveBucket,
+  stackPlatform,
 } from '../../src/index';
 import { THREE_ZONE_SUBNETS } from '../support/aws-stack';
 import { ConstructEnv, constructEnv, loose } from '../support/construct-env';
@@ -315,6 +316,19 @@ describe.each(corpus)('bad input, class %s', (_class, cases) => {
     // Nothing synthesized: the app stopped before its synth wrote the stack.
     expect(existsSync(join(env.outdir, 'stacks', 'test', 'cdk.tf.json'))).toBe(false);
   });
+});
+
+test('stackPlatform refuses a scope that is no stack and a cloud that is no function, naming both', () => {
+  const env = constructEnv();
+  let error: unknown;
+  try {
+    stackPlatform(loose(env.app), loose('aws'));
+  } catch (thrown) {
+    error = thrown;
+  }
+  if (!(error instanceof SpecError)) throw new Error(`expected a SpecError, got ${String(error)}`);
+  expect(error.problems.map((p) => p.path)).toEqual(['stack', 'cloud']);
+  expect(error.message).toMatch(/stack: got an App; expected the TerraformStack itself/);
 });
 
 test('negative control: the neighbours the corpus builds on synthesize', () => {
