@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { instanceType, wholeNumber } from './common';
-import { Ipv4Network, isTerraformReference, overlaps, parseIpv4Network } from './network';
+import { Ipv4Network, ipv4NetworkSized, isTerraformReference, overlaps, parseIpv4Network } from './network';
 import { SpecProblem } from './problems';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
@@ -33,13 +33,10 @@ export function regionOf(zone: string): string {
 
 /** A subnet of a VPC: AWS allows /16 to /28. */
 function subnetCidrBlock() {
-  return knownAtSynth(z.string(expectation('an IPv4 network such as "10.40.1.0/24"', 'write the subnet\'s CIDR block')), 'nodes get fixed addresses in it').superRefine((value, context) => {
-    const parsed = parseIpv4Network(value, '10.40.1.0/24');
-    if (!parsed.ok) context.addIssue({ code: 'custom', input: value, message: `${parsed.expected}; fix: ${parsed.fix}` });
-    else if (parsed.value.prefix < 16 || parsed.value.prefix > 28) {
-      context.addIssue({ code: 'custom', input: value, message: 'a subnet of /16 to /28 (the sizes AWS allows); fix: give the subnet\'s own CIDR block, e.g. "10.40.1.0/24"' });
-    }
-  });
+  return knownAtSynth(
+    ipv4NetworkSized('10.40.1.0/24', 16, 28, { expected: 'a subnet of /16 to /28 (the sizes AWS allows)', fix: 'give the subnet\'s own CIDR block, e.g. "10.40.1.0/24"' }),
+    'nodes get fixed addresses in it',
+  );
 }
 
 export const awsSubnetSchema = z.strictObject(

@@ -1,22 +1,13 @@
 import { z } from 'zod';
 import { availabilityZone, regionOf } from './aws-platform';
-import { parseIpv4Network } from './network';
+import { ipv4NetworkSized, parseIpv4Network } from './network';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
 /** The VPC is cut into /24s: a public one for the NAT gateway, then one private per zone. */
 export const VPC_SUBNET_PREFIX = 24;
 
 export const awsVpcSchema = z.object({
-  cidrBlock: z
-    .string(expectation('an IPv4 network such as "10.40.0.0/16"', 'write the VPC\'s CIDR block'))
-    .superRefine((value, context) => {
-      const parsed = parseIpv4Network(value, '10.40.0.0/16');
-      if (!parsed.ok) context.addIssue({ code: 'custom', input: value, message: `${parsed.expected}; fix: ${parsed.fix}` });
-      else if (parsed.value.prefix < 16 || parsed.value.prefix > 28) {
-        context.addIssue({ code: 'custom', input: value, message: 'a VPC network of /16 to /28 (the sizes AWS allows); fix: use e.g. "10.40.0.0/16"' });
-      }
-    })
-    .default('10.40.0.0/16'),
+  cidrBlock: ipv4NetworkSized('10.40.0.0/16', 16, 28, { expected: 'a VPC network of /16 to /28 (the sizes AWS allows)', fix: 'use e.g. "10.40.0.0/16"' }).default('10.40.0.0/16'),
   availabilityZones: z
     .array(availabilityZone, expectation('a list of availability zones', 'pass e.g. ["eu-west-1a", "eu-west-1b", "eu-west-1c"]'))
     .min(1, expectation('at least one availability zone (three for a production cluster)', 'pass e.g. ["eu-west-1a", "eu-west-1b", "eu-west-1c"]')),

@@ -1,20 +1,14 @@
 import { z } from 'zod';
 import { optIn } from './common';
-import { ipv4Address, parseIpv4Network } from './network';
+import { ipv4Address, ipv4NetworkSized, parseIpv4Network } from './network';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
 export const dockerPlatformSchema = z.object({
   /** The bridge network: /8 to /29 (Docker gives host 1 to the gateway). */
-  subnet: z
-    .string(expectation('an IPv4 network such as "172.28.0.0/24"', 'write the bridge network as address/prefix'))
-    .superRefine((value, context) => {
-      const parsed = parseIpv4Network(value, '172.28.0.0/24');
-      if (!parsed.ok) context.addIssue({ code: 'custom', input: value, message: `${parsed.expected}; fix: ${parsed.fix}` });
-      else if (parsed.value.prefix < 8 || parsed.value.prefix > 29) {
-        context.addIssue({ code: 'custom', input: value, message: 'a bridge network of /8 to /29; fix: pass a private range no other Docker network uses, e.g. "172.28.0.0/24"' });
-      }
-    })
-    .default('172.28.0.0/24'),
+  subnet: ipv4NetworkSized('172.28.0.0/24', 8, 29, {
+    expected: 'a bridge network of /8 to /29',
+    fix: 'pass a private range no other Docker network uses, e.g. "172.28.0.0/24"',
+  }).default('172.28.0.0/24'),
   firstHostNumber: z
     .number(expectation('a host number from 2 (host 1 is the bridge\'s gateway)', 'use 10'))
     .int(expectation('a whole host number from 2', 'use 10'))

@@ -99,6 +99,15 @@ export function ipv4Network(example = '10.0.0.0/16') {
   });
 }
 
+/** An IPv4 network prop whose prefix must lie in [min, max] (a subnet AWS or Docker accepts); `size` says so. */
+export function ipv4NetworkSized(example: string, min: number, max: number, size: { readonly expected: string; readonly fix: string }) {
+  return z.string(expectation(`an IPv4 network such as "${example}"`, 'write the network as address/prefix')).superRefine((value, context) => {
+    const parsed = parseIpv4Network(value, example);
+    if (!parsed.ok) context.addIssue({ code: 'custom', input: value, message: `${parsed.expected}; fix: ${parsed.fix}` });
+    else if (parsed.value.prefix < min || parsed.value.prefix > max) context.addIssue({ code: 'custom', input: value, message: `${size.expected}; fix: ${size.fix}` });
+  });
+}
+
 /** An IPv4 address prop: four decimal octets. */
 export function ipv4Address(example = '10.0.0.10') {
   return z.string(expectation('an IPv4 address such as "10.0.0.10"', `write e.g. "${example}"`)).superRefine((value, context) => {
