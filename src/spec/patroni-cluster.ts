@@ -7,16 +7,19 @@ import { checkPostgresqlParameters } from './postgresql-parameters';
 import { checkRestoreTarget, restoreFromSchema } from './restore-target';
 import { SpecProblem } from './problems';
 import { cascadingMembers, checkReplicateFrom, listNames, replicateFromSchema } from './replicate-from';
-import { CrossFieldRule, expectation, validateSpec } from './validate';
+import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
 export { cascadingMembers, memberNames as patroniMemberNames } from './replicate-from';
 
 export const REPLICATION_MODES = ['async', 'sync', 'sync-strict'] as const;
 export type ReplicationMode = (typeof REPLICATION_MODES)[number];
 
+/** PostgreSQL nodes of one cluster; also the most zones the construct previews before its spec is checked. */
+export const MAX_PATRONI_NODES = 9;
+
 export const patroniClusterSchema = z.object({
   clusterName: resourceName,
-  nodeCount: wholeNumber('PostgreSQL nodes', 1, 9, 3).default(3),
+  nodeCount: wholeNumber('PostgreSQL nodes', 1, MAX_PATRONI_NODES, 3).default(3),
   allowSingleNode: optIn(),
   /** The zone of each node, in node order, when the platform knows it at synth time. */
   nodeZones: z.array(z.string()).optional(),
@@ -151,22 +154,9 @@ export const patroniClusterRules: readonly CrossFieldRule<Spec>[] = [
     check: (s) => distinctPorts({ postgresPort: s.postgresPort, restApiPort: s.restApiPort, etcdClientPort: s.etcdClientPort, etcdPeerPort: s.etcdPeerPort }),
   },
   {
-    uses: ['postgresqlParameters', 'nodeCount'],
-    check: (s) => {
-      const problems = checkPostgresqlParameters(s.postgresqlParameters);
-      for (const name of ['max_wal_senders', 'max_replication_slots']) {
-        const value = s.postgresqlParameters[name];
-        if (value !== undefined && !(Number(value) >= s.nodeCount + 2)) {
-          problems.push({
-            path: `postgresqlParameters.${name}`,
-            given: value,
-            expected: `at least nodeCount + 2 (${s.nodeCount + 2}): one per standby plus room for a rebuild and a backup`,
-            fix: `remove it (the default is 10) or set ${s.nodeCount + 2} or more`,
-          });
-        }
-      }
-      return problems;
-    },
+    // Names and values against the nodes' PostgreSQL, and against what the props and Patroni set.
+    uses: ['postgresqlParameters', 'nodeCount', 'maxConnections', 'archiveId', 'subscriptions'],
+    check: (s) => checkPostgresqlParameters(s),
   },
   {
     uses: ['restoreFrom'],
@@ -245,6 +235,6 @@ export function distinctPorts(ports: Record<string, number | undefined>): SpecPr
   return problems;
 }
 
-export function validatePatroniClusterSpec(input: unknown, constructPath?: string): PatroniClusterSpec {
-  return validateSpec('PatroniCluster spec', patroniClusterSchema, patroniClusterRules, input, constructPath);
+export function validatePatroniClusterSpec(input: unknown, constructPath?: string, outside?: OutsideProps): PatroniClusterSpec {
+  return validateSpec('PatroniCluster spec', patroniClusterSchema, patroniClusterRules, input, constructPath, outside);
 }

@@ -3,16 +3,21 @@ import { optIn, port, resourceName, wholeNumber } from './common';
 import { distinctPorts } from './patroni-cluster';
 import { cidrList, refuseAnywhere } from './network';
 import { SpecProblem } from './problems';
+import { badName, checkLogicalWorkers, checkReservedConnections } from './postgresql-parameters';
+import { ParameterValue, checkPostgresqlCombinations, checkPostgresqlSetting } from './postgresql-settings';
 import { checkLogicalReplication, knownPublicationsField, publicationsField, subscriptionsField } from './logical-replication';
 import { cascadingMembers, checkReplicateFrom, listNames, memberNames, replicateFromSchema } from './replicate-from';
-import { CrossFieldRule, expectation, validateSpec } from './validate';
+import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
 export const SYNCHRONOUS_METHODS = ['FIRST', 'ANY'] as const;
+
+/** Standbys of one primary; also bounds the zones the construct previews before its spec is checked. */
+export const MAX_STANDBYS = 8;
 
 /** One primary and hot standbys without Patroni: streaming replication, promotion by hand. */
 export const primaryWithReplicasSchema = z.object({
   clusterName: resourceName,
-  standbyCount: wholeNumber('standbys', 1, 8, 2).default(2),
+  standbyCount: wholeNumber('standbys', 1, MAX_STANDBYS, 2).default(2),
   /** The zone of each node (primary first), when the platform knows it at synth time. */
   nodeZones: z.array(z.string()).optional(),
   allowSingleAvailabilityZone: optIn(),
@@ -80,8 +85,8 @@ export const primaryWithReplicasRules: readonly CrossFieldRule<Spec>[] = [
     check: (s) => distinctPorts({ postgresPort: s.postgresPort, agentPort: s.agentPort }),
   },
   {
-    uses: ['postgresqlParameters'],
-    check: (s) => checkParameters(s.postgresqlParameters),
+    uses: ['postgresqlParameters', 'maxConnections', 'subscriptions'],
+    check: (s) => checkParameters(s),
   },
   {
     uses: ['clientCidrs', 'allowAnyClient'],
@@ -152,17 +157,46 @@ const OWNED: Record<string, string> = {
   restore_command: 'give the archive prop (a WalArchiveBucket): standbys then fetch from it',
 };
 
-function checkParameters(parameters: Record<string, string | number | boolean>): SpecProblem[] {
-  return Object.entries(parameters).flatMap(([name, value]) => {
+/** Names and values against the nodes' PostgreSQL and how the construct writes postgresql.conf, and what it sets. */
+function checkParameters(s: Pick<Spec, 'postgresqlParameters' | 'maxConnections' | 'subscriptions'>): SpecProblem[] {
+  const problems = Object.entries(s.postgresqlParameters).flatMap(([name, value]) => {
     const path = `postgresqlParameters.${name}`;
-    if (!/^[a-z_][a-z0-9_.]*$/.test(name)) return [{ path, given: name, expected: 'a PostgreSQL parameter name (lower case)', fix: `check the spelling of "${name}"` }];
+    if (!/^[a-z_][a-z0-9_.]*$/.test(name)) return [badName(name)];
     if (name in OWNED) return [{ path, given: value, expected: `no "${name}" (PrimaryWithReplicas sets it)`, fix: OWNED[name] }];
-    return [];
+    const problem = confSyntaxProblem(path, value) ?? checkPostgresqlSetting(name, value);
+    return problem ? [problem] : [];
   });
+  return [
+    ...problems,
+    ...checkPostgresqlCombinations(s.postgresqlParameters),
+    ...checkLogicalWorkers(s.postgresqlParameters, s.subscriptions.length),
+    ...checkReservedConnections(s.postgresqlParameters, s.maxConnections),
+  ];
 }
 
-export function validatePrimaryWithReplicasSpec(input: unknown, constructPath?: string): PrimaryWithReplicasSpec {
-  return validateSpec('PrimaryWithReplicas spec', primaryWithReplicasSchema, primaryWithReplicasRules, input, constructPath);
+/**
+ * The renderer writes a number unquoted, as JavaScript prints it, and a string verbatim between
+ * quotes (replication-node.ts): PostgreSQL's config parser reads an exponent only after a decimal
+ * point ("1e-7" is a syntax error, "1.5e-7" is not), and a backslash there starts an escape.
+ */
+function confSyntaxProblem(path: string, value: ParameterValue): SpecProblem | undefined {
+  const text = String(value);
+  const exponent = typeof value === 'number' ? /^(-?)([0-9]+)e([+-][0-9]+)$/.exec(text) : null;
+  if (exponent) {
+    const [, sign, digits, power] = exponent;
+    const shift = Number(power);
+    const padded = digits.padStart(-shift + 1, '0');
+    const plain = sign + (shift >= 0 ? digits + '0'.repeat(shift) : `${padded.slice(0, padded.length + shift)}.${padded.slice(padded.length + shift)}`);
+    return { path, given: value, expected: `a number postgresql.conf can hold: JavaScript prints this one as ${text}, which PostgreSQL's config parser refuses`, fix: `write it as a string, e.g. "${plain}"` };
+  }
+  if (typeof value === 'string' && text.includes('\\')) {
+    return { path, given: value, expected: 'a value without backslashes: PrimaryWithReplicas writes it into postgresql.conf as it is, where a backslash starts an escape', fix: 'remove the backslashes' };
+  }
+  return undefined;
+}
+
+export function validatePrimaryWithReplicasSpec(input: unknown, constructPath?: string, outside?: OutsideProps): PrimaryWithReplicasSpec {
+  return validateSpec('PrimaryWithReplicas spec', primaryWithReplicasSchema, primaryWithReplicasRules, input, constructPath, outside);
 }
 
 /** A standby's slot and application_name: what synchronous_standby_names names. */
