@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { CATALOGUE_FILE, ScratchPostgres, Verdict, readCatalogue, renderCatalogueModule } from '../../scripts/generate-postgresql-catalogue';
 import { LAYOUT } from '../../src/model/layout';
+import { BAD_PARAMETER_VALUES } from '../support/bad-parameter-values';
 import { renderReplicationPostgresqlConf } from '../../src/render/replication-node';
 import { POSTGRESQL_CATALOGUE } from '../../src/spec/postgresql-catalogue.data';
 import { baseUnit } from '../../src/spec/postgresql-guc-values';
@@ -214,6 +215,12 @@ describe('values PostgreSQL refuses', () => {
       return fine ? [] : [`${name} = ${JSON.stringify(value)}: checker ${JSON.stringify(problem)}, postgres ${JSON.stringify(verdict)}`];
     });
     expect(disagreements).toEqual([]);
+  });
+
+  test('every value the invalid-input corpus refuses as a bad value is refused by postgres too', async () => {
+    const verdicts = await scratch.verdicts(BAD_PARAMETER_VALUES.map(([name, value]) => ({ name, value: settingText(value) })));
+    const accepted = BAD_PARAMETER_VALUES.filter((_, index) => verdicts[index].accepted);
+    expect(accepted).toEqual([]);
   });
 
   test('a value with a quote and a line break, written by Patroni, stops PostgreSQL at start', async () => {
