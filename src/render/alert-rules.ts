@@ -1,6 +1,8 @@
 import { stringify } from 'yaml';
 import { LAYOUT } from '../model/layout';
-import { BackupJobSpec, calendarProblem } from '../spec/backup-job';
+import { BackupJobSpec } from '../spec/backup-job';
+import { parseCalendar } from '../spec/calendar';
+import { calendarDayMatches, calendarTimesOfDay, civilFromDays, daysFromCivil } from '../spec/calendar-elapse';
 import { GIB, MonitoringSpec } from '../spec/monitoring';
 import { JOB_METRICS } from './backup-scripts';
 import { PG_METRICS, SCRAPE_JOBS, SLOT_WAL_STATUS, TARGET_LABELS } from './monitoring-metrics';
@@ -92,143 +94,29 @@ export const BACKUP_AGE_SLACK_SECONDS = 2 * 3600;
 
 // ---- the allowed backup age, from the BackupJob's systemd calendar expressions -------------------
 
-const SHORTHAND_EXPRESSIONS: Record<string, string> = {
-  minutely: '*-*-* *:*:00',
-  hourly: '*-*-* *:00:00',
-  daily: '*-*-* 00:00:00',
-  weekly: 'Mon *-*-* 00:00:00',
-  monthly: '*-*-01 00:00:00',
-  yearly: '*-01-01 00:00:00',
-  annually: '*-01-01 00:00:00',
-  quarterly: '*-01,04,07,10-01 00:00:00',
-  semiannually: '*-01,07-01 00:00:00',
-};
-
-const WEEKDAY_WORDS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-
-interface Calendar {
-  /** 0 = Monday; undefined = every day. */
-  readonly weekdays?: ReadonlySet<number>;
-  readonly years?: ReadonlySet<number>;
-  readonly months: ReadonlySet<number>;
-  readonly days: ReadonlySet<number>;
-  /** Days counted from the end of the month (1 = the last day). */
-  readonly daysFromEnd: boolean;
-  /** Seconds after midnight of every firing in a matching day, ascending. */
-  readonly times: readonly number[];
-}
-
-function weekdayOf(word: string): number {
-  const index = WEEKDAY_WORDS.indexOf(word.slice(0, 3).toLowerCase());
-  if (index < 0) throw new Error(`not a weekday: ${word}`);
-  return index;
-}
-
-function parseWeekdays(token: string): Set<number> | undefined {
-  const days = new Set<number>();
-  for (const item of token.split(',')) {
-    const bounds = item.split(/\.\.|-/);
-    if (!bounds.every((b) => /^[A-Za-z]+$/.test(b) && WEEKDAY_WORDS.includes(b.slice(0, 3).toLowerCase()))) return undefined;
-    const [from, to] = [weekdayOf(bounds[0]), weekdayOf(bounds[bounds.length - 1])];
-    for (let day = from; day <= to; day++) days.add(day);
-  }
-  return days;
-}
-
-/** "*", "v", "a..b", each with an optional "/n" repetition, as a list of those (systemd.time(7)). */
-function expandField(field: string, min: number, max: number): Set<number> {
-  const values = new Set<number>();
-  for (const item of field.split(',')) {
-    const [base, repeatText] = item.split('/');
-    const step = repeatText === undefined ? 1 : Number(repeatText);
-    let from: number;
-    let to: number;
-    if (base === '*') [from, to] = [min, max];
-    else if (base.includes('..')) [from, to] = base.split('..').map(Number);
-    else [from, to] = [Number(base), repeatText === undefined ? Number(base) : max];
-    for (let v = Math.floor(from); v <= to; v += step) values.add(v);
-  }
-  return values;
-}
-
-/** Days after "~": offsets from the end of the month; "a/n" walks towards the end (a, a-n, ...). */
-function expandFromEnd(field: string): Set<number> {
-  const offsets = new Set<number>();
-  for (const item of field.split(',')) {
-    const [base, repeatText] = item.split('/');
-    if (base === '*') {
-      for (let v = 1; v <= 31; v++) offsets.add(v);
-      continue;
-    }
-    const bounds = base.split('..').map(Number);
-    if (bounds.length === 2) {
-      for (let v = Math.min(...bounds); v <= Math.max(...bounds); v++) offsets.add(v);
-    } else if (repeatText !== undefined) {
-      for (let v = bounds[0]; v >= 1; v -= Number(repeatText)) offsets.add(v);
-    } else {
-      offsets.add(bounds[0]);
-    }
-  }
-  return offsets;
-}
-
-function parseCalendar(expression: string): Calendar {
-  const problem = calendarProblem(expression);
-  if (problem) throw new Error(`not a systemd OnCalendar expression: ${JSON.stringify(expression)} (${problem})`);
-  const text = SHORTHAND_EXPRESSIONS[expression.trim().toLowerCase()] ?? expression.trim();
-  const tokens = text.split(/\s+/);
-  let index = 0;
-  let weekdays: Set<number> | undefined;
-  if (/^[A-Za-z]/.test(tokens[0])) {
-    weekdays = parseWeekdays(tokens[0]);
-    if (weekdays) index++;
-  }
-  let years: Set<number> | undefined;
-  let months: Set<number> = expandField('*', 1, 12);
-  let days: Set<number> = expandField('*', 1, 31);
-  let daysFromEnd = false;
-  if (index < tokens.length && /^[\d*.,/]+([-~][\d*.,/]+){1,2}$/.test(tokens[index])) {
-    const match = /^(?:([^-~]+)-)?([^-~]+)([-~])([^-~]+)$/.exec(tokens[index++]);
-    if (!match) throw new Error(`unexpected date in ${expression}`);
-    const [, year, month, separator, day] = match;
-    if (year !== undefined && year !== '*') years = expandField(year, 1970, 2199);
-    months = expandField(month, 1, 12);
-    daysFromEnd = separator === '~';
-    days = daysFromEnd ? expandFromEnd(day) : expandField(day, 1, 31);
-  }
-  let times = [0];
-  if (index < tokens.length && tokens[index].includes(':')) {
-    const [hours, minutes, seconds] = tokens[index++].split(':');
-    const h = [...expandField(hours, 0, 23)];
-    const m = [...expandField(minutes, 0, 59)];
-    const s = [...expandField(seconds ?? '0', 0, 59)];
-    times = [...new Set(h.flatMap((hour) => m.flatMap((minute) => s.map((second) => hour * 3600 + minute * 60 + second))))].sort((a, b) => a - b);
-  }
-  // What remains is a time zone: ignored, BACKUP_AGE_SLACK_SECONDS covers a DST shift.
-  return { weekdays, years, months, days, daysFromEnd, times };
-}
-
 /** The calendar repeats every 28 years (7 weekdays x 4-year leap cycle) from 1901 to 2099. */
-const CYCLE_START = Date.UTC(2024, 0, 1);
+const CYCLE_START_DAY = daysFromCivil(2024, 1, 1);
 const CYCLE_DAYS = 28 * 365 + 7;
-const DAY_MS = 86_400_000;
+const MICROS = 1_000_000;
 
 /**
  * The longest time in seconds between two consecutive firings of any of `expressions` together
- * (the union of their schedules), over a whole 28-year calendar cycle, in UTC; undefined when they
- * never fire. E.g. ["Sun *-*-* 01:00:00", "Mon..Sat *-*-* 01:00:00"] gives 86400, ["Mon..Fri 02:00"]
- * 259200 (Friday to Monday). A time zone is ignored (BACKUP_AGE_SLACK_SECONDS covers DST).
+ * (the union of their schedules), over a whole 28-year calendar cycle, in each expression's own
+ * clock time; undefined when they never fire. E.g. ["Sun *-*-* 01:00:00", "Mon..Sat *-*-* 01:00:00"]
+ * gives 86400, ["Mon..Fri 02:00"] 259200 (Friday to Monday). A time zone is ignored
+ * (BACKUP_AGE_SLACK_SECONDS covers DST). The days and times are spec/calendar-elapse.ts's.
  */
 export function calendarMaxGapSeconds(expressions: readonly string[]): number | undefined {
   const calendars = expressions.map(parseCalendar);
+  const times = calendars.map((c) => calendarTimesOfDay(c));
   const merged = new Map<number, { first: number; last: number; innerGap: number }>();
   const timesFor = (mask: number) => {
     let entry = merged.get(mask);
     if (!entry) {
-      const times = [...new Set(calendars.filter((_c, i) => mask & (1 << i)).flatMap((c) => c.times))].sort((a, b) => a - b);
+      const union = [...new Set(times.filter((_t, i) => mask & (1 << i)).flat())].sort((a, b) => a - b);
       let innerGap = 0;
-      for (let i = 1; i < times.length; i++) innerGap = Math.max(innerGap, times[i] - times[i - 1]);
-      entry = { first: times[0], last: times[times.length - 1], innerGap };
+      for (let i = 1; i < union.length; i++) innerGap = Math.max(innerGap, union[i] - union[i - 1]);
+      entry = { first: union[0], last: union[union.length - 1], innerGap };
       merged.set(mask, entry);
     }
     return entry;
@@ -237,20 +125,14 @@ export function calendarMaxGapSeconds(expressions: readonly string[]): number | 
   let lastFiring: number | undefined;
   let maxGap = 0;
   for (let dayIndex = 0; dayIndex < CYCLE_DAYS; dayIndex++) {
-    const date = new Date(CYCLE_START + dayIndex * DAY_MS);
-    const year = date.getUTCFullYear();
-    const month = date.getUTCMonth() + 1;
-    const day = date.getUTCDate();
-    const weekday = (date.getUTCDay() + 6) % 7;
-    const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    const date = civilFromDays(CYCLE_START_DAY + dayIndex);
     let mask = 0;
     calendars.forEach((c, i) => {
-      const dayMatches = c.daysFromEnd ? c.days.has(daysInMonth - day + 1) : c.days.has(day);
-      if ((!c.weekdays || c.weekdays.has(weekday)) && (!c.years || c.years.has(year)) && c.months.has(month) && dayMatches) mask |= 1 << i;
+      if (times[i].length > 0 && calendarDayMatches(c, date)) mask |= 1 << i;
     });
     if (mask === 0) continue;
     const { first, last, innerGap } = timesFor(mask);
-    const dayStart = dayIndex * 86400;
+    const dayStart = dayIndex * 86_400 * MICROS;
     if (lastFiring !== undefined) maxGap = Math.max(maxGap, dayStart + first - lastFiring);
     firstFiring ??= dayStart + first;
     maxGap = Math.max(maxGap, innerGap);
@@ -258,7 +140,7 @@ export function calendarMaxGapSeconds(expressions: readonly string[]): number | 
   }
   if (firstFiring === undefined || lastFiring === undefined) return undefined;
   // Around the end of the cycle into the next one.
-  return Math.max(maxGap, firstFiring + CYCLE_DAYS * 86400 - lastFiring);
+  return Math.max(maxGap, firstFiring + CYCLE_DAYS * 86_400 * MICROS - lastFiring) / MICROS;
 }
 
 /** The backup schedules of a BackupJob (full, and differential and incremental where set). */
@@ -276,11 +158,20 @@ const MAX_DERIVABLE_GAP_SECONDS = 367 * 86400;
  */
 export function deriveBackupMaxAgeHours(backup: BackupJobSpec): number {
   const schedules = backupSchedules(backup);
-  const gap = calendarMaxGapSeconds(schedules);
-  if (gap === undefined || gap > MAX_DERIVABLE_GAP_SECONDS) {
+  let gap: number | undefined;
+  let why: string | undefined;
+  try {
+    gap = calendarMaxGapSeconds(schedules);
+    if (gap === undefined) why = 'they never fire';
+    else if (gap > MAX_DERIVABLE_GAP_SECONDS) why = 'they do not repeat at least once a year';
+  } catch (error) {
+    // A schedule with more elapses a day than are worth listing (sub-second repetitions).
+    why = (error as Error).message;
+  }
+  if (why !== undefined || gap === undefined) {
     throw new Error(
       `alert rules: cannot derive the allowed backup age from the backup schedules ${JSON.stringify(schedules)}: ` +
-        `they ${gap === undefined ? 'never fire' : 'do not repeat at least once a year'}. ` +
+        `${why}. ` +
         'Fix: set backupMaxAgeHours in the monitoring spec, or give the BackupJob a repeating schedule such as "Sun *-*-* 01:00:00"',
     );
   }

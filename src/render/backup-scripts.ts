@@ -1,7 +1,7 @@
 import { LAYOUT } from '../model/layout';
 import { NodeDirectory, NodeFile, NodeJob } from '../model/node-plan';
 import { jobUnitFiles } from './unit-files';
-import { BackupJobSpec } from '../spec/backup-job';
+import { BACKUP_RANDOMIZED_DELAY_SECONDS, BackupJobSpec } from '../spec/backup-job';
 
 /**
  * The scheduled jobs of a pgBackRest-backed cluster, as bash scripts that every PostgreSQL node
@@ -710,7 +710,8 @@ export function planBackupJobs(input: BackupScriptsInput): { jobs: NodeJob[]; fi
     description: `PostgreSQL ${label} backup of ${r.stanza} (pgBackRest)`,
     command: [scriptPath(r, BACKUP_SCRIPT_NAMES.backup), type],
     schedule,
-    randomizedDelaySeconds: 300,
+    // The spec's one-lock rule counts this delay when it compares the backup schedules.
+    randomizedDelaySeconds: BACKUP_RANDOMIZED_DELAY_SECONDS,
     timeoutSeconds: JOB_TIMEOUT_SECONDS[type],
   });
   const jobs: NodeJob[] = [

@@ -1,135 +1,16 @@
 import { z } from 'zod';
 import { port, wholeNumber } from './common';
+import { CalendarSpec, calendarProblem, parseCalendar } from './calendar';
+import { effectiveTimeZone, firstCollision, formatElapse, whyNeverElapses } from './calendar-elapse';
 import { SpecProblem } from './problems';
 import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
-/**
- * systemd OnCalendar expressions (systemd.time(7), "Calendar Events"), checked here so that a
- * typo fails at synth time instead of leaving a timer that never fires. The grammar is the one
- * systemd parses (252 and 257, Debian 12 and 13), minus rarely useful corners (`@epoch`, bare time lists):
- *
- *   shorthand                     minutely hourly daily weekly monthly yearly annually quarterly semiannually
- *   [WEEKDAYS] [DATE] [TIME] [TZ] e.g. "Sun *-*-* 01:00:00", "Mon..Fri 02:30", "*-*-01 04:00 UTC"
- *
- * WEEKDAYS: Mon..Sun (or full names), lists with "," and ascending ranges with ".." or "-".
- * DATE: [YEAR-]MONTH-DAY, DAY after "~" counts from the end of the month. TIME: HOUR:MINUTE[:SECOND].
- * Each number may be "*", a value, a range "a..b", a repetition "a/n" or "a..b/n", and a list of those.
- * test/tools/backup-scripts.test.ts checks the defaults and examples against `systemd-analyze calendar`.
- */
-export const CALENDAR_SHORTHANDS = [
-  'minutely',
-  'hourly',
-  'daily',
-  'weekly',
-  'monthly',
-  'yearly',
-  'annually',
-  'quarterly',
-  'semiannually',
-] as const;
-
-const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-const WEEKDAY_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
-
-function weekdayIndex(word: string): number {
-  const lower = word.toLowerCase();
-  const short = WEEKDAYS.indexOf(lower as (typeof WEEKDAYS)[number]);
-  return short >= 0 ? short : WEEKDAY_NAMES.indexOf(lower);
-}
-
-function checkWeekdays(token: string): string | undefined {
-  for (const item of token.split(',')) {
-    const bounds = item.split(/\.\.|-/);
-    if (bounds.length > 2 || bounds.some((b) => b === '')) return `"${item}" is not a weekday or a weekday range such as Mon..Fri`;
-    const indexes = bounds.map(weekdayIndex);
-    const unknown = bounds.find((_b, i) => indexes[i] < 0);
-    if (unknown !== undefined) return `"${unknown}" is not a weekday (Mon, Tue, Wed, Thu, Fri, Sat, Sun)`;
-    if (indexes.length === 2 && indexes[0] > indexes[1]) return `the weekday range "${item}" runs backwards (weeks start on Monday)`;
-  }
-  return undefined;
-}
-
-/** One numeric field: a list of "*", "v", "a..b", with an optional "/n" repetition. */
-function checkNumberField(field: string, what: string, min: number, max: number, fraction = false): string | undefined {
-  const value = fraction ? /^\d{1,4}(\.\d{1,6})?$/ : /^\d{1,4}$/;
-  for (const item of field.split(',')) {
-    const [base, repeat, extra] = item.split('/');
-    if (extra !== undefined || base === '') return `"${item}" is not a valid ${what}`;
-    if (repeat !== undefined && (!/^\d{1,4}$/.test(repeat) || Number(repeat) < 1)) {
-      return `"/${repeat}" in the ${what} "${item}" must repeat by a whole number of at least 1`;
-    }
-    if (base === '*') continue;
-    const bounds = base.split('..');
-    if (bounds.length > 2 || bounds.some((b) => !value.test(b))) return `"${item}" is not a valid ${what} (use *, a number, a range a..b or a repetition a/n)`;
-    const numbers = bounds.map(Number);
-    const outside = numbers.find((n) => n < min || n >= max + 1);
-    if (outside !== undefined) return `${what} ${outside} is out of range ${min}..${max}`;
-    if (numbers.length === 2 && numbers[0] > numbers[1]) return `the ${what} range "${base}" runs backwards`;
-  }
-  return undefined;
-}
-
-function checkDate(token: string): string | undefined {
-  const match = /^(?:([^-~]+)-)?([^-~]+)([-~])([^-~]+)$/.exec(token);
-  if (!match) return `"${token}" is not a date: write [YEAR-]MONTH-DAY, e.g. *-*-* or *-*-01`;
-  const [, year, month, , day] = match;
-  return (
-    (year !== undefined ? checkNumberField(year, 'year', 1970, 2199) : undefined) ??
-    checkNumberField(month, 'month', 1, 12) ??
-    checkNumberField(day, 'day', 1, 31)
-  );
-}
-
-function checkTime(token: string): string | undefined {
-  const parts = token.split(':');
-  if (parts.length < 2 || parts.length > 3) return `"${token}" is not a time: write HOUR:MINUTE[:SECOND], e.g. 01:00:00`;
-  return (
-    checkNumberField(parts[0], 'hour', 0, 23) ??
-    checkNumberField(parts[1], 'minute', 0, 59) ??
-    (parts[2] !== undefined ? checkNumberField(parts[2], 'second', 0, 59, true) : undefined)
-  );
-}
-
-function isTimeZone(token: string): boolean {
-  if (token.toUpperCase() === 'UTC') return true;
-  if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)+$/.test(token)) return false;
-  try {
-    return (Intl as unknown as { supportedValuesOf(key: string): string[] }).supportedValuesOf('timeZone').includes(token);
-  } catch {
-    return false;
-  }
-}
-
-/** Why `expression` is not an OnCalendar expression, or undefined when it is one. */
-export function calendarProblem(expression: string): string | undefined {
-  const text = expression.trim();
-  if (text === '') return 'it is empty';
-  if ((CALENDAR_SHORTHANDS as readonly string[]).includes(text.toLowerCase())) return undefined;
-  const tokens = text.split(/\s+/);
-  let index = 0;
-  const problems: (string | undefined)[] = [];
-  const isDate = (t: string) => /^[\d*.,/]+([-~][\d*.,/]+){1,2}$/.test(t);
-  const isTime = (t: string) => t.includes(':');
-  if (index < tokens.length && /^[A-Za-z]/.test(tokens[index]) && !isTimeZone(tokens[index])) problems.push(checkWeekdays(tokens[index++]));
-  if (index < tokens.length && isDate(tokens[index])) problems.push(checkDate(tokens[index++]));
-  if (index < tokens.length && isTime(tokens[index])) problems.push(checkTime(tokens[index++]));
-  if (index === 0) {
-    return `"${tokens[0]}" starts neither a shorthand (${CALENDAR_SHORTHANDS.join(', ')}) nor a weekday, date or time`;
-  }
-  if (index < tokens.length && isTimeZone(tokens[index])) index++;
-  const problem = problems.find((p) => p !== undefined);
-  if (problem) return problem;
-  if (index === tokens.length - 1 && /^[A-Za-z_]+\/[A-Za-z0-9_/+-]+$/.test(tokens[index])) {
-    return `"${tokens[index]}" is not a time zone (use UTC or a tz database name such as Europe/Berlin)`;
-  }
-  if (index < tokens.length) {
-    return `"${tokens[index]}" is out of place: the parts go in the order [WEEKDAYS] [DATE] [TIME] [TIMEZONE]`;
-  }
-  return undefined;
-}
-
 const CALENDAR_EXPECTED = 'a systemd OnCalendar expression: a shorthand (hourly, daily, weekly, ...) or [WEEKDAYS] [DATE] [TIME]';
 
+/**
+ * OnCalendar expressions (spec/calendar.ts), checked here so that a typo, or a date that never
+ * comes, fails at synth time instead of leaving a timer that never fires.
+ */
 function addCalendarIssue(value: string, example: string, context: z.core.$RefinementCtx<unknown>): void {
   const problem = calendarProblem(value);
   if (problem) {
@@ -137,6 +18,16 @@ function addCalendarIssue(value: string, example: string, context: z.core.$Refin
       code: 'custom',
       input: value,
       message: `${CALENDAR_EXPECTED} (${problem}); fix: write e.g. "${example}", and check it with \`systemd-analyze calendar '${example}'\``,
+    });
+    return;
+  }
+  const now = new Date();
+  const never = whyNeverElapses(value, now);
+  if (never) {
+    context.addIssue({
+      code: 'custom',
+      input: value,
+      message: `a schedule that fires: systemd finds no elapse of it after ${formatElapse(now.getTime() * 1000, parseCalendar(value))} (${never.reason}); fix: ${never.fix}`,
     });
   }
 }
@@ -231,6 +122,51 @@ export type BackupJobSpecInput = z.input<typeof backupJobSchema>;
 export type BackupJobSpec = z.output<typeof backupJobSchema>;
 type Spec = BackupJobSpec;
 
+/** The backup timers' RandomizedDelaySec (render/backup-scripts.ts, planBackupJobs). */
+export const BACKUP_RANDOMIZED_DELAY_SECONDS = 300;
+/** AccuracySec of every job timer (render/systemd-unit.ts): systemd may start a timer up to this late. */
+export const TIMER_ACCURACY_SECONDS = 60;
+/** Two backup timers elapsing at most this far apart can start at the same moment. */
+export const BACKUP_START_SPREAD_SECONDS = BACKUP_RANDOMIZED_DELAY_SECONDS + TIMER_ACCURACY_SECONDS;
+
+/**
+ * The one-lock rule: two backup types (full, differential, incremental) must never start
+ * together. A backup (and the expire it runs after) holds pgBackRest's backup lock of the stanza
+ * (<stanza>-backup-1.lock, flock without waiting); a second backup then fails at once with
+ * "[050]: unable to acquire lock". `check` and `verify` take no lock (pgBackRest 2.55.1: verify
+ * succeeds while a backup holds the lock; check is no locking command in its command table), so
+ * only the backup types are compared.
+ *
+ * Compared by their elapses, not their text ("daily" is "*-*-* 00:00:00"): each timer starts a
+ * random 0..RandomizedDelaySec after its elapse, then up to AccuracySec later, so two elapses up
+ * to BACKUP_START_SPREAD_SECONDS apart can start at the same moment. Backups further apart can
+ * still overlap when one runs long; that depends on the data and is left to the job alerts.
+ */
+function backupCollision(path: string, value: string, earlierPath: string, earlierValue: string, now: Date): SpecProblem | undefined {
+  const [spec, earlier]: CalendarSpec[] = [parseCalendar(value), parseCalendar(earlierValue)];
+  if (effectiveTimeZone(spec) !== effectiveTimeZone(earlier)) {
+    return {
+      path,
+      given: value,
+      expected: `a schedule in the time zone of ${earlierPath} (${effectiveTimeZone(earlier)}), not ${effectiveTimeZone(spec)}: backups must never start together, and that is only checked within one zone`,
+      fix: `write ${path} and ${earlierPath} in the same zone (both without one, i.e. UTC, or both e.g. Europe/Berlin)`,
+    };
+  }
+  const pair = firstCollision(earlier, spec, now, BACKUP_START_SPREAD_SECONDS);
+  if (!pair) return undefined;
+  const when =
+    pair.first === pair.second
+      ? `both start at ${formatElapse(pair.first, spec)}`
+      : `both can start at ${formatElapse(Math.max(pair.first, pair.second), spec)} (${earlierPath} elapses at ${formatElapse(pair.first, spec)}, ` +
+        `${path} at ${formatElapse(pair.second, spec)}, and each timer starts up to ${BACKUP_START_SPREAD_SECONDS} s late: RandomizedDelaySec=${BACKUP_RANDOMIZED_DELAY_SECONDS}, AccuracySec=${TIMER_ACCURACY_SECONDS})`;
+  return {
+    path,
+    given: value,
+    expected: `a schedule that never starts together with ${earlierPath}: ${when}; two backups at once collide on pgBackRest's lock and one fails`,
+    fix: `move ${path} to other days or hours than ${earlierPath}, more than ${Math.ceil(BACKUP_START_SPREAD_SECONDS / 60)} minutes apart (e.g. full on Sunday, differential Mon..Sat)`,
+  };
+}
+
 export const backupJobRules: readonly CrossFieldRule<Spec>[] = [
   {
     uses: ['retentionFull', 'retentionFullType'],
@@ -247,7 +183,7 @@ export const backupJobRules: readonly CrossFieldRule<Spec>[] = [
         : [],
   },
   {
-    // Two backup types on one schedule start together: pgBackRest's stanza lock fails one of them.
+    // Two backups at once: pgBackRest's stanza lock fails one of them (see backupCollision).
     uses: ['fullSchedule', 'differentialSchedule', 'incrementalSchedule'],
     check: (s) => {
       const schedules: [keyof Spec & string, string | false | undefined][] = [
@@ -255,16 +191,17 @@ export const backupJobRules: readonly CrossFieldRule<Spec>[] = [
         ['differentialSchedule', s.differentialSchedule],
         ['incrementalSchedule', s.incrementalSchedule],
       ];
+      const now = new Date();
       const problems: SpecProblem[] = [];
       schedules.forEach(([path, value], index) => {
-        const earlier = schedules.slice(0, index).find(([, other]) => typeof value === 'string' && other === value);
-        if (earlier) {
-          problems.push({
-            path,
-            given: value,
-            expected: `a schedule different from ${earlier[0]}: two backups started at once collide on pgBackRest's lock and one fails`,
-            fix: `move ${path} to other days or hours than ${earlier[0]} (e.g. full on Sunday, differential Mon..Sat)`,
-          });
+        if (typeof value !== 'string') return;
+        for (const [earlier, other] of schedules.slice(0, index)) {
+          if (typeof other !== 'string') continue;
+          const problem = backupCollision(path, value, earlier, other, now);
+          if (problem) {
+            problems.push(problem);
+            return;
+          }
         }
       });
       return problems;

@@ -14,7 +14,8 @@ import { createServer } from 'node:net';
 import { BackupScriptsInput, planBackupJobs, renderBackupScripts } from '../../src/render/backup-scripts';
 import { renderPatroniConfig } from '../../src/render/patroni-config';
 import { LAYOUT } from '../../src/model/layout';
-import { BackupJobSpecInput, calendarProblem, validateBackupJobSpec } from '../../src/spec/backup-job';
+import { BackupJobSpecInput, validateBackupJobSpec } from '../../src/spec/backup-job';
+import { calendarProblem } from '../../src/spec/calendar';
 import { validatePatroniClusterSpec } from '../../src/spec/patroni-cluster';
 import {
   RunningProcess,

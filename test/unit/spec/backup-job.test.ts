@@ -1,4 +1,7 @@
-import { calendarProblem, validateBackupJobSpec } from '../../../src/spec/backup-job';
+import { BACKUP_RANDOMIZED_DELAY_SECONDS, BACKUP_START_SPREAD_SECONDS, TIMER_ACCURACY_SECONDS, validateBackupJobSpec } from '../../../src/spec/backup-job';
+import { planBackupJobs } from '../../../src/render/backup-scripts';
+import { renderJobTimer } from '../../../src/render/systemd-unit';
+import { calendarProblem } from '../../../src/spec/calendar';
 import { SpecError } from '../../../src/spec/problems';
 
 function problemsOf(input: unknown): SpecError {
@@ -126,7 +129,8 @@ describe('BackupJob spec: invalid input', () => {
     ['a dump retention of zero days', { logicalDump: { retentionDays: 0 } }, 'logicalDump.retentionDays', /at least 1 days/],
     ['an unknown dump field', { logicalDump: { keepDays: 3 } }, 'logicalDump', /only documented fields/],
     ['a differential on the full schedule', { differentialSchedule: 'Sun *-*-* 01:00:00' }, 'differentialSchedule', /collide on pgBackRest's lock/],
-    ['an incremental on the differential schedule', { incrementalSchedule: 'Mon..Sat *-*-* 01:00:00' }, 'incrementalSchedule', /different from differentialSchedule/],
+    ['an incremental on the differential schedule', { incrementalSchedule: 'Mon..Sat *-*-* 01:00:00' }, 'incrementalSchedule', /never starts together with differentialSchedule/],
+    ['a check on a date that never comes', { checkSchedule: '*-02-30 01:00' }, 'checkSchedule', /a schedule that fires: systemd finds no elapse/],
     ['backupStandby as text', { backupStandby: 'yes' }, 'backupStandby', /true or false/],
     ['a misspelt field', { retentionfull: 3 }, 'retentionfull', /only documented fields/],
   ])('fails with %s', (_what, input, path, message) => {
@@ -156,5 +160,114 @@ describe('BackupJob spec: invalid input', () => {
 
   test('a spec that is not an object is refused', () => {
     expect(problemsOf('weekly').problems[0]).toMatchObject({ path: '(spec)', expected: 'an object' });
+  });
+});
+
+describe('BackupJob spec: the one-lock rule compares elapses, not texts', () => {
+  // GIVEN a Tuesday: 2026-12-08 01:24 UTC
+  beforeEach(() => {
+    jest.useFakeTimers({ now: new Date('2026-12-08T01:24:00Z') });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  // [what, input, the later schedule's path, the earlier one's, the first collision]
+  test.each<[string, Record<string, unknown>, string, string, string]>([
+    ['a shorthand and its expansion', { fullSchedule: 'daily', differentialSchedule: '*-*-* 00:00:00' }, 'differentialSchedule', 'fullSchedule', 'both start at 2026-12-09 00:00:00 UTC'],
+    ['weekly full and daily differential at the same hour', { fullSchedule: 'Sun *-*-* 01:00', differentialSchedule: '*-*-* 01:00:00' }, 'differentialSchedule', 'fullSchedule', 'both start at 2026-12-13 01:00:00 UTC'],
+    ['the 1st and Mondays: Mondays that are the 1st', { fullSchedule: '*-*-01 01:00', differentialSchedule: 'Mon *-*-* 01:00' }, 'differentialSchedule', 'fullSchedule', 'both start at 2027-02-01 01:00:00 UTC'],
+    ['incrementals that meet the Sunday full', { fullSchedule: 'Sun *-*-* 06:00:00', incrementalSchedule: '*-*-* 00/6:00:00' }, 'incrementalSchedule', 'fullSchedule', 'both start at 2026-12-13 06:00:00 UTC'],
+    ['an incremental on the default differential', { incrementalSchedule: 'Mon..Sat 01:00' }, 'incrementalSchedule', 'differentialSchedule', 'both start at 2026-12-09 01:00:00 UTC'],
+    ['a leap-day full and a daily differential', { fullSchedule: '*-02-29 03:00', differentialSchedule: '*-*-* 03:00' }, 'differentialSchedule', 'fullSchedule', 'both start at 2028-02-29 03:00:00 UTC'],
+    [
+      'five minutes apart: within the random delay',
+      { fullSchedule: 'Sun *-*-* 01:00', incrementalSchedule: '*-*-* 01:05' },
+      'incrementalSchedule',
+      'fullSchedule',
+      'both can start at 2026-12-13 01:05:00 UTC (fullSchedule elapses at 2026-12-13 01:00:00 UTC, incrementalSchedule at 2026-12-13 01:05:00 UTC',
+    ],
+    [
+      'across midnight',
+      { fullSchedule: 'Sat *-*-* 23:58', differentialSchedule: 'Sun *-*-* 00:01', incrementalSchedule: undefined },
+      'differentialSchedule',
+      'fullSchedule',
+      'both can start at 2026-12-13 00:01:00 UTC (fullSchedule elapses at 2026-12-12 23:58:00 UTC',
+    ],
+    [
+      'the skipped hour of a DST change: 01:58 and 03:01 are 3 minutes apart',
+      { fullSchedule: '*-*-* 01:58 Europe/Berlin', differentialSchedule: '*-*-* 03:01 Europe/Berlin' },
+      'differentialSchedule',
+      'fullSchedule',
+      'both can start at 2027-03-28 03:01:00 Europe/Berlin',
+    ],
+  ])('fails when %s', (_what, input, path, earlier, when) => {
+    const problem = problemsOf(input).problems.find((p) => p.path === path);
+    expect(problem).toEqual({
+      path,
+      given: input[path],
+      expected: expect.stringContaining(`a schedule that never starts together with ${earlier}: ${when}`),
+      fix: expect.stringMatching(new RegExp(`^move ${path} to other days or hours than ${earlier}, more than 6 minutes apart`)),
+    });
+    expect(problem!.expected).toMatch(/two backups at once collide on pgBackRest's lock and one fails$/);
+  });
+
+  test.each<[string, Record<string, unknown>]>([
+    ['the defaults (Sunday full, Mon..Sat differential)', {}],
+    ['Sunday full, Mon..Sat differential, daytime incrementals', { incrementalSchedule: '*-*-* 07..23/6:00:00' }],
+    ['the same weekdays written apart', { fullSchedule: 'Sun *-*-* 01:00', differentialSchedule: 'Mon..Sat *-*-* 01:00' }],
+    ['seven minutes apart: beyond the random delay', { fullSchedule: 'Sun *-*-* 01:00', incrementalSchedule: '*-*-* 01:07' }],
+    ['the 1st of the month and the last day of the month', { fullSchedule: '*-*-01 01:00', differentialSchedule: '*-*~01 01:00' }],
+    ['the same text for check and verify as for a backup: they take no lock', { checkSchedule: 'Sun *-*-* 01:00:00', verifySchedule: 'Mon..Sat *-*-* 01:00:00' }],
+    ['differential turned off', { fullSchedule: 'daily', differentialSchedule: false }],
+  ])('accepts %s', (_what, input) => {
+    expect(() => validateBackupJobSpec(input)).not.toThrow();
+  });
+
+  test('fails when two backup schedules are in different time zones', () => {
+    const problem = problemsOf({ fullSchedule: 'Sun *-*-* 01:00 Europe/Berlin' }).problems[0];
+    expect(problem).toEqual({
+      path: 'differentialSchedule',
+      given: 'Mon..Sat *-*-* 01:00:00',
+      expected: expect.stringMatching(/^a schedule in the time zone of fullSchedule \(Europe\/Berlin\), not UTC/),
+      fix: 'write differentialSchedule and fullSchedule in the same zone (both without one, i.e. UTC, or both e.g. Europe/Berlin)',
+    });
+  });
+
+  test('fails when a schedule never fires, saying why and how to fix it', () => {
+    const problems = problemsOf({ fullSchedule: '*-02-30 01:00', verifySchedule: '2025-*-* 05:00', restoreDrillSchedule: 'Mon *-02-30' }).problems;
+    expect(problems).toEqual([
+      {
+        path: 'fullSchedule',
+        given: '*-02-30 01:00',
+        expected: expect.stringMatching(/^a schedule that fires: systemd finds no elapse of it after 2026-12-08 01:24:00 UTC \(none of the dates it names exists/),
+        fix: expect.stringMatching(/^check the day against the length of the month \(\*-02~01 is the last day of February\)/),
+      },
+      {
+        path: 'verifySchedule',
+        given: '2025-*-* 05:00',
+        expected: expect.stringMatching(/\(every year it names is past\)$/),
+        fix: expect.stringMatching(/^name a year from 2026 on, or write \* for every year/),
+      },
+      { path: 'restoreDrillSchedule', given: 'Mon *-02-30', expected: expect.stringMatching(/none of the dates it names exists/), fix: expect.any(String) },
+    ]);
+  });
+
+  test('the spread is what the rendered timers do: RandomizedDelaySec of the backup jobs plus AccuracySec', () => {
+    const plan = planBackupJobs({
+      spec: validateBackupJobSpec({ incrementalSchedule: '*-*-* 07..23/6:00:00' }),
+      stanza: 'main',
+      pgbackrestConfig: '/etc/pgbackrest/pgbackrest.conf',
+      dataDir: '/var/lib/postgresql/17/main',
+      binDir: '/usr/lib/postgresql/17/bin',
+      socketDir: '/run/postgresql',
+      postgresPort: 5432,
+      patroniConfig: '/etc/patroni/patroni.yml',
+      nodeName: 'node-1',
+    });
+    const backups = plan.jobs.filter((j) => j.name.startsWith('pgha-backup-'));
+    expect(backups.map((j) => j.randomizedDelaySeconds)).toEqual([BACKUP_RANDOMIZED_DELAY_SECONDS, BACKUP_RANDOMIZED_DELAY_SECONDS, BACKUP_RANDOMIZED_DELAY_SECONDS]);
+    expect(renderJobTimer(backups[0])).toContain(`AccuracySec=${TIMER_ACCURACY_SECONDS / 60}min`);
+    expect(BACKUP_START_SPREAD_SECONDS).toBe(360);
   });
 });
