@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { instanceType, wholeNumber } from './common';
+import { instanceType, integerFrom } from './common';
 import { Ipv4Network, ipv4NetworkSized, isTerraformReference, overlaps, parseIpv4Network } from './network';
 import { SpecProblem } from './problems';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
@@ -64,7 +64,7 @@ export const awsPlatformSchema = z.object({
     .string(expectation('a Secrets Manager name prefix', 'use e.g. "pgha/orders/"'))
     .regex(/^[A-Za-z0-9/_+=.@-]{1,256}$/, expectation('1-256 letters, digits and /_+=.@- (what Secrets Manager allows in names)', 'use e.g. "pgha/orders/"'))
     .optional(),
-  firstHostNumber: wholeNumber('host number', AWS_RESERVED_HOSTS + 1, 2 ** 16, 10).default(10),
+  firstHostNumber: integerFrom('the host number of the first node in each subnet (AWS reserves hosts 1 to 3)', AWS_RESERVED_HOSTS + 1, 2 ** 16, 10).default(10),
   defaultInstanceType: instanceType('m6i.large').default('m6i.large'),
   kmsKeyArn: z
     .string(expectation('a KMS key ARN', 'pass e.g. key.arn'))

@@ -42,6 +42,16 @@ export function wholeNumber(what: string, min: number, max: number, example: num
     .max(max, expectation(`at most ${max} ${what}`, `use ${max} or fewer`));
 }
 
+/** A whole number from min to max that is not a count of something (a host number, an octet): `what` names it. */
+export function integerFrom(what: string, min: number, max: number, example: number) {
+  const expected = `${what}: a whole number from ${min} to ${max}`;
+  return z
+    .number(expectation(expected, `use e.g. ${example}`))
+    .int(expectation(expected, `use e.g. ${example}`))
+    .min(min, expectation(expected, `use e.g. ${example}`))
+    .max(max, expectation(expected, `use e.g. ${example}`));
+}
+
 /** An explicit opt-in, off unless set. */
 export const optIn = () => z.boolean(expectation('true or false', 'use a boolean')).default(false);
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { port } from './common';
+import { integerFrom, port } from './common';
 import { FAILOVER_PROFILES } from './failover';
 import { expectation, validateSpec } from './validate';
 
@@ -17,21 +17,11 @@ export const localArchiveStoreSchema = z.discriminatedUnion(
   expectation('{ type: "posix", dir } or { type: "s3", dir, port }', 'pass e.g. { type: "posix", dir: "/tmp/pgha-local/archive" } (pgha local up sets it)'),
 );
 
-/** A whole number from `min` to 254 that becomes one octet of the nodes' loopback addresses. */
-function octet(what: string, min: number, example: number) {
-  const expected = `${what}: a whole number from ${min} to 254`;
-  return z
-    .number(expectation(expected, `use e.g. ${example}`))
-    .int(expectation(expected, `use e.g. ${example}`))
-    .min(min, expectation(expected, `use e.g. ${example}`))
-    .max(254, expectation(expected, `use e.g. ${example}`))
-    .default(example);
-}
-
 export const localPlatformSchema = z.object({
-  addressBlock: octet('the second octet of the nodes\' addresses 127.<block>.<subnet>.<host>', 1, 42),
-  subnets: octet('pseudo-subnets (third octets 1..subnets)', 1, 3),
-  firstHostNumber: octet('the host number (last octet) of the first node of each pseudo-subnet', 1, 10),
+  // Octets of the nodes' loopback addresses 127.<addressBlock>.<subnet>.<host>.
+  addressBlock: integerFrom('the second octet of the nodes\' addresses 127.<block>.<subnet>.<host>', 1, 254, 42).default(42),
+  subnets: integerFrom('pseudo-subnets (third octets 1..subnets)', 1, 254, 3).default(3),
+  firstHostNumber: integerFrom('the host number (last octet) of the first node of each pseudo-subnet', 1, 254, 10).default(10),
   archiveStore: localArchiveStoreSchema.optional(),
   nodesDir: absoluteDir('the nodes\' directory').optional(),
   failover: z

@@ -155,7 +155,7 @@ export function validateSpec<Shape extends z.ZodRawShape>(
   if (unknownKeys.length > 0) {
     problems.push({
       path: unknownKeys.slice(0, 20).join(', ') + (unknownKeys.length > 20 ? ` and ${unknownKeys.length - 20} more` : ''),
-      given: unknownKeys.slice(0, 20).map((key) => record[key]),
+      given: unknownKeys.length === 1 ? record[unknownKeys[0]] : unknownKeys.slice(0, 20).map((key) => record[key]),
       expected: 'only documented fields',
       fix: `remove or correct ${unknownKeys.slice(0, 20).map((key) => `${key}${didYouMean(key, known)}`).join(', ')} (check the spelling against the README)`,
     });

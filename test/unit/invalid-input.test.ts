@@ -67,7 +67,7 @@ const platforms: Case[] = [
   ['AwsPlatform: zones of two regions', aws({ ...AWS, subnets: [subnet(1, '10.0.1.0/24', 'eu-west-1a'), subnet(2, '10.0.2.0/24', 'us-east-1b')] }), BAD, 'subnets', /one region/],
   ['AwsPlatform: firstHostNumber NaN', aws({ ...AWS, firstHostNumber: Number.NaN }), BAD, 'firstHostNumber'],
   ['AwsPlatform: firstHostNumber as text', aws({ ...AWS, firstHostNumber: '10' }), BAD, 'firstHostNumber', /whole number/],
-  ['AwsPlatform: firstHostNumber in the reserved hosts', aws({ ...AWS, firstHostNumber: 3 }), BAD, 'firstHostNumber', /at least 4/],
+  ['AwsPlatform: firstHostNumber in the reserved hosts', aws({ ...AWS, firstHostNumber: 3 }), BAD, 'firstHostNumber', /AWS reserves hosts 1 to 3\): a whole number from 4/],
   ['AwsPlatform: firstHostNumber outside the subnet', aws({ ...AWS, firstHostNumber: 300 }), BAD, 'firstHostNumber', /holds hosts 4 to 254/],
   ['AwsPlatform: a subnet too small for the nodes', (e) => new PatroniCluster(e.stack, 'Cluster', { platform: new AwsPlatform(e.stack, 'Bad', { ...AWS, subnets: [subnet(1, '10.0.1.0/28')], firstHostNumber: 13 }), clusterName: 'orders', allowSingleAvailabilityZone: true }), BAD, 'subnets.0.cidrBlock', /room for node orders-pg-3 at host number 15: 10\.0\.1\.0\/28 holds hosts up to 14/],
   ['AwsPlatform: an AMI name as amiId', aws({ ...AWS, amiId: 'debian-13' }), BAD, 'amiId', /AMI id/],
