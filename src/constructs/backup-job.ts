@@ -105,7 +105,6 @@ export class BackupJob extends Construct {
             nodeName: placement.name,
           }),
       },
-      `BackupJob ${this.node.path}`,
       spec,
       { specName: 'BackupJob spec', construct: this },
     );

@@ -4,15 +4,13 @@ import { HAPROXY_SECRET_VARIABLES, planHaproxyNodes } from '../node-plan/haproxy
 import { PGBOUNCER_PASSWORD_KEY, pgbouncerAuthAddition, pgbouncerProxyAddition } from '../node-plan/pgbouncer-plan';
 import { Peer } from '../model/node-plan';
 import { Endpoint, EndpointListener, NodeGroup, Platform, SecretRef } from '../platform/platform';
-import { HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, MAX_PROXIES, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
+import { HAPROXY_FRONTENDS_OUTSIDE_SHAPE as OUTSIDE_SHAPE, HaproxyFrontendsSpec, HaproxyFrontendsSpecInput, MAX_PROXIES, validateHaproxyFrontendsSpec } from '../spec/haproxy-frontends';
 import { DEFAULT_SUPERUSER_RESERVED_CONNECTIONS, PoolingSpecInput, checkPoolFit } from '../spec/pooling';
 import { SpecError } from '../spec/problems';
 import { RoutedCluster } from './routed-cluster';
 import { PLATFORM, ROUTED_CLUSTER, checkReference, propsObject } from './references';
 import { claimName, claimPorts } from './stack-claims';
-import { z } from 'zod';
-import { instanceType } from '../spec/common';
-import { expectation, propProblems } from '../spec/validate';
+import { propProblems } from '../spec/validate';
 import { checkPeers } from '../spec/peer';
 import { NodePlacement } from '../model/placement';
 import { registerStackOutput } from './stack-output';
@@ -62,15 +60,6 @@ export interface HaproxyFrontendsProps {
 }
 
 const SPEC_NAME = 'HaproxyFrontends spec';
-
-/** Props outside the spec that are data. */
-const OUTSIDE_SHAPE = {
-  instanceType: instanceType('c6i.large').optional(),
-  outputPrefix: z
-    .string(expectation('a prefix of Terraform output names', 'use e.g. "orders_"'))
-    .regex(/^([A-Za-z_][A-Za-z0-9_-]{0,63})?$/, expectation('letters, digits, "_" and "-", starting with a letter or "_" (Terraform output names)', 'use e.g. "orders_"'))
-    .optional(),
-};
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
 type SpecProps = Omit<HaproxyFrontendsProps, 'platform' | 'cluster' | 'instanceType' | 'outputPrefix'>;

@@ -12,7 +12,7 @@ import { HaproxyBackendMember } from '../render/haproxy-config';
 import { PATRONI_SECRET_VARIABLES, logicalDcsSettings } from '../render/patroni-config';
 import { LAYOUT } from '../model/layout';
 import { FailoverProfile, FailoverTiming } from '../spec/failover';
-import { MAX_PATRONI_NODES, PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
+import { MAX_PATRONI_NODES, PATRONI_CLUSTER_MACHINE_SHAPE as OUTSIDE_SHAPE, PatroniClusterSpec, PatroniClusterSpecInput, ReplicationMode, patroniMemberNames, validatePatroniClusterSpec } from '../spec/patroni-cluster';
 import { NodePlacement } from '../model/placement';
 import { registerStackOutput } from './stack-output';
 import { BackupJobSpec } from '../spec/backup-job';
@@ -20,7 +20,7 @@ import { PatroniClusterDescription, clusterDescriptionBase } from './stack-descr
 import { ClusterBaseProps } from './cluster-props';
 import { ARCHIVE, PLATFORM, checkReference, propsObject } from './references';
 import { Claimant, claimName, claimPorts } from './stack-claims';
-import { instanceType, nodeSizeShape, volumeSizeGiB } from '../spec/common';
+import { SpecError } from '../spec/problems';
 import { propProblems } from '../spec/validate';
 
 /** Props of a PatroniCluster: the shared cluster props, and Patroni's, etcd's and archiving's own. */
@@ -109,13 +109,6 @@ export interface RestoreFromProps {
 const DEDICATED_ETCD_MEMBERS = 3;
 const SPEC_NAME = 'PatroniCluster spec';
 
-/** Props outside the spec that are data: the machines of the PostgreSQL and etcd nodes. */
-const OUTSIDE_SHAPE = {
-  ...nodeSizeShape,
-  etcdInstanceType: instanceType('t3.small').optional(),
-  etcdDataVolumeSizeGiB: volumeSizeGiB(20).optional(),
-};
-
 
 // Compile-time guard: every prop the spec knows is a prop here, with the same type.
 type SpecProps = Omit<PatroniClusterProps, 'platform' | 'instanceType' | 'dataVolumeSizeGiB' | 'etcdInstanceType' | 'etcdDataVolumeSizeGiB' | 'archive' | 'restoreFrom' | 'subscriptions'>;
@@ -143,6 +136,8 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
   /** The platform the nodes run on (for constructs that add to them). */
   readonly platform: Platform;
   private backup?: ClusterBackup;
+  /** The path of its BackupJob. */
+  private backupClaimant?: string;
   /** Its BackupJob's settings, for the stack's description. */
   private backupSpec?: BackupJobSpec;
   private readonly frontends: FrontendsSlot;
@@ -291,13 +286,15 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
    * pgbackrest.conf carries its retention.
    * @internal BackupJob calls it.
    */
-  attachBackup(backup: Omit<ClusterBackup, 'tls'>, by: string, spec: BackupJobSpec, claimant?: Claimant): void {
-    if (!this.archive) {
-      throw new Error(`${by}: cluster "${this.clusterName}" has no archive. Fix: give the PatroniCluster an archive (a WalArchiveBucket) to back up into.`);
+  attachBackup(backup: Omit<ClusterBackup, 'tls'>, spec: BackupJobSpec, claimant: Claimant): void {
+    const refuse = (expected: string, fix: string): never => {
+      throw new SpecError(claimant.specName, [{ path: 'cluster', given: this.clusterName, expected, fix }], claimant.construct.node.path);
+    };
+    if (!this.archive) refuse(`a cluster with an archive: ${this.node.path} has none to back up into`, 'give the PatroniCluster an archive (a WalArchiveBucket)');
+    if (this.backupClaimant) {
+      refuse(`a cluster without a BackupJob: ${this.backupClaimant} is ${this.node.path}'s already`, 'keep one BackupJob per cluster; it holds every schedule');
     }
-    if (this.backup) {
-      throw new Error(`${by}: cluster "${this.clusterName}" already has a BackupJob. Fix: keep one BackupJob per cluster; it holds every schedule.`);
-    }
+    this.backupClaimant = claimant.construct.node.path;
     this.backupSpec = spec;
     if (!spec.backupStandby) {
       this.backup = backup;
@@ -305,7 +302,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     }
     // From a standby, pgBackRest reaches the primary through its TLS server on every node, with
     // mutual TLS: one CA and certificate for the cluster, accepted only for this cluster's stanza.
-    if (claimant) claimPorts(claimant, this.nodes, [{ port: PGBACKREST_TLS_PORT, field: 'backupStandby', what: "pgBackRest's TLS server" }]);
+    claimPorts(claimant, this.nodes, [{ port: PGBACKREST_TLS_PORT, field: 'backupStandby', what: "pgBackRest's TLS server" }]);
     const certificate = this.platform.createNodeCertificates(this, 'BackupTls', {
       name: `${this.clusterName}/pgbackrest`,
       commonName: `pgha-${this.clusterName}-pgbackrest`,

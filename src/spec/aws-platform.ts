@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { isAvailabilityZone, regionOf } from './aws-region';
 import { instanceType, integerFrom } from './common';
-import { Ipv4Network, ipv4NetworkSized, isTerraformReference, overlaps, parseIpv4Network } from './network';
+import { ipv4NetworkSized, isTerraformReference, lastHostNumber, overlaps, parsedNetwork } from './network';
 import { SpecProblem } from './problems';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
@@ -18,18 +19,16 @@ function knownAtSynth(schema: z.ZodString, why: string) {
   return schema.refine((value) => !isTerraformReference(value), expectation(`a value known at synth time (${why})`, 'write the value itself, not a reference to a resource attribute'));
 }
 
-/** "eu-west-1a": a region and a zone letter. */
+/** "eu-west-1a": a region and a zone letter (or a Local Zone, "us-west-2-lax-1a"). */
 export const availabilityZone = knownAtSynth(
   z
     .string(expectation('an availability zone such as "eu-west-1a"', 'write the zone name'))
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}[a-z]$/, expectation('an availability zone name such as "eu-west-1a"', 'write the zone, not the region: e.g. "eu-west-1a"')),
+    .refine(isAvailabilityZone, expectation('an availability zone name such as "eu-west-1a" (a region and a zone letter)', 'write the zone, e.g. "eu-west-1a", not the region "eu-west-1"')),
   'the region and the nodes\' placement come from it',
 );
 
-/** The region of a zone ("eu-west-1a" -> "eu-west-1"). */
-export function regionOf(zone: string): string {
-  return zone.replace(/[a-z]$/, '');
-}
+/** The region of a zone the schema accepted. */
+export const regionOfZone = (zone: string): string => regionOf(zone) ?? zone;
 
 /** A subnet of a VPC: AWS allows /16 to /28. */
 function subnetCidrBlock() {
@@ -48,8 +47,8 @@ export const awsSubnetSchema = z.strictObject(
   expectation('a subnet { subnetId, availabilityZone, cidrBlock }', 'pass vpc.privateSubnets of an AwsVpc, or the id, zone and CIDR block of an existing private subnet'),
 );
 
-/** AWS reserves the first four addresses of a subnet (network, router, DNS, future) and the last. */
-export const AWS_RESERVED_HOSTS = 3;
+/** AWS reserves the network address and hosts 1 to 3 of a subnet (router, DNS, future), and the last. */
+export const LAST_RESERVED_HOST = 3;
 
 export const awsPlatformSchema = z.object({
   vpcId: awsId('vpc', 'vpc-0123456789abcdef0'),
@@ -64,7 +63,7 @@ export const awsPlatformSchema = z.object({
     .string(expectation('a Secrets Manager name prefix', 'use e.g. "pgha/orders/"'))
     .regex(/^[A-Za-z0-9/_+=.@-]{1,256}$/, expectation('1-256 letters, digits and /_+=.@- (what Secrets Manager allows in names)', 'use e.g. "pgha/orders/"'))
     .optional(),
-  firstHostNumber: integerFrom('the host number of the first node in each subnet (AWS reserves hosts 1 to 3)', AWS_RESERVED_HOSTS + 1, 2 ** 16, 10).default(10),
+  firstHostNumber: integerFrom('the host number of the first node in each subnet (AWS reserves hosts 1 to 3)', LAST_RESERVED_HOST + 1, 2 ** 16, 10).default(10),
   defaultInstanceType: instanceType('m6i.large').default('m6i.large'),
   kmsKeyArn: z
     .string(expectation('a KMS key ARN', 'pass e.g. key.arn'))
@@ -75,17 +74,13 @@ export const awsPlatformSchema = z.object({
 export type AwsPlatformSpecInput = z.input<typeof awsPlatformSchema>;
 export type AwsPlatformSpec = z.output<typeof awsPlatformSchema>;
 
-const networkOf = (cidrBlock: string): Ipv4Network | undefined => {
-  const parsed = parseIpv4Network(cidrBlock);
-  return parsed.ok ? parsed.value : undefined;
-};
 
 const awsPlatformRules: readonly CrossFieldRule<AwsPlatformSpec>[] = [
   {
     uses: ['subnets'],
     check: ({ subnets }) => {
       const problems: SpecProblem[] = [];
-      const regions = [...new Set(subnets.map((s) => regionOf(s.availabilityZone)))];
+      const regions = [...new Set(subnets.map((s) => regionOfZone(s.availabilityZone)))];
       if (regions.length > 1) {
         problems.push({
           path: 'subnets',
@@ -95,7 +90,7 @@ const awsPlatformRules: readonly CrossFieldRule<AwsPlatformSpec>[] = [
         });
       }
       subnets.forEach((subnet, index) => {
-        const earlier = subnets.slice(0, index).findIndex((other) => other.subnetId === subnet.subnetId || overlaps(networkOf(other.cidrBlock)!, networkOf(subnet.cidrBlock)!));
+        const earlier = subnets.slice(0, index).findIndex((other) => other.subnetId === subnet.subnetId || overlaps(parsedNetwork(other.cidrBlock), parsedNetwork(subnet.cidrBlock)));
         if (earlier < 0) return;
         problems.push({
           path: `subnets.${index}`,
@@ -109,13 +104,20 @@ const awsPlatformRules: readonly CrossFieldRule<AwsPlatformSpec>[] = [
   },
   {
     uses: ['subnets', 'firstHostNumber'],
-    check: ({ subnets, firstHostNumber }) =>
-      subnets.flatMap((subnet, index) => {
-        const lastHost = networkOf(subnet.cidrBlock)!.size - 2;
-        return firstHostNumber <= lastHost
-          ? []
-          : [{ path: 'firstHostNumber', given: firstHostNumber, expected: `a host number inside subnets.${index} (${subnet.cidrBlock} holds hosts ${AWS_RESERVED_HOSTS + 1} to ${lastHost})`, fix: 'use 10, or larger subnets' }];
-      }),
+    check: ({ subnets, firstHostNumber }) => {
+      // The smallest subnet bounds it: one problem, naming that subnet.
+      const hosts = subnets.map((subnet, index) => ({ index, subnet, lastHost: lastHostNumber(parsedNetwork(subnet.cidrBlock)) }));
+      const smallest = hosts.reduce((a, b) => (b.lastHost < a.lastHost ? b : a));
+      if (firstHostNumber <= smallest.lastHost) return [];
+      return [
+        {
+          path: 'firstHostNumber',
+          given: firstHostNumber,
+          expected: `a host number inside every subnet (subnets.${smallest.index}, ${smallest.subnet.cidrBlock}, holds hosts ${LAST_RESERVED_HOST + 1} to ${smallest.lastHost})`,
+          fix: `use ${Math.min(10, smallest.lastHost)}, or larger subnets`,
+        },
+      ];
+    },
   },
 ];
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { availabilityZone, regionOf } from './aws-platform';
+import { availabilityZone, regionOfZone } from './aws-platform';
 import { ipv4NetworkSized, parseIpv4Network } from './network';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
@@ -41,7 +41,7 @@ const awsVpcRules: readonly CrossFieldRule<AwsVpcSpec>[] = [
     uses: ['availabilityZones'],
     check: ({ availabilityZones }) => {
       const duplicate = availabilityZones.findIndex((zone, index) => availabilityZones.indexOf(zone) !== index);
-      const regions = [...new Set(availabilityZones.map(regionOf))];
+      const regions = [...new Set(availabilityZones.map(regionOfZone))];
       return [
         ...(duplicate >= 0
           ? [{ path: `availabilityZones.${duplicate}`, given: availabilityZones[duplicate], expected: 'each zone once (one private subnet per zone)', fix: 'remove the repeated zone' }]

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { optIn } from './common';
-import { ipv4Address, ipv4NetworkSized, parseIpv4Network } from './network';
+import { ipv4Address, ipv4NetworkSized, lastHostNumber, parseIpv4Network } from './network';
 import { CrossFieldRule, expectation, validateSpec } from './validate';
 
 export const dockerPlatformSchema = z.object({
@@ -31,10 +31,10 @@ const dockerPlatformRules: readonly CrossFieldRule<DockerPlatformSpec>[] = [
     uses: ['subnet', 'firstHostNumber'],
     check: ({ subnet, firstHostNumber }) => {
       const parsed = parseIpv4Network(subnet);
-      const lastHost = parsed.ok ? parsed.value.size - 2 : 0;
+      const lastHost = parsed.ok ? lastHostNumber(parsed.value) : 0;
       return firstHostNumber <= lastHost
         ? []
-        : [{ path: 'firstHostNumber', given: firstHostNumber, expected: `a host number from 2 to ${lastHost} (the hosts of ${subnet})`, fix: 'use 10, or a larger subnet' }];
+        : [{ path: 'firstHostNumber', given: firstHostNumber, expected: `a host number from 2 to ${lastHost} (the hosts of ${subnet})`, fix: `use ${Math.min(10, lastHost)}, or a larger subnet` }];
     },
   },
   {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { optIn, optionalPort, port, wholeNumber } from './common';
+import { instanceType, optIn, optionalPort, port, wholeNumber } from './common';
 import { distinctPorts } from './patroni-cluster';
 import { cidrList, refuseAnywhere } from './network';
 import { poolingSchema } from './pooling';
-import { CrossFieldRule, validateSpec, OutsideProps } from './validate';
+import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
 /** Proxies of one cluster; also the most zones a construct previews before its spec is checked. */
 export const MAX_PROXIES = 8;
@@ -82,6 +82,15 @@ export const haproxyFrontendsRules: readonly CrossFieldRule<Spec>[] = [
     check: (s) => refuseAnywhere('clientCidrs', s.clientCidrs, s.allowAnyClient, 'allowAnyClient'),
   },
 ];
+
+/** The construct's props outside the spec that are data: the proxies' machine and the outputs' names. */
+export const HAPROXY_FRONTENDS_OUTSIDE_SHAPE = {
+  instanceType: instanceType('c6i.large').optional(),
+  outputPrefix: z
+    .string(expectation('a prefix of Terraform output names', 'use e.g. "orders_"'))
+    .regex(/^([A-Za-z_][A-Za-z0-9_-]{0,63})?$/, expectation('letters, digits, "_" and "-", starting with a letter or "_" (Terraform output names)', 'use e.g. "orders_"'))
+    .optional(),
+};
 
 export function validateHaproxyFrontendsSpec(input: unknown, constructPath?: string, outside?: OutsideProps): HaproxyFrontendsSpec {
   return validateSpec('HaproxyFrontends spec', haproxyFrontendsSchema, haproxyFrontendsRules, input, constructPath, outside);

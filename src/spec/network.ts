@@ -26,18 +26,20 @@ function toNumber(address: ipaddr.IPv4): number {
   return address.octets.reduce((value, octet) => value * 256 + octet, 0);
 }
 
+const LEADING_ZERO = 'a leading zero reads as octal to some tools (010 = 8) and as decimal to others';
+
+/** Four octets 0-255 written with leading zeros ("010.0.0.1"): the decimal spelling, else undefined. */
+function withoutLeadingZeros(text: string): string | undefined {
+  const match = DOTTED_QUAD.exec(text);
+  return match && match.slice(1).every((octet) => Number(octet) <= 255) ? match.slice(1).map(Number).join('.') : undefined;
+}
+
 /** A dotted-quad IPv4 address: four decimal octets, no leading zeros, no spaces. */
 export function parseIpv4Address(text: string, example = '10.0.0.10'): Parsed<string> {
   const expected = 'an IPv4 address written as four decimal numbers 0-255, e.g. "10.0.0.10"';
-  const match = DOTTED_QUAD.exec(text);
-  if (!match || !ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    if (match && match.slice(1).every((octet) => Number(octet) <= 255)) {
-      const canonical = match.slice(1).map(Number).join('.');
-      return { ok: false, expected, fix: `write "${canonical}": a leading zero reads as octal to some tools (010 = 8) and as decimal to others` };
-    }
-    return { ok: false, expected, fix: `write the address as four decimal numbers, e.g. "${example}"` };
-  }
-  return { ok: true, value: text };
+  if (DOTTED_QUAD.test(text) && ipaddr.IPv4.isValidFourPartDecimal(text)) return { ok: true, value: text };
+  const decimal = withoutLeadingZeros(text);
+  return { ok: false, expected, fix: decimal ? `write "${decimal}": ${LEADING_ZERO}` : `write the address as four decimal numbers, e.g. "${example}"` };
 }
 
 /** An IPv4 network in canonical CIDR form. */
@@ -48,12 +50,8 @@ export function parseIpv4Network(text: string, example = '10.0.0.0/16'): Parsed<
   const address = parseIpv4Address(match[1]);
   const prefix = Number(match[2]);
   if (!address.ok) {
-    const canonicalAddress = /^write "([^"]+)"/.exec(address.fix)?.[1];
-    return {
-      ok: false,
-      expected,
-      fix: canonicalAddress ? `write "${canonicalAddress}/${prefix}": a leading zero reads as octal to some tools (010 = 8) and as decimal to others` : `write the network as address/prefix, e.g. "${example}"`,
-    };
+    const decimal = withoutLeadingZeros(match[1]);
+    return { ok: false, expected, fix: decimal ? `write "${decimal}/${prefix}": ${LEADING_ZERO}` : `write the network as address/prefix, e.g. "${example}"` };
   }
   const size = 2 ** (32 - prefix);
   const value = toNumber(ipaddr.IPv4.parse(address.value));
@@ -68,6 +66,18 @@ export function parseIpv4Network(text: string, example = '10.0.0.0/16'): Parsed<
 
 function numberToAddress(value: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+}
+
+/** A network the spec has already checked: parsed again where a platform computes with it. */
+export function parsedNetwork(text: string): Ipv4Network {
+  const parsed = parseIpv4Network(text);
+  if (!parsed.ok) throw new Error(`${text} was to be a checked network: ${parsed.fix}`);
+  return parsed.value;
+}
+
+/** The last host number of a network: its last address is the broadcast address. */
+export function lastHostNumber(network: Ipv4Network): number {
+  return network.size - 2;
 }
 
 /** The networks (canonical, parsed) overlap. */

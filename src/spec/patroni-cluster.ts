@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optIn, port, resourceName, wholeNumber } from './common';
+import { instanceType, nodeSizeShape, optIn, port, resourceName, volumeSizeGiB, wholeNumber } from './common';
 import { cidrList, refuseAnywhere } from './network';
 import { failoverSchema } from './failover';
 import { checkLogicalReplication, checkWalLevel, knownPublicationsField, publicationsField, subscriptionsField } from './logical-replication';
@@ -234,6 +234,13 @@ export function distinctPorts(ports: Record<string, number | undefined>): SpecPr
   }
   return problems;
 }
+
+/** The construct's props outside the spec that are data: the machines of the PostgreSQL and etcd nodes. */
+export const PATRONI_CLUSTER_MACHINE_SHAPE = {
+  ...nodeSizeShape,
+  etcdInstanceType: instanceType('t3.small').optional(),
+  etcdDataVolumeSizeGiB: volumeSizeGiB(20).optional(),
+};
 
 export function validatePatroniClusterSpec(input: unknown, constructPath?: string, outside?: OutsideProps): PatroniClusterSpec {
   return validateSpec('PatroniCluster spec', patroniClusterSchema, patroniClusterRules, input, constructPath, outside);

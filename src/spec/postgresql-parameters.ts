@@ -70,14 +70,15 @@ export function checkPostgresqlParameters(spec: PatroniParameterContext): SpecPr
       problems.push(badName(name));
     } else if (name in OWNED) {
       problems.push({ path, given: value, expected: `no "${name}" (Patroni or this library owns it)`, fix: OWNED[name] });
-    } else if (name === 'archive_mode') {
+    } else if (name === 'archive_mode' && !(spec.archiveId !== undefined && /^(on|true|yes|1)$/i.test(settingText(value).trim()))) {
+      // "on" with an archive only says what the archive prop sets; "always" would archive from replicas too.
       problems.push(
         spec.archiveId === undefined
           ? { path, given: value, expected: 'no archive_mode: without an archive there is no archive_command, and WAL would pile up unarchived until the disk fills', fix: 'give the cluster an archive (the archive prop) and remove archive_mode' }
           : {
               path,
               given: value,
-              expected: `no archive_mode: the cluster has an archive, so it is "on"${/^(off|false|no|0)$/i.test(settingText(value)) ? ', and "off" would silently stop WAL archiving and break point-in-time recovery' : ''}`,
+              expected: `"on" or no archive_mode: the cluster has an archive, so it is "on"${/^(off|false|no|0)$/i.test(settingText(value).trim()) ? ', and "off" would silently stop WAL archiving and break point-in-time recovery' : ' (the replicas do not archive)'}`,
               fix: 'remove archive_mode (archiving follows the archive prop)',
             },
       );

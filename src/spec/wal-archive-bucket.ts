@@ -2,11 +2,8 @@ import { z } from 'zod';
 import { optIn, resourceName, wholeNumber } from './common';
 import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
-/**
- * An AWS region code: "eu-central-1", "us-gov-west-1", "cn-northwest-1", "eusc-de-east-1". Refuses
- * availability zones ("eu-central-1a"), display names ("Frankfurt") and other spellings.
- */
-export const AWS_REGION_PATTERN = /^[a-z]{2,4}(-[a-z]+){1,3}-[1-9][0-9]?$/;
+export { AWS_REGION_PATTERN } from './aws-region';
+import { AWS_REGION_PATTERN } from './aws-region';
 
 /**
  * Storage classes the offsite copy may use: those pgBackRest can read straight away. GLACIER and

@@ -53,6 +53,17 @@ describe('pgha', () => {
     expect(misspelt.err).toMatch(new RegExp(`${key}x: got 1; expected only documented fields`));
   });
 
+  test('validate checks the machine and output props the constructs check outside their specs', async () => {
+    const good = await run(['validate', 'patroni-cluster', specFile({ clusterName: 'orders', instanceType: 'r6i.xlarge', dataVolumeSizeGiB: 500, etcdInstanceType: 't3.small' })]);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.out)).toMatchObject({ clusterName: 'orders', instanceType: 'r6i.xlarge', dataVolumeSizeGiB: 500 });
+    expect((await run(['validate', 'haproxy-frontends', specFile({ instanceType: 'c6i.large', outputPrefix: 'orders_' })])).code).toBe(0);
+    const bad = await run(['validate', 'primary-with-replicas', specFile({ clusterName: 'orders', instanceType: 'big', dataVolumeSizeGiB: 0 })]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/instanceType: got "big"; expected an EC2 instance type/);
+    expect(bad.err).toMatch(/dataVolumeSizeGiB: got 0/);
+  });
+
   test('validate sets construct references aside and says so', async () => {
     const result = await run(['validate', 'patroni-cluster', specFile({ clusterName: 'orders', platform: 'aws', restoreFrom: { archive: 'x', sourceCluster: 'main', latest: true } })]);
     expect(result.code).toBe(0);

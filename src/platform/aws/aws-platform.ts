@@ -14,7 +14,7 @@ import { AwsLoadBalancerEndpoint } from './load-balancer-endpoint';
 import { AwsNodeGroup } from './node-group';
 import { AwsSubnet } from './subnet';
 import { SOFTDOG_DEVICE } from './boot-script';
-import { regionOf, validateAwsPlatformSpec } from '../../spec/aws-platform';
+import { regionOfZone, validateAwsPlatformSpec } from '../../spec/aws-platform';
 import { checkSubnetRoom } from '../subnet-room';
 import { NodePlacement } from '../../model/placement';
 
@@ -73,7 +73,7 @@ export class AwsPlatform extends Construct implements Platform {
     const spec = validateAwsPlatformSpec(props, this.node.path);
     this.vpcId = spec.vpcId;
     this.subnets = spec.subnets;
-    this.scrapeDiscovery = { kind: 'ec2', region: regionOf(spec.subnets[0].availabilityZone) };
+    this.scrapeDiscovery = { kind: 'ec2', region: regionOfZone(spec.subnets[0].availabilityZone) };
     this.amiId = spec.amiId;
     this.kmsKeyArn = spec.kmsKeyArn;
     this.defaultInstanceType = spec.defaultInstanceType;
@@ -113,7 +113,12 @@ export class AwsPlatform extends Construct implements Platform {
       const subnet = this.subnets[subnetIndex];
       const host = this.nextHost.get(subnet.subnetId) ?? this.firstHostNumber;
       this.nextHost.set(subnet.subnetId, host + 1);
-      checkSubnetRoom(this.node.path, subnetIndex, subnet.cidrBlock, host, `${groupName}-${index + 1}`);
+      checkSubnetRoom(
+        { specName: 'AwsPlatform spec', platformPath: this.node.path, field: `subnets.${subnetIndex}.cidrBlock`, fix: 'give larger subnets (a /24 holds 245 nodes from host 10), more subnets, or a lower firstHostNumber' },
+        subnet.cidrBlock,
+        host,
+        `${groupName}-${index + 1}`,
+      );
       return {
         name: `${groupName}-${index + 1}`,
         address: hostAddress(subnet.cidrBlock, host),

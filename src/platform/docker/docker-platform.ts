@@ -19,6 +19,7 @@ import { ensureRandomProvider } from './random-provider';
 import { NodePlacement } from '../../model/placement';
 import { validateDockerPlatformSpec } from '../../spec/docker-platform';
 import { SpecError } from '../../spec/problems';
+import { lastHostNumber, parsedNetwork } from '../../spec/network';
 
 export interface DockerPlatformProps {
   /**
@@ -75,7 +76,7 @@ export class DockerPlatform extends Construct implements Platform {
     this.firstHostNumber = spec.firstHostNumber;
     this.publishAddress = spec.publishAddress;
     this.namePrefix = spec.name;
-    this.lastHost = 2 ** (32 - Number(spec.subnet.split('/')[1])) - 2;
+    this.lastHost = lastHostNumber(parsedNetwork(spec.subnet));
     this.nextHost = this.firstHostNumber;
     this.network = new Network(this, 'Network', {
       name: `${this.namePrefix}-net`,

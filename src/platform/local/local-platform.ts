@@ -114,7 +114,12 @@ export class LocalPlatform extends Construct implements Platform {
     return Array.from({ length: count }, (_, index) => {
       const subnet = this.nextSubnet++ % this.subnetCount;
       const host = this.nextHost[subnet]++;
-      checkSubnetRoom(this.node.path, subnet, this.subnetCidr(subnet), host, `${groupName}-${index + 1}`, 'LocalPlatform spec');
+      checkSubnetRoom(
+        { specName: 'LocalPlatform spec', platformPath: this.node.path, field: 'subnets', fix: 'use more pseudo-subnets (subnets, up to 254) or a lower firstHostNumber: each holds hosts up to 254' },
+        this.subnetCidr(subnet),
+        host,
+        `${groupName}-${index + 1}`,
+      );
       return {
         name: `${groupName}-${index + 1}`,
         address: `127.${this.addressBlock}.${subnet + 1}.${host}`,

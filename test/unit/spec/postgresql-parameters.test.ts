@@ -38,15 +38,18 @@ describe('PatroniCluster postgresqlParameters', () => {
         {
           path: 'postgresqlParameters.archive_mode',
           given: 'off',
-          expected: 'no archive_mode: the cluster has an archive, so it is "on", and "off" would silently stop WAL archiving and break point-in-time recovery',
+          expected: '"on" or no archive_mode: the cluster has an archive, so it is "on", and "off" would silently stop WAL archiving and break point-in-time recovery',
           fix: 'remove archive_mode (archiving follows the archive prop)',
         },
       ]);
       expect(patroni({ archive_mode: false }, { archiveId: 'bucket-1' })[0].expected).toMatch(/"off" would silently stop WAL archiving/);
     });
 
-    test('fails when set at all: "on" is the library\'s with an archive, and without one WAL would pile up', () => {
-      expect(patroni({ archive_mode: 'always' }, { archiveId: 'bucket-1' })[0]).toMatchObject({ expected: 'no archive_mode: the cluster has an archive, so it is "on"' });
+    test('"on" with an archive says what the archive sets; "always" (archiving from replicas) and any value without an archive are refused', () => {
+      for (const on of ['on', true, 'Yes']) {
+        expect(validatePatroniClusterSpec({ clusterName: 'orders', archiveId: 'bucket-1', postgresqlParameters: { archive_mode: on } }).postgresqlParameters).toEqual({ archive_mode: on });
+      }
+      expect(patroni({ archive_mode: 'always' }, { archiveId: 'bucket-1' })[0]).toMatchObject({ expected: '"on" or no archive_mode: the cluster has an archive, so it is "on" (the replicas do not archive)' });
       expect(patroni({ archive_mode: 'on' })).toEqual([
         {
           path: 'postgresqlParameters.archive_mode',
