@@ -4,7 +4,7 @@ import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { LogicalSlot, PatroniDcsInput, SubscriptionTarget } from '../render/logical-replication';
 import { PublicationSpec, SubscriptionSpec, subscriptionSlotName } from '../spec/logical-replication';
 import { LogicalPublisher, SubscriptionProps } from './logical-publisher';
-import { PUBLISHER, checkReference } from './references';
+import { PUBLISHER, checkReference, isObject } from './references';
 import { SpecProblem } from '../spec/problems';
 
 /** What a cluster construct hands its logical replication part. */
@@ -112,8 +112,6 @@ export class ClusterLogicalReplication {
   }
 }
 
-/** The spec's part of a cluster's subscriptions: the publisher by name, and what each publisher publishes. */
-export const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** Each subscription's publisher must be a cluster; the rest of a subscription is the spec's to check. */
 export function checkSubscriptionPublishers(subscriptions: unknown): SpecProblem[] {
@@ -121,6 +119,7 @@ export function checkSubscriptionPublishers(subscriptions: unknown): SpecProblem
   return subscriptions.flatMap((subscription, index) => (isObject(subscription) ? checkReference(`subscriptions.${index}.publisher`, subscription.publisher, PUBLISHER) : []));
 }
 
+/** The spec's part of a cluster's subscriptions: the publisher by name, and what each publisher publishes. */
 export function subscriptionSpecInput(subscriptions: readonly SubscriptionProps[] | undefined): { subscriptions?: unknown; knownPublications?: Record<string, PublicationSpec[]> } {
   if (subscriptions === undefined) return {};
   if (!Array.isArray(subscriptions)) return { subscriptions };

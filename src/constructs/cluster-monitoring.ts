@@ -15,12 +15,12 @@ import { HaproxyFrontends } from './haproxy-frontends';
 import { PatroniCluster } from './patroni-cluster';
 import { FRONTENDS, PATRONI_CLUSTER, checkReference, propsObject } from './references';
 import { claimPorts } from './stack-claims';
-import { checkPeers } from '../spec/peer';
+import { checkAddedPeer, checkPeers } from '../spec/peer';
 import { SpecError } from '../spec/problems';
+import { registerStackOutput } from './stack-output';
 
 /** The exporters answer without authentication: never to every address. */
 const SCRAPER_PEERS = { why: 'the network or security group of your Prometheus: the exporters answer without authentication' } as const;
-import { registerStackOutput } from './stack-output';
 
 /** A warning and a critical threshold. */
 export interface ThresholdPair {
@@ -87,6 +87,8 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
   readonly secret: SecretRef;
   private readonly cluster: PatroniCluster;
   private readonly groups: { group: NodeGroup; role: ScrapeNodeRole }[];
+  /** The networks the exporters are open to so far. */
+  private readonly scraperNetworks: string[] = [];
 
   constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
     super(scope, id);
@@ -130,8 +132,9 @@ export class ClusterMonitoring extends Construct implements RendersArtifacts {
 
   /** Lets a Prometheus (a network or security group) scrape every exporter. */
   allowScraper(peer: Peer): void {
-    const problems = checkPeers('allowScraper(peer)', [peer], SCRAPER_PEERS);
+    const problems = checkAddedPeer('allowScraper(peer)', peer, SCRAPER_PEERS, this.scraperNetworks);
     if (problems.length > 0) throw new SpecError('ClusterMonitoring spec', problems, this.node.path);
+    if ('cidr' in peer) this.scraperNetworks.push(peer.cidr);
     this.cluster.nodes.allow(this.spec.exporterPort, 'postgres_exporter (Prometheus)', peer);
     for (const { group } of this.groups) group.allow(this.spec.nodeExporterPort, 'node_exporter (Prometheus)', peer);
   }

@@ -11,7 +11,7 @@ import { RoutedCluster } from './routed-cluster';
 import { PLATFORM, ROUTED_CLUSTER, checkReference, propsObject } from './references';
 import { claimName, claimPorts } from './stack-claims';
 import { propProblems } from '../spec/validate';
-import { checkPeers } from '../spec/peer';
+import { checkAddedPeer } from '../spec/peer';
 import { NodePlacement } from '../model/placement';
 import { registerStackOutput } from './stack-output';
 import { FrontendsDescription } from './stack-description';
@@ -91,6 +91,8 @@ export class HaproxyFrontends extends Construct {
   readonly pooledReaderEndpoint?: string;
   /** The password of PgBouncer's auth role, when `pooling` is set. */
   readonly poolingSecret?: SecretRef;
+  /** The networks the endpoint is open to so far (clientCidrs, then allowClient's). */
+  private readonly clientNetworks: string[] = [];
 
   constructor(scope: Construct, id: string, props: HaproxyFrontendsProps) {
     super(scope, id);
@@ -186,6 +188,7 @@ export class HaproxyFrontends extends Construct {
     ];
     this.endpoint = platform.createEndpoint(this, 'Endpoint', { group: this.nodes, listeners, healthPort: spec.healthPort });
     for (const cidr of spec.clientCidrs) this.endpoint.allowClient({ cidr });
+    this.clientNetworks.push(...spec.clientCidrs);
 
     this.writerEndpoint = `${this.endpoint.host}:${spec.readWritePort}`;
     this.readerEndpoint = `${this.endpoint.host}:${spec.readOnlyPort}`;
@@ -229,8 +232,9 @@ export class HaproxyFrontends extends Construct {
    * (`{ group }`), or an existing security group such as the application's (`{ securityGroupId }`).
    */
   allowClient(peer: Peer): void {
-    const problems = checkPeers('allowClient(peer)', [peer], { why: 'the networks of the clients only', allowField: 'allowAnyClient', allowed: this.spec.allowAnyClient });
+    const problems = checkAddedPeer('allowClient(peer)', peer, { why: 'the networks of the clients only', allowField: 'allowAnyClient', allowed: this.spec.allowAnyClient }, this.clientNetworks);
     if (problems.length > 0) throw new SpecError(SPEC_NAME, problems, this.node.path);
+    if ('cidr' in peer) this.clientNetworks.push(peer.cidr);
     this.endpoint.allowClient(peer);
   }
 

@@ -5,7 +5,7 @@ import { ClusterArchive, ClusterBackup } from '../node-plan/pgbackrest-plan';
 import { ClusterEndpoints, FrontendsSlot, RoutedCluster } from './routed-cluster';
 import { WalArchiveBucket } from './wal-archive-bucket';
 import { LogicalPublisher, PublicationProps } from './logical-publisher';
-import { ClusterLogicalReplication, checkSubscriptionPublishers, isObject, subscriptionSpecInput } from './cluster-logical-replication';
+import { ClusterLogicalReplication, checkSubscriptionPublishers, subscriptionSpecInput } from './cluster-logical-replication';
 import { PGBACKREST_TLS_PORT } from '../render/pgbackrest-config';
 import { NodeGroup, Platform, SecretRef } from '../platform/platform';
 import { HaproxyBackendMember } from '../render/haproxy-config';
@@ -18,7 +18,7 @@ import { registerStackOutput } from './stack-output';
 import { BackupJobSpec } from '../spec/backup-job';
 import { PatroniClusterDescription, clusterDescriptionBase } from './stack-description';
 import { ClusterBaseProps } from './cluster-props';
-import { ARCHIVE, PLATFORM, checkReference, propsObject } from './references';
+import { ARCHIVE, PLATFORM, checkReference, isObject, propsObject } from './references';
 import { Claimant, claimName, claimPorts } from './stack-claims';
 import { SpecError } from '../spec/problems';
 import { propProblems } from '../spec/validate';
@@ -164,7 +164,6 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
     const nodeCount = specInput.nodeCount ?? 3;
     this.archive = archive;
     this.platform = platform;
-    this.frontends = new FrontendsSlot(`PatroniCluster "${props.clusterName}"`);
     const platformUsable = checkReference('platform', platform, PLATFORM).length === 0;
     this.spec = validatePatroniClusterSpec({
       ...specInput,
@@ -175,6 +174,7 @@ export class PatroniCluster extends Construct implements RoutedCluster, LogicalP
       nodeZones: platformUsable && Number.isInteger(nodeCount) && nodeCount > 0 && nodeCount <= MAX_PATRONI_NODES ? defined(platform.previewZones(nodeCount)) : undefined,
     }, this.node.path, { problems: outside, props: Object.keys(OUTSIDE_SHAPE).concat(['platform', 'archive']) });
     const spec = this.spec;
+    this.frontends = new FrontendsSlot(`PatroniCluster "${spec.clusterName}"`);
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
     const claimant = { specName: SPEC_NAME, construct: this };

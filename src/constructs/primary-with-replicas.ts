@@ -99,7 +99,6 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
     ];
     this.platform = platform;
     this.archive = archive;
-    this.frontends = new FrontendsSlot(`PrimaryWithReplicas "${props.clusterName}"`);
     const nodeCount = (specInput.standbyCount ?? 2) + 1;
     const zones = platformProblems.length === 0 && Number.isInteger(nodeCount) && nodeCount > 1 && nodeCount <= MAX_STANDBYS + 1 ? platform.previewZones(nodeCount) : [];
     this.spec = validatePrimaryWithReplicasSpec({
@@ -108,6 +107,7 @@ export class PrimaryWithReplicas extends Construct implements RoutedCluster, Log
       nodeZones: zones.length > 0 && zones.every((z) => z !== undefined) ? zones : undefined,
     }, this.node.path, { problems: outside, props: ['platform', 'archive', ...Object.keys(nodeSizeShape)] });
     const spec = this.spec;
+    this.frontends = new FrontendsSlot(`PrimaryWithReplicas "${spec.clusterName}"`);
     this.clusterName = spec.clusterName;
     const groupName = `${spec.clusterName}-pg`;
     const claimant = { specName: SPEC_NAME, construct: this };

@@ -9,7 +9,7 @@ import { ClusterMonitoring } from './cluster-monitoring';
 import { registerStackOutput } from './stack-output';
 import { MONITORING, PLATFORM, checkReference, checkReferenceList, propsObject } from './references';
 import { claimName, claimPorts } from './stack-claims';
-import { checkPeers } from '../spec/peer';
+import { checkAddedPeer } from '../spec/peer';
 
 const SPEC_NAME = 'PrometheusServer spec';
 
@@ -51,6 +51,8 @@ export class PrometheusServer extends Construct {
   readonly nodes: NodeGroup;
   /** "http://<address>:<port>": the UI and HTTP API (reachable from clientCidrs). */
   readonly url: string;
+  /** The networks the UI is open to so far. */
+  private readonly clientNetworks: string[] = [];
 
   constructor(scope: Construct, id: string, props: PrometheusServerProps) {
     super(scope, id);
@@ -116,8 +118,9 @@ export class PrometheusServer extends Construct {
    * (`{ group }`, e.g. a Grafana's), or an existing security group (`{ securityGroupId }`).
    */
   allowClient(peer: Peer): void {
-    const problems = checkPeers('allowClient(peer)', [peer], { why: "a network of your operators or Grafana: Prometheus' UI and API have no authentication" });
+    const problems = checkAddedPeer('allowClient(peer)', peer, { why: "a network of your operators or Grafana: Prometheus' UI and API have no authentication" }, this.clientNetworks);
     if (problems.length > 0) throw new SpecError(SPEC_NAME, problems, this.node.path);
+    if ('cidr' in peer) this.clientNetworks.push(peer.cidr);
     this.nodes.allow(this.spec.port, 'Prometheus UI and API', peer);
   }
 }

@@ -70,6 +70,9 @@ function isKind(value: unknown, kind: ReferenceKind): boolean {
   return kind.methods.every((name) => typeof record[name] === 'function') && (kind.members ?? []).every((name) => name in record);
 }
 
+/** A plain-object value (not null, not a list). */
+export const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
 /** The problem with a reference prop, if any. */
 export function checkReference(path: string, value: unknown, kind: ReferenceKind, optional = false): SpecProblem[] {
   if (value === undefined && optional) return [];

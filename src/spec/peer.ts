@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { awsId } from './aws-platform';
-import { ipv4Network, refuseAnywhere } from './network';
+import { coversEveryAddress, ipv4Network, parsedNetwork, refuseAnywhere } from './network';
 import { SpecProblem } from './problems';
 import { expectation, propProblems } from './validate';
 
@@ -20,6 +20,27 @@ export interface PeerRule {
   /** The prop that allows every address; without one, every address is always refused. */
   readonly allowField?: string;
   readonly allowed?: boolean;
+}
+
+/**
+ * Problems of one more peer of a port (a construct's allowClient, allowScraper): well formed, and,
+ * with the networks `granted` already, not every IPv4 address unless allowed (two calls with
+ * 0.0.0.0/1 and 128.0.0.0/1 open it as wide as one with 0.0.0.0/0).
+ */
+export function checkAddedPeer(path: string, peer: unknown, rule: PeerRule, granted: readonly string[]): SpecProblem[] {
+  const problems = checkPeers(path, [peer], rule);
+  if (problems.length > 0 || rule.allowed) return problems;
+  const cidr = (peer as { cidr?: string }).cidr;
+  const networks = [...granted, ...(cidr === undefined ? [] : [cidr])].map(parsedNetwork);
+  if (cidr === undefined || !coversEveryAddress(networks)) return [];
+  return [
+    {
+      path,
+      given: peer,
+      expected: `${rule.why}: with the networks allowed already (${granted.join(', ')}), this one opens the port to every IPv4 address`,
+      fix: `name the client networks${rule.allowField ? `, or set ${rule.allowField}: true if you really mean every address` : ''}`,
+    },
+  ];
 }
 
 /** Problems of a list of peers: each well formed, and together not every IPv4 address unless allowed. */

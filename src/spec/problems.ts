@@ -11,6 +11,7 @@ const MAX_VALUE_TEXT = 80;
 
 /** At most `depth` levels and `breadth` entries of each: a given value may be huge or deeply nested. */
 function bounded(value: unknown, depth: number, breadth = 10): unknown {
+  if (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0))) return Object.is(value, -0) ? '-0' : String(value);
   if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? `${value}n` : value;
   if (depth === 0) return Array.isArray(value) ? '[...]' : '{...}';
   if (Array.isArray(value)) {
@@ -38,6 +39,8 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > MAX_VALUE_TEXT ? `${value.slice(0, MAX_VALUE_TEXT - 3)}...` : value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return 'a symbol';
+  // JSON would print NaN and the infinities as null, and -0 as 0.
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   const className = classNameOf(value);
   if (className) return `${/^[AEIOU]/.test(className) ? 'an' : 'a'} ${className}`;
   try {

@@ -152,13 +152,17 @@ export function validateSpec<Shape extends z.ZodRawShape>(
 
   // Own keys only: "constructor" or "toString" are not fields because every object inherits them.
   const unknownKeys = Object.keys(record).filter((key) => !Object.hasOwn(schema.shape, key) && record[key] !== undefined);
-  if (unknownKeys.length > 0) {
+  // One problem per unknown field, the first 20 of them (a file of thousands says as much with 20).
+  for (const key of unknownKeys.slice(0, 20)) {
     problems.push({
-      path: unknownKeys.slice(0, 20).join(', ') + (unknownKeys.length > 20 ? ` and ${unknownKeys.length - 20} more` : ''),
-      given: unknownKeys.length === 1 ? record[unknownKeys[0]] : unknownKeys.slice(0, 20).map((key) => record[key]),
+      path: key,
+      given: record[key],
       expected: 'only documented fields',
-      fix: `remove or correct ${unknownKeys.slice(0, 20).map((key) => `${key}${didYouMean(key, known)}`).join(', ')} (check the spelling against the README)`,
+      fix: `remove or correct ${key}${didYouMean(key, known)} (check the spelling against the README)`,
     });
+  }
+  if (unknownKeys.length > 20) {
+    problems.push({ path: '(spec)', given: unknownKeys.length, expected: 'only documented fields', fix: `remove the other ${unknownKeys.length - 20} unknown fields too` });
   }
   const fields = parseFields(schema.shape, record);
   for (const problem of fields.problems) problems.push(problem);

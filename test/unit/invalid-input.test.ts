@@ -160,6 +160,12 @@ const networks: Case[] = [
   ['HaproxyFrontends: 0.0.0.0/00', frontends({ clientCidrs: ['0.0.0.0/00'] }), BAD, 'clientCidrs.0'],
   ['HaproxyFrontends: the whole internet in four quarters', frontends({ clientCidrs: ['0.0.0.0/2', '64.0.0.0/2', '128.0.0.0/2', '192.0.0.0/2'] }), BAD, 'clientCidrs.0', /cover every IPv4 address/],
   ['HaproxyFrontends: allowClient of every address', (e) => new HaproxyFrontends(e.stack, 'Bad', { platform: e.aws(), cluster: e.replicas() }).allowClient({ cidr: '0.0.0.0/0' }), BAD, 'allowClient(peer).0', /allowAnyClient/],
+  ['HaproxyFrontends: allowClient of the other half of the internet', (e) => new HaproxyFrontends(e.stack, 'Bad', { platform: e.aws(), cluster: e.replicas(), clientCidrs: ['0.0.0.0/1'] }).allowClient({ cidr: '128.0.0.0/1' }), BAD, 'allowClient(peer)', /with the networks allowed already \(0\.0\.0\.0\/1\), this one opens the port to every IPv4 address/],
+  ['PrometheusServer: two allowClient calls that cover every address', (e) => {
+    const prometheus = new PrometheusServer(e.stack, 'Bad', { platform: e.aws(), monitoring: [e.monitoring()] });
+    prometheus.allowClient({ cidr: '0.0.0.0/1' });
+    return prometheus.allowClient({ cidr: '128.0.0.0/1' });
+  }, BAD, 'allowClient(peer)', /every IPv4 address/],
   ['ClusterMonitoring: scrapers from every address', monitoring({ scrapers: [{ cidr: '0.0.0.0/0' }] }), BAD, 'scrapers.0', /without authentication/],
   ['ClusterMonitoring: allowScraper of every address', (e) => new ClusterMonitoring(e.stack, 'Bad', { cluster: e.cluster() }).allowScraper({ cidr: '0.0.0.0/0' }), BAD, 'allowScraper(peer).0'],
   ['PrometheusServer: clients from every address', prometheus({ clientCidrs: ['0.0.0.0/0'] }), BAD, 'clientCidrs.0', /no authentication/],
