@@ -91,11 +91,18 @@ export function checkReferenceList(path: string, value: unknown, kind: Reference
 
 /**
  * The props object itself: constructs destructure it first, so `undefined` or a string must be
- * refused before that, as a SpecError like every other problem.
+ * refused before that, as a SpecError like every other problem. Props given as a class instance
+ * (getters on its prototype) are read into a plain object, which a spread would leave empty.
  */
 export function propsObject<T>(specName: string, constructPath: string, props: T): T {
   if (props === null || typeof props !== 'object' || Array.isArray(props)) {
     throw new SpecError(specName, [{ path: '(props)', given: props, expected: 'a props object', fix: 'pass the props as an object, e.g. { clusterName: "main", platform }' }], constructPath);
   }
-  return props;
+  const plain: Record<string, unknown> = { ...(props as Record<string, unknown>) };
+  for (let prototype = Object.getPrototypeOf(props) as object | null; prototype && prototype !== Object.prototype; prototype = Object.getPrototypeOf(prototype) as object | null) {
+    for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(prototype))) {
+      if (descriptor.get && !(name in plain)) plain[name] = (props as Record<string, unknown>)[name];
+    }
+  }
+  return plain as T;
 }

@@ -345,6 +345,25 @@ test('stackPlatform refuses a scope that is no stack and a cloud that is no func
   expect(error.message).toMatch(/stack: got an App; expected the TerraformStack itself/);
 });
 
+test('props given as a class instance are read through its getters, as a spread would not', () => {
+  const env = constructEnv();
+  class OrdersProps {
+    get clusterName() {
+      return 'orders';
+    }
+    get platform() {
+      return env.aws();
+    }
+  }
+  expect(new PatroniCluster(env.stack, 'Orders', loose(new OrdersProps())).clusterName).toBe('orders');
+  class BadProps {
+    get clusterName() {
+      return 'Orders';
+    }
+  }
+  expect(() => new PatroniCluster(env.stack, 'Bad', loose(new BadProps()))).toThrow(/platform: got nothing[\s\S]*clusterName: got "Orders"/);
+});
+
 test('negative control: the neighbours the corpus builds on synthesize', () => {
   const { env, error } = tryApp((e) => {
     e.monitoring();
