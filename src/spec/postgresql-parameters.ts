@@ -45,7 +45,7 @@ const PATRONI_MINIMUMS: Record<string, { readonly minimum: number; readonly beco
 };
 
 const WAL_LEVELS = ['replica', 'logical'];
-const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
+export const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
 
 /** PostgreSQL 17's default of superuser_reserved_connections and reserved_connections. */
 const DEFAULT_RESERVED = { superuser_reserved_connections: 3, reserved_connections: 0 };

@@ -3,7 +3,7 @@ import { optIn, port, resourceName, wholeNumber } from './common';
 import { distinctPorts } from './patroni-cluster';
 import { cidrList, refuseAnywhere } from './network';
 import { SpecProblem } from './problems';
-import { badName, checkLogicalWorkers, checkReservedConnections } from './postgresql-parameters';
+import { PARAMETER_NAME, badName, checkLogicalWorkers, checkReservedConnections } from './postgresql-parameters';
 import { ParameterValue, checkPostgresqlCombinations, checkPostgresqlSetting } from './postgresql-settings';
 import { checkLogicalReplication, knownPublicationsField, publicationsField, subscriptionsField } from './logical-replication';
 import { cascadingMembers, checkReplicateFrom, listNames, memberNames, replicateFromSchema } from './replicate-from';
@@ -161,7 +161,7 @@ const OWNED: Record<string, string> = {
 function checkParameters(s: Pick<Spec, 'postgresqlParameters' | 'maxConnections' | 'subscriptions'>): SpecProblem[] {
   const problems = Object.entries(s.postgresqlParameters).flatMap(([name, value]) => {
     const path = `postgresqlParameters.${name}`;
-    if (!/^[a-z_][a-z0-9_.]*$/.test(name)) return [badName(name)];
+    if (!PARAMETER_NAME.test(name)) return [badName(name)];
     if (name in OWNED) return [{ path, given: value, expected: `no "${name}" (PrimaryWithReplicas sets it)`, fix: OWNED[name] }];
     const problem = confSyntaxProblem(path, value) ?? checkPostgresqlSetting(name, value);
     return problem ? [problem] : [];

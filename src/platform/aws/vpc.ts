@@ -49,7 +49,7 @@ export class AwsVpc extends Construct {
       mapPublicIpOnLaunch: false,
       tags: { Name: `${spec.name}-public` },
     });
-    const gateway = new InternetGateway(this, 'InternetGateway', { vpcId: vpc.id, tags: { Name: props.name } });
+    const gateway = new InternetGateway(this, 'InternetGateway', { vpcId: vpc.id, tags: { Name: spec.name } });
     const publicRoutes = new RouteTable(this, 'PublicRoutes', { vpcId: vpc.id, tags: { Name: `${spec.name}-public` } });
     new Route(this, 'PublicDefaultRoute', { routeTableId: publicRoutes.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: gateway.id });
     new RouteTableAssociation(this, 'PublicRoutesAssociation', { subnetId: publicSubnet.id, routeTableId: publicRoutes.id });
