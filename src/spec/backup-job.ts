@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { port, wholeNumber } from './common';
 import { CalendarSpec, calendarProblem, parseCalendar } from './calendar';
-import { effectiveTimeZone, firstCollision, formatElapse, whyNeverElapses } from './calendar-elapse';
+import { firstCollision } from './calendar-collision';
+import { whyNeverElapses } from './calendar-elapse';
+import { formatElapse } from './calendar-format';
+import { effectiveTimeZone } from './calendar-zone';
 import { SpecProblem } from './problems';
 import { CrossFieldRule, expectation, validateSpec, OutsideProps } from './validate';
 
@@ -141,23 +144,19 @@ export const BACKUP_START_SPREAD_SECONDS = BACKUP_RANDOMIZED_DELAY_SECONDS + TIM
  * random 0..RandomizedDelaySec after its elapse, then up to AccuracySec later, so two elapses up
  * to BACKUP_START_SPREAD_SECONDS apart can start at the same moment. Backups further apart can
  * still overlap when one runs long; that depends on the data and is left to the job alerts.
+ * Schedules in different time zones are compared by their instants; each elapse is named in its
+ * own schedule's zone.
  */
 function backupCollision(path: string, value: string, earlierPath: string, earlierValue: string, now: Date): SpecProblem | undefined {
   const [spec, earlier]: CalendarSpec[] = [parseCalendar(value), parseCalendar(earlierValue)];
-  if (effectiveTimeZone(spec) !== effectiveTimeZone(earlier)) {
-    return {
-      path,
-      given: value,
-      expected: `a schedule in the time zone of ${earlierPath} (${effectiveTimeZone(earlier)}), not ${effectiveTimeZone(spec)}: backups must never start together, and that is only checked within one zone`,
-      fix: `write ${path} and ${earlierPath} in the same zone (both without one, i.e. UTC, or both e.g. Europe/Berlin)`,
-    };
-  }
   const pair = firstCollision(earlier, spec, now, BACKUP_START_SPREAD_SECONDS);
   if (!pair) return undefined;
+  // In two zones the common start is also given in the earlier schedule's zone.
+  const inEarlierZone = effectiveTimeZone(spec) === effectiveTimeZone(earlier) ? '' : ` (${formatElapse(pair.first, earlier)})`;
   const when =
     pair.first === pair.second
-      ? `both start at ${formatElapse(pair.first, spec)}`
-      : `both can start at ${formatElapse(Math.max(pair.first, pair.second), spec)} (${earlierPath} elapses at ${formatElapse(pair.first, spec)}, ` +
+      ? `both start at ${formatElapse(pair.first, spec)}${inEarlierZone}`
+      : `both can start at ${formatElapse(Math.max(pair.first, pair.second), spec)} (${earlierPath} elapses at ${formatElapse(pair.first, earlier)}, ` +
         `${path} at ${formatElapse(pair.second, spec)}, and each timer starts up to ${BACKUP_START_SPREAD_SECONDS} s late: RandomizedDelaySec=${BACKUP_RANDOMIZED_DELAY_SECONDS}, AccuracySec=${TIMER_ACCURACY_SECONDS})`;
   return {
     path,

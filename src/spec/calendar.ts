@@ -2,7 +2,7 @@
  * systemd OnCalendar expressions (systemd.time(7), "Calendar Events"): the grammar, parsed into the
  * structure systemd keeps (src/shared/calendarspec.c, the same in 252 and 257, Debian 12 and 13),
  * with a readable reason for every expression systemd would refuse. When they elapse is
- * calendar-elapse.ts.
+ * calendar-elapse.ts; when two of them elapse together, calendar-collision.ts.
  *
  *   shorthand [TZ]                minutely hourly daily weekly monthly yearly annually quarterly semiannually
  *                                 (and systemd's spellings anually, biannually, bi-annually, semi-annually)
@@ -17,7 +17,8 @@
  * Where this is stricter than systemd, on purpose:
  * - "@<epoch>" (one moment, never repeats) is refused;
  * - a time zone is "UTC" (any case) or a tz database name with a "/" (Europe/Berlin, Etc/UTC);
- *   systemd also takes bare names such as "EST", "Japan" or the machine's own abbreviations;
+ *   systemd also takes bare names such as "EST5EDT", "Japan" or the machine's own abbreviations,
+ *   which are refused here with the Area/Location name to write instead;
  * - leading and trailing blanks are removed first, as a unit file's parser does (systemd-analyze
  *   refuses them); tabs and line breaks inside are refused.
  * test/tools/calendar.test.ts holds this grammar against `systemd-analyze calendar`.
@@ -316,6 +317,42 @@ export function isTimeZoneName(word: string): boolean {
 
 const looksLikeTimeZone = (word: string) => /^[A-Za-z_]+\/[A-Za-z0-9_/+-]+$/.test(word);
 
+/** The tz database's names without a "/" (old zones and links, tzdata's "backward"): systemd takes them. */
+const BARE_TIME_ZONE_NAMES = new Set([
+  'CET', 'CST6CDT', 'Cuba', 'EET', 'EST', 'EST5EDT', 'Egypt', 'Eire', 'Factory', 'GB', 'GB-Eire', 'GMT', 'GMT+0', 'GMT-0', 'GMT0',
+  'Greenwich', 'HST', 'Hongkong', 'Iceland', 'Iran', 'Israel', 'Jamaica', 'Japan', 'Kwajalein', 'Libya', 'MET', 'MST', 'MST7MDT',
+  'NZ', 'NZ-CHAT', 'Navajo', 'PRC', 'PST8PDT', 'Poland', 'Portugal', 'ROC', 'ROK', 'Singapore', 'Turkey', 'UCT', 'Universal',
+  'W-SU', 'WET', 'Zulu',
+]);
+
+/** What Intl calls a zone, when that is a name this grammar takes; undefined otherwise. */
+function acceptedNameOf(zone: string): string | undefined {
+  try {
+    const name = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+    return name === 'UTC' || isTimeZoneName(name) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why a last word that is a time zone in a form this grammar refuses is refused, and what to write
+ * instead (`rest`: the expression before it); undefined for any other word.
+ */
+function refusedTimeZone(word: string, rest: string): string | undefined {
+  const takes = 'it takes UTC or an Area/Location name of the tz database';
+  const anyZone = `write e.g. "${rest} UTC" or "${rest} Europe/Berlin"`;
+  if (BARE_TIME_ZONE_NAMES.has(word)) {
+    const name = acceptedNameOf(word);
+    const write = name ? `write "${rest} ${name}" (${word} is ${name} in the tz database)` : anyZone;
+    return `"${word}" is a time zone this library does not take (${takes}): ${write}`;
+  }
+  // CEST, PST: systemd takes an abbreviation only as the machine's own, and the nodes run in UTC.
+  const otherWord = [...WEEKDAY_WORDS.map(([w]) => w), ...Object.keys(SHORTHANDS)].includes(word.toLowerCase());
+  if (/^[A-Z]{3,5}$/.test(word) && !otherWord) return `"${word}" is a time zone abbreviation, which this library does not take (${takes}): ${anyZone}`;
+  return undefined;
+}
+
 export type CalendarParse = { readonly calendar: CalendarSpec; readonly problem?: undefined } | { readonly calendar?: undefined; readonly problem: string };
 
 /** The expression parsed, or why systemd would refuse it. */
@@ -340,6 +377,9 @@ export function parseCalendar(expression: string): CalendarSpec {
   return parsed.calendar;
 }
 
+/** A parsed expression as given, or the text parsed; throws when it is not an OnCalendar expression. */
+export const asCalendarSpec = (calendar: CalendarSpec | string): CalendarSpec => (typeof calendar === 'string' ? parseCalendar(calendar) : calendar);
+
 function parse(expression: string): CalendarSpec {
   const text = expression.trim();
   if (text === '') fail('it is empty');
@@ -358,6 +398,9 @@ function parse(expression: string): CalendarSpec {
   } else if (lastSpace > 0 && looksLikeTimeZone(lastWord)) {
     body = text.slice(0, lastSpace);
     zoneProblem = `"${lastWord}" is not a time zone (use UTC or a tz database name such as Europe/Berlin)`;
+  } else if (lastSpace > 0) {
+    zoneProblem = refusedTimeZone(lastWord, text.slice(0, lastSpace));
+    if (zoneProblem !== undefined) body = text.slice(0, lastSpace);
   }
 
   const shorthand = SHORTHANDS[body.toLowerCase()];

@@ -241,7 +241,7 @@ describe('what the grammar refuses, systemd refuses', () => {
     '*-*-* 01:00:00.', '*-*-* 0/24:00', 'Mon,,Tue', '2024-01-01-01', '*-*-* *:*:*:*',
   ];
   /** systemd takes these; the grammar refuses them on purpose (spec/calendar.ts says why). */
-  const STRICTER = ['@1700000000', '*-*-* 01:00 EST', '*-*-* 01:00 Japan', 'daily GMT'];
+  const STRICTER = ['@1700000000', '*-*-* 01:00 EST', '*-*-* 01:00 EST5EDT', '*-*-* 01:00 Japan', 'daily GMT'];
   /**
    * systemd-analyze refuses blanks around an expression; a unit file's parser strips them from
    * OnCalendar= first, and so does the grammar.

@@ -1,11 +1,10 @@
 /**
- * The OnCalendar module: the grammar's structure and reasons (spec/calendar.ts), systemd's search,
- * "never", and when two expressions elapse together (spec/calendar-elapse.ts). The agreement with
- * systemd itself is test/tools/calendar.test.ts.
+ * The OnCalendar module: the grammar's structure and reasons (spec/calendar.ts), systemd's search
+ * and "never" (spec/calendar-elapse.ts). When two expressions elapse together is
+ * calendar-collision.test.ts; the agreement with systemd itself is test/tools/calendar.test.ts.
  */
-import fc from 'fast-check';
 import { calendarProblem, parseCalendar } from '../../../src/spec/calendar';
-import { firstCollision, formatElapse, nextElapse, searchNextElapse, whyNeverElapses } from '../../../src/spec/calendar-elapse';
+import { nextElapse, searchNextElapse, whyNeverElapses } from '../../../src/spec/calendar-elapse';
 
 const utc = (iso: string) => new Date(`${iso}Z`);
 const micros = (iso: string) => utc(iso).getTime() * 1000;
@@ -65,6 +64,20 @@ describe('calendarProblem: why systemd would refuse an expression', () => {
     ['1969-01-01', /year 1969 is out of range 1970..2199/],
     ['01:00:60', /second 60 is out of range 0..59/],
   ])('refuses %p', (expression, reason) => {
+    expect(calendarProblem(expression)).toMatch(reason);
+  });
+
+  // systemd takes these zones; this library takes only UTC and Area/Location names.
+  test.each([
+    ['*-*-* 01:00 EST5EDT', '"EST5EDT" is a time zone this library does not take (it takes UTC or an Area/Location name of the tz database): write "*-*-* 01:00 America/New_York" (EST5EDT is America/New_York in the tz database)'],
+    ['weekly Japan', '"Japan" is a time zone this library does not take (it takes UTC or an Area/Location name of the tz database): write "weekly Asia/Tokyo" (Japan is Asia/Tokyo in the tz database)'],
+    ['daily GMT', '"GMT" is a time zone this library does not take (it takes UTC or an Area/Location name of the tz database): write "daily UTC" (GMT is UTC in the tz database)'],
+    ['Mon 01:00 CEST', '"CEST" is a time zone abbreviation, which this library does not take (it takes UTC or an Area/Location name of the tz database): write e.g. "Mon 01:00 UTC" or "Mon 01:00 Europe/Berlin"'],
+  ])('refuses the zone of %p, saying what to write', (expression, reason) => {
+    expect(calendarProblem(expression)).toBe(reason);
+  });
+
+  test.each([['1:00 Mon', /"Mon" is out of place/], ['Wed 3pm', /"3pm" is out of place/], ['01:00 SAT', /"SAT" is out of place/]])('%p: a word out of place is no zone', (expression, reason) => {
     expect(calendarProblem(expression)).toMatch(reason);
   });
 
@@ -132,102 +145,5 @@ describe('whyNeverElapses', () => {
     const verdicts = (at: string) => expressions.map((e) => whyNeverElapses(e, utc(at)) === undefined);
     expect(verdicts('2026-12-08T00:00:00')).toEqual([true, true, true, true, false, true]);
     for (const at of ['1999-03-01T00:00:00', '2044-02-29T23:59:59', '2071-06-30T12:00:00']) expect(verdicts(at)).toEqual(verdicts('2026-12-08T00:00:00'));
-  });
-});
-
-describe('firstCollision: when two expressions elapse together', () => {
-  const now = utc('2026-12-08T01:24:00');
-  const text = (pair: { first: number; second: number } | undefined, a: string) => pair && [formatElapse(pair.first, a), formatElapse(pair.second, a)];
-
-  test.each<[string, string, number, string[] | undefined]>([
-    ['daily', '*-*-* 00:00:00', 0, ['2026-12-09 00:00:00 UTC', '2026-12-09 00:00:00 UTC']],
-    ['Sun *-*-* 01:00', '*-*-* 01:00:00', 0, ['2026-12-13 01:00:00 UTC', '2026-12-13 01:00:00 UTC']],
-    ['*-*-01 01:00', 'Mon *-*-* 01:00', 0, ['2027-02-01 01:00:00 UTC', '2027-02-01 01:00:00 UTC']],
-    ['Sun *-*-* 01:00', 'Mon..Sat *-*-* 01:00', 360, undefined],
-    ['*-*-* 01:00', '*-*-* 01:06', 359, undefined],
-    ['*-*-* 01:00', '*-*-* 01:06', 360, ['2026-12-09 01:00:00 UTC', '2026-12-09 01:06:00 UTC']],
-    ['*-02-28 23:58', '*-03-01 00:02', 360, ['2027-02-28 23:58:00 UTC', '2027-03-01 00:02:00 UTC']],
-    ['Mon *-02-29 00:00', '*-*-* 00:01', 60, ['2044-02-29 00:00:00 UTC', '2044-02-29 00:01:00 UTC']],
-    ['*:*:0/2', '*:*:1/2', 0, undefined],
-    ['*:*:0/2', '*:*:1/2', 1, ['2026-12-08 01:24:02 UTC', '2026-12-08 01:24:01 UTC']],
-    ['2030-06-15 12:00', '*-*-15 12:00', 0, ['2030-06-15 12:00:00 UTC', '2030-06-15 12:00:00 UTC']],
-    ['2150-*-* 00:00', '*-12-31 00:00', 0, ['2150-12-31 00:00:00 UTC', '2150-12-31 00:00:00 UTC']],
-    ['*-*-* 01:58 Europe/Berlin', '*-*-* 03:01 Europe/Berlin', 360, ['2027-03-28 01:58:00 Europe/Berlin', '2027-03-28 03:01:00 Europe/Berlin']],
-    ['Sun *-*-* 01:00 Europe/Berlin', 'Mon..Sat *-*-* 01:00 Europe/Berlin', 360, undefined],
-  ])('%p and %p within %p s: %p', (a, b, window, expected) => {
-    expect(text(firstCollision(a, b, now, window), a)).toEqual(expected);
-  });
-
-  test('two zones are not compared', () => {
-    expect(() => firstCollision('daily', 'daily Europe/Berlin', now, 0)).toThrow(/different time zones/);
-    expect(firstCollision('daily UTC', 'daily Etc/UTC', now, 0)).toBeDefined();
-  });
-});
-
-describe('firstCollision agrees with stepping through both expressions\' elapses', () => {
-  const POOL = [
-    'daily', '*-*-* 00/4:30', 'quarterly', 'Sun *-*-* 01:00', '*-*-* 01:00:00', 'Mon..Sat 01:00', '*-*-01 01:00', 'Mon *-*-* 01:00',
-    '*-*~01 23:58', '*-*-* 00:02', 'Sat *-*-* 23:58', '*-*-* 07..23/6:00', '*-*-* 00/6:00', 'Fri *-*-13 12:00', '*-02~01 12:00',
-    '*-*-* 01:05', '*-*-* 01:58', '*-*-* 02:30', '*-*-* 03:01', 'Sun *-*-* 02:59:30',
-  ];
-  const HORIZON_MICROS = 430 * 86_400_000_000;
-  const CAP = 1000;
-
-  /** Every elapse from `after` to the horizon (at most CAP), by nextElapse. */
-  function elapses(expression: string, after: number): number[] {
-    const spec = parseCalendar(expression);
-    const list: number[] = [];
-    for (let t = after; list.length < CAP; ) {
-      const next = searchNextElapse(spec, t).micros;
-      if (next === undefined || next > after + HORIZON_MICROS) break;
-      list.push(next);
-      t = next;
-    }
-    return list;
-  }
-
-  test('on 40 seeded pairs, windows and base times, in UTC and in Europe/Berlin', () => {
-    const cases = fc.sample(
-      fc.record({
-        a: fc.constantFrom(...POOL),
-        b: fc.constantFrom(...POOL),
-        zone: fc.constantFrom('', ' Europe/Berlin'),
-        window: fc.constantFrom(0, 60, 360),
-        after: fc.integer({ min: Date.UTC(2026, 0, 1), max: Date.UTC(2031, 0, 1) }),
-      }),
-      { seed: 20261208, numRuns: 40 },
-    );
-    for (const { a, b, zone, window, after } of cases) {
-      const [exprA, exprB] = [a + zone, b + zone];
-      const listA = elapses(exprA, after * 1000);
-      const listB = elapses(exprB, after * 1000);
-      // Where both lists are complete (up to a window before their ends), the earliest pair (by its
-      // earlier elapse) by brute force: the first elapse with one of the other at most `window` later.
-      const horizon =
-        Math.min(listA.length === CAP ? listA[CAP - 1] : Infinity, listB.length === CAP ? listB[CAP - 1] : Infinity, after * 1000 + HORIZON_MICROS) -
-        window * 1_000_000;
-      const partnerWithin = (x: number, others: number[]) => {
-        let [low, high] = [0, others.length];
-        while (low < high) {
-          const middle = (low + high) >> 1;
-          if (others[middle] < x) low = middle + 1;
-          else high = middle;
-        }
-        return low < others.length && others[low] - x <= window * 1_000_000;
-      };
-      const brute = [...listA.map((x) => [x, listB] as const), ...listB.map((x) => [x, listA] as const)]
-        .sort(([x], [y]) => x - y)
-        .find(([x, others]) => partnerWithin(x, others))?.[0];
-      const pair = firstCollision(exprA, exprB, new Date(after), window);
-      const ours = pair && Math.min(pair.first, pair.second);
-      const within = (t: number | undefined) => (t !== undefined && t <= horizon ? t : undefined);
-      expect({ exprA, exprB, window, after: new Date(after).toISOString(), first: within(ours) }).toEqual({
-        exprA, exprB, window, after: new Date(after).toISOString(), first: within(brute),
-      });
-      if (pair) {
-        expect(Math.abs(pair.first - pair.second)).toBeLessThanOrEqual(window * 1_000_000);
-        expect([searchNextElapse(exprA, pair.first - 1).micros, searchNextElapse(exprB, pair.second - 1).micros]).toEqual([pair.first, pair.second]);
-      }
-    }
   });
 });
