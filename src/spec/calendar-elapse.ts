@@ -19,9 +19,6 @@ import { Clock, Tm, clockFor } from './calendar-zone';
  * test/tools/calendar.test.ts compares all of it with `systemd-analyze calendar --iterations`.
  */
 
-// render/alert-rules.ts imports these from here; they live with their kind.
-export { calendarDayMatches, calendarTimesOfDay } from './calendar-match';
-export { civilFromDays, daysFromCivil } from './calendar-dates';
 
 /** systemd's safety valve (MAX_CALENDAR_ITERATIONS): it stops searching after this many steps. */
 const MAX_SEARCH_STEPS = 1000;
